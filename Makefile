@@ -1,0 +1,51 @@
+# Health Link data platform. `make demo` and `make test` work on a fresh clone with Python 3.11.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+export DO_NOT_TRACK := 1
+export GX_ANALYTICS_ENABLED := False
+export DBT_SEND_ANONYMOUS_USAGE_STATS := False
+export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
+export SCARF_ANALYTICS := false
+
+DEMO_DIR := $(CURDIR)/.demo
+DEMO_START := 2026-11-23
+
+.PHONY: venv demo test test-long lint bench serve dbt-parse clean
+
+venv: $(STAMP)
+$(STAMP): requirements.txt pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON)"; exit 1; }
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+# dbt's manifest, which cosmos reads instead of parsing the project on every DAG parse.
+dbt-parse: venv
+	cd dbt_project && HEALTHLINK_DUCKDB_PATH=/tmp/healthlink-parse.duckdb ../$(BIN)/dbt parse --profiles-dir . --quiet
+
+demo: venv dbt-parse
+	$(BIN)/python -m warehouse.demo --out $(DEMO_DIR) --start $(DEMO_START)
+
+test: venv dbt-parse
+	bash scripts/ensure_services.sh
+	$(BIN)/python -m pytest -q -m "not slow" -n 2 --dist loadfile
+
+test-long: venv dbt-parse
+	bash scripts/ensure_services.sh
+	HEALTHLINK_TEST_LONG=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+bench: venv dbt-parse
+	$(BIN)/python -m bench.ingest
+
+clean:
+	rm -rf .demo .healthlink dbt_project/target dbt_project/logs

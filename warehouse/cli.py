@@ -1,0 +1,257 @@
+"""`healthlink`: the data engineer's command line (no Airflow needed).
+
+Every command prints a rich table for people, or JSON with `--json` for machines.
+Nothing personal is printed: counts, codes, file names, line numbers and reasons.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(help="Health Link data platform", no_args_is_help=True, add_completion=False)
+consent_app = typer.Typer(help="Consent registrations", no_args_is_help=True)
+app.add_typer(consent_app, name="consent")
+console = Console()
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
+DateOption = Annotated[str, typer.Option("--date", help="Extract date, YYYY-MM-DD")]
+
+
+def _emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, default=str, ensure_ascii=False, indent=2) + "\n")
+
+
+def _table(title: str, rows: list[dict[str, Any]], columns: list[str]) -> Table:
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
+    return table
+
+
+def _parse_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _registry(registry_dir: Path | None):  # type: ignore[no-untyped-def]
+    from warehouse.registry import RegistryError, load_registry
+    from warehouse.settings import get_settings
+
+    try:
+        return load_registry(registry_dir or get_settings().registry_dir)
+    except RegistryError as error:
+        console.print(f"[red]registry error:[/red] {error}")
+        raise typer.Exit(2) from None
+
+
+RegistryOption = Annotated[
+    Path | None, typer.Option("--registry", help="Registry directory (default HEALTHLINK_REGISTRY_DIR)")
+]
+
+
+@app.command()
+def generate(
+    out: Annotated[Path, typer.Option(help="Output directory")] = Path(".demo"),
+    hospitals: int = 5,
+    patients: int = 1000,
+    days: int = 2,
+    start: Annotated[str, typer.Option(help="First extract date, YYYY-MM-DD")] = "2026-11-23",
+    seed: int = 42,
+    error_rate: float = 0.0,
+    visits_per_patient: float = 6.0,
+    json_output: JsonFlag = False,
+) -> None:
+    """Generate synthetic hospitals, 43-file extracts and consent registrations."""
+    from synthetic import generate_dataset
+
+    manifest = generate_dataset(
+        out, hospitals=hospitals, patients=patients, days=days, start_date=_parse_date(start),
+        seed=seed, error_rate=error_rate, visits_per_patient=visits_per_patient,
+    )
+    if json_output:
+        _emit_json(manifest)
+    else:
+        console.print(f"[green]generated[/green] {out} ({json.dumps(manifest.get('totals', {}))})")
+
+
+@app.command()
+def check(registry: RegistryOption = None, json_output: JsonFlag = False) -> None:
+    """Validate the hospital registry (every YAML file)."""
+    loaded = _registry(registry)
+    rows = [
+        {
+            "hospital": h.hospital_code,
+            "name": h.name,
+            "network": h.network,
+            "participating_since": h.participating_since,
+            "per_visit": loaded.requires_per_visit_consent(h),
+            "connector": h.connector.kind,
+        }
+        for h in loaded.hospitals.values()
+    ]
+    if json_output:
+        _emit_json(rows)
+    else:
+        console.print(_table("Hospital registry", rows, list(rows[0]) if rows else []))
+
+
+@app.command()
+def ingest(
+    hospital: Annotated[str, typer.Option(help="MOPH hospital code")],
+    date_: DateOption,
+    extract_dir: Annotated[Path | None, typer.Option(help="Extract folder (default: the connector's day folder)")] = None,
+    registry: RegistryOption = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Run one hospital's batch through extract, consent filter, validate, land and load."""
+    from warehouse.consent import sync_hospitals
+    from warehouse.db import connect
+    from warehouse.sync import sync_batch
+
+    loaded = _registry(registry)
+    with connect() as conn:
+        sync_hospitals(conn, loaded)
+    summary = sync_batch(
+        loaded.hospital(hospital), _parse_date(date_), extract_dir=extract_dir, run_id="cli"
+    )
+    data = summary.to_dict()
+    if json_output:
+        _emit_json(data)
+    else:
+        colour = {"loaded": "green", "quarantined": "yellow"}.get(summary.status, "red")
+        console.print(f"[{colour}]{summary.hospital_code} {summary.extract_date}: {summary.status}[/{colour}]")
+        if summary.reason:
+            console.print(f"reason: {summary.reason}")
+        rows = [{"entity": e, **vars(c)} for e, c in sorted(summary.entities.items())]
+        rows.append({"entity": "TOTAL", "rows_read": summary.rows_read, "rows_loaded": summary.rows_loaded,
+                     "rows_rejected": summary.rows_rejected, "rows_filtered": summary.rows_filtered})
+        console.print(_table("Batch", rows, ["entity", "rows_read", "rows_loaded", "rows_rejected", "rows_filtered"]))
+    if summary.status == "failed":
+        raise typer.Exit(1)
+
+
+@app.command()
+def transform(json_output: JsonFlag = False) -> None:
+    """Build the dbt project (staging → marts → published) and publish."""
+    from warehouse.transform import transform as run_transform
+
+    published = run_transform()
+    if json_output:
+        _emit_json({"published_pairs": published})
+    else:
+        console.print(f"[green]dbt build succeeded[/green]; {published} hospital-day(s) published")
+
+
+@app.command()
+def status(json_output: JsonFlag = False) -> None:
+    """Last batch per hospital: status, counts, reason and how fresh its data is."""
+    from warehouse.db import connect
+    from warehouse.ops import latest_batches
+
+    with connect() as conn:
+        rows = latest_batches(conn)
+    if json_output:
+        _emit_json(rows)
+        return
+    console.print(_table("Last batch per hospital", rows, [
+        "hospital_code", "extract_date", "status", "rows_read", "rows_loaded", "rows_rejected",
+        "rows_filtered", "data_as_of", "reason"]))
+
+
+@app.command()
+def rejects(
+    hospital: Annotated[str, typer.Option(help="MOPH hospital code")],
+    date_: DateOption,
+    limit: int = 50,
+    json_output: JsonFlag = False,
+) -> None:
+    """Rejected rows of a batch: file, line, field and reason (never the row content)."""
+    from warehouse.db import connect
+
+    with connect() as conn:
+        cursor = conn.execute(
+            "SELECT entity, source_file, source_line, field, rule, reason FROM ops.reject "
+            "WHERE hospital_code = ? AND extract_date = ? ORDER BY source_file, source_line LIMIT ?",
+            [hospital, _parse_date(date_), limit],
+        )
+        columns = [d[0] for d in cursor.description]
+        rows = [dict(zip(columns, r, strict=True)) for r in cursor.fetchall()]
+    if json_output:
+        _emit_json(rows)
+    else:
+        console.print(_table(f"Rejects {hospital} {date_}", rows, columns))
+
+
+@consent_app.command("import")
+def consent_import(
+    csv_path: Annotated[Path, typer.Argument(help="registrations.csv from the citizen app feed")],
+    json_output: JsonFlag = False,
+) -> None:
+    """Import verified consent registrations."""
+    from warehouse.consent import import_registrations
+    from warehouse.db import connect
+    from warehouse.settings import get_settings
+
+    key = get_settings().pseudonym_key.get_secret_value().encode("utf-8")
+    with connect() as conn:
+        result = import_registrations(conn, csv_path, key)
+    data = {"imported": result.imported, "refused": result.refused}
+    if json_output:
+        _emit_json(data)
+    else:
+        console.print(f"imported {result.imported}, refused {len(result.refused)}")
+        for line in result.refused[:20]:
+            console.print(f"  {line}")
+
+
+@consent_app.command("withdraw")
+def consent_withdraw() -> None:
+    """Withdraw a patient (the national ID is read from stdin, never from the command line)."""
+    from warehouse.consent import withdraw
+    from warehouse.db import connect
+    from warehouse.pseudonym import patient_key
+    from warehouse.settings import get_settings
+
+    national_id = typer.prompt("National ID", hide_input=True).strip()
+    key = get_settings().pseudonym_key.get_secret_value().encode("utf-8")
+    with connect() as conn:
+        changed = withdraw(conn, patient_key(national_id, key), datetime.now().date())
+    console.print("withdrawn" if changed else "no active consent for that ID")
+
+
+@app.command()
+def sync(
+    date_: DateOption,
+    registry: RegistryOption = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """The daily sync without Airflow: every participating hospital, then dbt and publish."""
+    from warehouse.pipeline import run_daily_sync
+
+    rows = run_daily_sync(_parse_date(date_), registry_dir=registry)
+    if json_output:
+        _emit_json(rows)
+    else:
+        print_run_summary(rows)
+
+
+def print_run_summary(rows: list[dict[str, Any]]) -> None:
+    console.print(_table("Run summary", rows, [
+        "hospital_code", "status", "rows_read", "rows_loaded", "rows_rejected", "rows_filtered",
+        "duration_s", "data_as_of", "reason"]))
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,102 @@
+"""Tables the warehouse package owns: raw (loaded batches), consent and ops.
+
+dbt owns everything downstream (staging, intermediate, marts, published). Raw tables
+follow the canonical contract minus the national ID (kept only in raw.patient) plus the
+pseudonymous key, a content hash and the first time that content was received.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+
+from connectors.contract import ENTITIES, schema_for
+
+RAW_EXTRA = [
+    pa.field("patient_key", pa.string()),
+    pa.field("row_hash", pa.string()),
+    pa.field("received_at", pa.timestamp("us")),
+]
+
+_SQL_TYPES = {
+    pa.string(): "VARCHAR",
+    pa.int64(): "BIGINT",
+    pa.float64(): "DOUBLE",
+    pa.date32(): "DATE",
+    pa.timestamp("us"): "TIMESTAMP",
+    pa.bool_(): "BOOLEAN",
+}
+
+
+def raw_columns(entity: str) -> list[pa.Field]:
+    """Columns of raw.<entity>, in order."""
+    dropped = {"invalid_fields"} | (set() if entity == "patient" else {"cid"})
+    return [f for f in schema_for(entity) if f.name not in dropped] + RAW_EXTRA
+
+
+def landed_schema(entity: str) -> pa.Schema:
+    """What the landing zone holds: raw columns without received_at (set at load)."""
+    return pa.schema([f for f in raw_columns(entity) if f.name != "received_at"])
+
+
+def _create_table_sql(name: str, fields: list[pa.Field]) -> str:
+    columns = ", ".join(f'"{f.name}" {_SQL_TYPES[f.type]}' for f in fields)
+    return f"CREATE TABLE IF NOT EXISTS {name} ({columns})"
+
+
+CONSENT_DDL = [
+    """CREATE TABLE IF NOT EXISTS consent.hospital (
+        hospital_code VARCHAR PRIMARY KEY, hospital_name VARCHAR, network_code VARCHAR,
+        network_name VARCHAR, participating_since DATE, per_visit_consent BOOLEAN)""",
+    """CREATE TABLE IF NOT EXISTS consent.patient_consent (
+        patient_key VARCHAR PRIMARY KEY, status VARCHAR NOT NULL, sender_scope VARCHAR NOT NULL,
+        sensitive_allowed BOOLEAN NOT NULL, registered_on DATE, changed_at TIMESTAMP)""",
+    """CREATE TABLE IF NOT EXISTS consent.patient_sender (
+        patient_key VARCHAR NOT NULL, kind VARCHAR NOT NULL, code VARCHAR NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS consent.per_visit_grant (
+        physician_licence VARCHAR, physician_hospital_code VARCHAR, patient_key VARCHAR,
+        source_hospital_code VARCHAR, granted_at TIMESTAMP, expires_at TIMESTAMP)""",
+]
+
+OPS_DDL = [
+    """CREATE TABLE IF NOT EXISTS ops.batch (
+        hospital_code VARCHAR NOT NULL, extract_date DATE NOT NULL, batch_id VARCHAR,
+        run_id VARCHAR, status VARCHAR NOT NULL, rows_read BIGINT, rows_loaded BIGINT,
+        rows_rejected BIGINT, rows_filtered BIGINT, rows_quarantined BIGINT,
+        reason_code VARCHAR, reason VARCHAR, landing_path VARCHAR,
+        started_at TIMESTAMP, finished_at TIMESTAMP, duration_s DOUBLE,
+        PRIMARY KEY (hospital_code, extract_date))""",
+    """CREATE TABLE IF NOT EXISTS ops.batch_entity (
+        hospital_code VARCHAR NOT NULL, extract_date DATE NOT NULL, entity VARCHAR NOT NULL,
+        rows_read BIGINT, rows_loaded BIGINT, rows_rejected BIGINT, rows_filtered BIGINT,
+        PRIMARY KEY (hospital_code, extract_date, entity))""",
+    """CREATE TABLE IF NOT EXISTS ops.reject (
+        hospital_code VARCHAR NOT NULL, extract_date DATE NOT NULL, batch_id VARCHAR,
+        entity VARCHAR, source_file VARCHAR, source_line BIGINT, field VARCHAR, rule VARCHAR,
+        reason VARCHAR, row_hash VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS ops.quarantine (
+        hospital_code VARCHAR NOT NULL, extract_date DATE NOT NULL, batch_id VARCHAR,
+        reason_code VARCHAR, reason VARCHAR, files VARCHAR, rows_read BIGINT,
+        rows_rejected BIGINT, quarantined_at TIMESTAMP)""",
+    """CREATE TABLE IF NOT EXISTS ops.validation_result (
+        hospital_code VARCHAR NOT NULL, extract_date DATE NOT NULL, entity VARCHAR NOT NULL,
+        document VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS ops.transform_pending (
+        hospital_code VARCHAR NOT NULL, extract_date DATE NOT NULL,
+        PRIMARY KEY (hospital_code, extract_date))""",
+    """CREATE TABLE IF NOT EXISTS ops.run_summary (
+        run_id VARCHAR NOT NULL, extract_date DATE NOT NULL, hospital_code VARCHAR NOT NULL,
+        status VARCHAR, rows_read BIGINT, rows_loaded BIGINT, rows_rejected BIGINT,
+        rows_filtered BIGINT, reason VARCHAR, duration_s DOUBLE, data_as_of DATE,
+        recorded_at TIMESTAMP)""",
+]
+
+
+def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
+    """Create what is missing; safe to call on every connection."""
+    for schema in ("raw", "consent", "ops"):
+        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    for entity in ENTITIES:
+        conn.execute(_create_table_sql(f"raw.{entity}", raw_columns(entity)))
+    for statement in CONSENT_DDL + OPS_DDL:
+        conn.execute(statement)

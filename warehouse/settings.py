@@ -1,0 +1,57 @@
+"""All configuration in one place, read from the environment (prefix HEALTHLINK_)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Development only: a fixed key makes demo runs reproducible. Production must set its own.
+DEVELOPMENT_PSEUDONYM_KEY = "healthlink-development-key-not-for-production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HEALTHLINK_", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    # State directory: the DuckDB file, the landing zone and the writer lock live here.
+    home: Path = Path(".healthlink")
+    # Empty: the embedded DuckDB file under `home`. A postgresql:// URL selects PostgreSQL.
+    warehouse: str = ""
+    registry_dir: Path = Path("registry")
+    pseudonym_key: SecretStr = SecretStr(DEVELOPMENT_PSEUDONYM_KEY)
+    # Default share of rejected rows above which a whole batch is quarantined.
+    reject_threshold: float = 0.05
+
+    @model_validator(mode="after")
+    def _refuse_development_secrets(self) -> Settings:
+        if (
+            self.environment == "production"
+            and self.pseudonym_key.get_secret_value() == DEVELOPMENT_PSEUDONYM_KEY
+        ):
+            raise ValueError("HEALTHLINK_PSEUDONYM_KEY must be set in production")
+        return self
+
+    @property
+    def duckdb_path(self) -> Path:
+        return (self.home / "warehouse.duckdb").resolve()
+
+    @property
+    def landing_dir(self) -> Path:
+        return (self.home / "landing").resolve()
+
+    @property
+    def lock_path(self) -> Path:
+        return (self.home / "warehouse.lock").resolve()
+
+    @property
+    def uses_postgres(self) -> bool:
+        return self.warehouse.startswith(("postgresql://", "postgres://"))
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,82 @@
+"""Running the dbt project (staging → marts → published) and publishing its result."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from filelock import FileLock
+
+from warehouse.db import LOCK_TIMEOUT_SECONDS, connect
+from warehouse.settings import Settings, get_settings
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
+
+
+class TransformError(RuntimeError):
+    pass
+
+
+def dbt_environment(settings: Settings) -> dict[str, str]:
+    """Environment the dbt profile reads (dbt_project/profiles.yml)."""
+    return {
+        "DBT_TARGET": "postgres" if settings.uses_postgres else "duckdb",
+        "HEALTHLINK_DUCKDB_PATH": str(settings.duckdb_path),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+        "DO_NOT_TRACK": "1",
+    }
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def run_dbt(args: list[str], settings: Settings | None = None) -> None:
+    """Invoke dbt in-process, holding the DuckDB writer lock for the whole run."""
+    from dbt.cli.main import dbtRunner  # heavy import, only when transforming
+
+    settings = settings or get_settings()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    with connect(settings):
+        pass  # create raw/consent/ops before dbt reads them as sources
+    with _environment(dbt_environment(settings)), FileLock(
+        str(settings.lock_path), timeout=LOCK_TIMEOUT_SECONDS
+    ):
+        result = dbtRunner().invoke(
+            [
+                *args,
+                "--project-dir", str(DBT_PROJECT_DIR),
+                "--profiles-dir", str(DBT_PROJECT_DIR),
+            ]
+        )
+    if not result.success:
+        raise TransformError(f"dbt {' '.join(args)} failed (see the dbt log above)")
+
+
+def publish(settings: Settings | None = None) -> int:
+    """After a successful build: the pending (hospital, day) pairs are now in the marts.
+
+    The published views read the live consent tables, so nothing else needs refreshing.
+    Returns how many pairs were published.
+    """
+    with connect(settings) as conn:
+        (count,) = conn.execute("SELECT count(*) FROM ops.transform_pending").fetchone()  # type: ignore[misc]
+        conn.execute("DELETE FROM ops.transform_pending")
+    return int(count)
+
+
+def transform(settings: Settings | None = None) -> int:
+    run_dbt(["build"], settings)
+    return publish(settings)
