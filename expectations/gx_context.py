@@ -1,0 +1,59 @@
+"""The one Great Expectations context of this process, and the way batches reach it.
+
+Analytics are switched off by the package's __init__ before great_expectations is imported;
+the ephemeral context (nothing written to disk) is made once per process and reused.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cache
+from typing import TYPE_CHECKING
+
+import great_expectations as gx
+import great_expectations.execution_engine.pandas_execution_engine as _pandas_engine
+from great_expectations.data_context.types.base import ProgressBarsConfig
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from great_expectations.core import ExpectationSuite
+    from great_expectations.core.batch_definition import BatchDefinition
+    from great_expectations.datasource.fluent.interfaces import Batch
+
+# GE fingerprints every in-memory DataFrame under 1 GB by hashing all of its values, only to
+# label the batch (measured: 1.4 s of a 4.9 s validation of 1M rows). We never read that
+# label, so the fingerprint is switched off for this process.
+_pandas_engine.HASH_THRESHOLD = 0
+
+_lock = threading.Lock()
+
+
+def context() -> gx.data_context.AbstractDataContext:
+    with _lock:
+        return _context()
+
+
+@cache
+def _context() -> gx.data_context.AbstractDataContext:
+    ctx = gx.get_context(mode="ephemeral")
+    ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    return ctx
+
+
+@cache
+def _batch_definition() -> BatchDefinition:
+    source = _context().data_sources.add_pandas("healthlink_validation")
+    asset = source.add_dataframe_asset("canonical_entity")
+    return asset.add_batch_definition_whole_dataframe("whole_frame")
+
+
+def add_suite(suite: ExpectationSuite) -> ExpectationSuite:
+    """Register a suite with the context (GE validates only suites that belong to one)."""
+    with _lock:
+        return _context().suites.add(suite)
+
+
+def batch_for(frame: pd.DataFrame) -> Batch:
+    """A GE batch over `frame` (the context's registries are shared, so creation is locked)."""
+    with _lock:
+        return _batch_definition().get_batch(batch_parameters={"dataframe": frame})
