@@ -1,0 +1,83 @@
+"""Consent registrations as the citizen app would deliver them (adults only)."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from synthetic import fmt
+from synthetic.hospitals import Hospitals
+from synthetic.patients import Memberships, Patients
+
+COLUMNS = ["cid", "registered_at", "status", "sender_scope", "sender_networks",
+           "sender_hospitals", "sensitive_allowed", "verification_method", "verified_at"]
+VERIFICATION_METHODS = ["dopa_face", "thaid"]
+
+
+def _iso(moments: np.ndarray) -> pa.Array:
+    return pc.strftime(pa.array(moments.astype("datetime64[s]")), format="%Y-%m-%dT%H:%M:%S")
+
+
+def _network_lists(rng: np.random.Generator, hospitals: Hospitals, home: np.ndarray) -> pa.Array:
+    k = len(hospitals.networks)
+    chosen = rng.random((len(home), k)) < 0.3
+    home_network = hospitals.network[home]
+    chosen[np.arange(len(home)), home_network] |= rng.random(len(home)) < 0.8
+    empty = ~chosen.any(axis=1)
+    chosen[np.flatnonzero(empty), home_network[empty]] = True
+    # Few networks: render each subset once and look it up by its bit mask.
+    mask = chosen.astype(np.int64) @ (1 << np.arange(k))
+    texts = [";".join(n.code for i, n in enumerate(hospitals.networks) if m >> i & 1)
+             for m in range(1 << k)]
+    return fmt.pick(texts, mask)
+
+
+def _hospital_lists(rng: np.random.Generator, hospitals: Hospitals, memberships: Memberships,
+                    slots: np.ndarray) -> pa.Array:
+    parts = []
+    for j in range(slots.shape[1]):
+        used = (slots[:, j] >= 0) & ((j == 0) | (rng.random(len(slots)) < 0.5))
+        codes = fmt.pick(hospitals.codes, memberships.hosp[np.maximum(slots[:, j], 0)])
+        parts.append(pc.if_else(pa.array(used), codes, pa.scalar(None, pa.string())))
+    return pc.binary_join_element_wise(*parts, ";", null_handling="skip")
+
+
+def build_registrations(rng: np.random.Generator, patients: Patients, memberships: Memberships,
+                        hospitals: Hospitals, start: date) -> pa.Table:
+    """~85% of adults register; of those ~60% send from ALL hospitals, ~40% from a LIST."""
+    who = np.flatnonzero((patients.age >= 18) & (rng.random(len(patients)) < 0.85))
+    n = len(who)
+    registered = np.datetime64(start, "D").astype("datetime64[s]") - rng.integers(
+        3600, 365 * 86_400, n).astype("timedelta64[s]")
+    verified = registered - rng.integers(60, 1800, n).astype("timedelta64[s]")
+    listed = rng.random(n) >= 0.6
+    mode = rng.random(n)  # networks only, hospitals only, or both
+    networks = _network_lists(rng, hospitals, memberships.hosp[patients.slots[who, 0]])
+    hospital_list = _hospital_lists(rng, hospitals, memberships, patients.slots[who])
+    columns = {
+        "cid": fmt.ints(patients.cid[who]),
+        "registered_at": _iso(registered),
+        "status": fmt.pick(["active", "withdrawn"], rng.random(n) < 0.04),
+        "sender_scope": fmt.pick(["ALL", "LIST"], listed),
+        "sender_networks": fmt.blank_where(networks, ~listed | (mode >= 0.7)),
+        "sender_hospitals": fmt.blank_where(hospital_list, ~listed | (mode < 0.5)),
+        "sensitive_allowed": fmt.pick(["false", "true"], rng.random(n) < 0.3),
+        "verification_method": fmt.pick(VERIFICATION_METHODS, rng.random(n) < 0.4),
+        "verified_at": _iso(verified),
+    }
+    return pa.table({name: columns[name] for name in COLUMNS})
+
+
+def write_registrations(out_dir: Path, table: pa.Table) -> None:
+    folder = out_dir / "consent"
+    folder.mkdir(parents=True, exist_ok=True)
+    # Values never hold commas or quotes (lists are ';'-separated), so no quoting is needed.
+    with (folder / "registrations.csv").open("wb") as handle:
+        handle.write((",".join(table.column_names) + "\n").encode("ascii"))
+        pacsv.write_csv(table, handle,
+                        pacsv.WriteOptions(quoting_style="none", include_header=False))

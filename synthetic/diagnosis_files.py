@@ -1,0 +1,114 @@
+"""DIAGNOSIS_OPD/IPD and PROCEDURE_OPD/IPD."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from synthetic import fmt
+from synthetic.clinical import SEXUAL, DiagnosisPools
+from synthetic.rows import (
+    FileRows,
+    World,
+    admission_rows,
+    child_counts,
+    draw,
+    expand,
+    file_rows,
+    unique_pairs,
+    visit_rows,
+)
+
+CLINICS = ["00100", "00100", "00100", "00200", "00300", "00400", "00500", "00600"]
+WARDS = ["01001", "01002", "02001", "03001", "04001"]
+
+
+def _with_others(rng: np.random.Generator, pools: DiagnosisPools, principal: np.ndarray,
+                 mean_others: float, cap: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Parent, code and DIAGTYPE rows: one principal per parent and a few others."""
+    others = expand(child_counts(rng, len(principal), mean_others, cap))
+    parent = np.concatenate([np.arange(len(principal)), others])
+    code = np.concatenate([principal, draw(rng, pools.general, len(others))])
+    diag_type = np.concatenate([
+        np.ones(len(principal), np.int64),
+        np.where(rng.random(len(others)) < 0.7, 2, 4),
+    ])
+    keep = unique_pairs(parent, code)
+    return parent[keep], code[keep], diag_type[keep]
+
+
+def diagnosis_opd(world: World, pools: DiagnosisPools, principal: np.ndarray) -> FileRows:
+    rng = world.rng("DIAGNOSIS_OPD")
+    visit, code, diag_type = _with_others(rng, pools, principal, 0.6, 2)
+    rows = visit_rows(world, rng, visit)
+    columns = {
+        "DIAGTYPE": fmt.ints(diag_type),
+        "DIAGCODE": fmt.pick(world.codes.icd10.codes, code),
+        "CLINIC": fmt.pick(CLINICS, rng.integers(0, len(CLINICS), len(visit))),
+    }
+    return file_rows("DIAGNOSIS_OPD", rows, columns, date_field="DATE_SERV",
+                     bad_code=("DIAGCODE", "E11.9X"))
+
+
+def diagnosis_ipd(world: World, pools: DiagnosisPools, principal: np.ndarray) -> FileRows:
+    rng = world.rng("DIAGNOSIS_IPD")
+    adm = world.admissions
+    admission, code, diag_type = _with_others(rng, pools, principal[adm.visit], 1.2, 3)
+    rows = admission_rows(world, rng, admission)
+    columns = {
+        "WARDDIAG": fmt.pick(WARDS, rng.integers(0, len(WARDS), len(admission))),
+        "DIAGTYPE": fmt.ints(diag_type),
+        "DIAGCODE": fmt.pick(world.codes.icd10.codes, code),
+    }
+    return file_rows("DIAGNOSIS_IPD", rows, columns, date_field="DATETIME_ADMIT",
+                     date_is_datetime=True, bad_code=("DIAGCODE", "I10.-"))
+
+
+def _procedures(world: World, rng: np.random.Generator, focus: np.ndarray, female: np.ndarray,
+                rate: float) -> tuple[np.ndarray, np.ndarray]:
+    procedures = world.codes.procedures
+    counts = (rng.random(len(focus)) < rate) * (1 + (rng.random(len(focus)) < 0.15))
+    parent = expand(counts)
+    code = draw(rng, procedures.general(), len(parent))
+    sensitive = procedures.in_category("sexual_reproductive")
+    reproductive = (focus[parent] == SEXUAL) & female[parent] & (rng.random(len(parent)) < 0.4)
+    if len(sensitive) and reproductive.any():
+        code[reproductive] = draw(rng, sensitive, int(reproductive.sum()), skew=0.3)
+    keep = unique_pairs(parent, code)
+    return parent[keep], code[keep]
+
+
+def procedure_opd(world: World, focus: np.ndarray) -> FileRows:
+    rng = world.rng("PROCEDURE_OPD")
+    female = world.patients.sex[world.visits.patient] == 2
+    visit, code = _procedures(world, rng, focus, female, 0.12)
+    rows = visit_rows(world, rng, visit)
+    columns = {
+        "CLINIC": fmt.pick(CLINICS, rng.integers(0, len(CLINICS), len(visit))),
+        "PROCEDCODE": fmt.pick(world.codes.procedures.codes, code),
+        "SERVICEPRICE": fmt.fixed(np.round(rng.lognormal(np.log(300), 0.7, len(visit))), 2),
+    }
+    return file_rows("PROCEDURE_OPD", rows, columns, date_field="DATE_SERV",
+                     bad_code=("PROCEDCODE", "99.99.9"))
+
+
+def procedure_ipd(world: World, focus: np.ndarray) -> FileRows:
+    rng = world.rng("PROCEDURE_IPD")
+    adm = world.admissions
+    female = world.patients.sex[world.visits.patient[adm.visit]] == 2
+    admission, code = _procedures(world, rng, focus[adm.visit], female, 0.6)
+    rows = admission_rows(world, rng, admission)
+    admit, discharge = adm.admit[admission], adm.discharge[admission]
+    stay = (discharge - admit).astype(np.int64)
+    begin = admit + (rng.random(len(admission)) * 0.8 * stay).astype("timedelta64[s]")
+    end = np.minimum(begin + rng.integers(900, 3 * 3600, len(admission)).astype(
+        "timedelta64[s]"), discharge)
+    buddhist = world.hospitals.buddhist[rows.hosp]
+    columns = {
+        "WARDSTAY": fmt.pick(WARDS, rng.integers(0, len(WARDS), len(admission))),
+        "PROCEDCODE": fmt.pick(world.codes.procedures.codes, code),
+        "TIMESTART": fmt.datetimes(begin, buddhist),
+        "TIMEFINISH": fmt.datetimes(end, buddhist),
+        "SERVICEPRICE": fmt.fixed(np.round(rng.lognormal(np.log(2000), 0.8, len(admission))), 2),
+    }
+    return file_rows("PROCEDURE_IPD", rows, columns, date_field="DATETIME_ADMIT",
+                     date_is_datetime=True, bad_code=("PROCEDCODE", "PROC?"))

@@ -1,0 +1,69 @@
+"""Consent registrations: adults only, well-formed, referring to real networks and hospitals."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import yaml
+from stdnum.th import pin
+from synthetic_testkit import START, Dataset
+
+COLUMNS = ["cid", "registered_at", "status", "sender_scope", "sender_networks",
+           "sender_hospitals", "sensitive_allowed", "verification_method", "verified_at"]
+
+
+def births(data: Dataset) -> dict[str, date]:
+    found = {}
+    for hospital in data.hospitals:
+        for r in data.records(hospital, data.days[0], "PERSON"):
+            year = int(r["BIRTH"][:4]) - (543 if hospital.buddhist else 0)
+            found[r["CID"]] = date(year, int(r["BIRTH"][4:6]), int(r["BIRTH"][6:8]))
+    return found
+
+
+def age_at(birth: date, day: date) -> int:
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
+def test_registrations_parse(clean: Dataset) -> None:
+    rows = clean.registrations()
+    header = (clean.root / "consent" / "registrations.csv").read_text().splitlines()[0]
+    assert header.split(",") == COLUMNS
+    networks = {n["code"] for n in yaml.safe_load(
+        (clean.root / "registry" / "networks.yml").read_text(encoding="utf-8"))["networks"]}
+    hospitals = {h.code for h in clean.hospitals}
+    assert rows
+    for row in rows:
+        assert pin.is_valid(row["cid"])
+        assert row["status"] in {"active", "withdrawn"}
+        assert row["sensitive_allowed"] in {"true", "false"}
+        assert row["verification_method"] in {"dopa_face", "thaid"}
+        registered = datetime.fromisoformat(row["registered_at"])
+        assert datetime.fromisoformat(row["verified_at"]) < registered
+        assert registered.date() < START
+        listed_networks = set(filter(None, row["sender_networks"].split(";")))
+        listed_hospitals = set(filter(None, row["sender_hospitals"].split(";")))
+        assert listed_networks <= networks and listed_hospitals <= hospitals
+        if row["sender_scope"] == "ALL":
+            assert not listed_networks and not listed_hospitals
+        else:
+            assert row["sender_scope"] == "LIST" and (listed_networks or listed_hospitals)
+    assert len({r["cid"] for r in rows}) == len(rows)
+
+
+def test_only_adults_register_and_most_do(clean: Dataset) -> None:
+    born = births(clean)
+    registered = {r["cid"] for r in clean.registrations()}
+    assert all(age_at(born[cid], START) >= 18 for cid in registered)
+    adults = [cid for cid, b in born.items() if age_at(b, START) >= 18]
+    assert 0.75 < len(registered) / len(adults) < 0.95
+
+
+def test_consent_mix(clean: Dataset) -> None:
+    rows = clean.registrations()
+    share = lambda key, value: sum(r[key] == value for r in rows) / len(rows)  # noqa: E731
+    assert 0.45 < share("sender_scope", "ALL") < 0.75
+    assert 0.15 < share("sensitive_allowed", "true") < 0.45
+    assert share("status", "withdrawn") < 0.12
+    counts = clean.manifest["consent"]
+    assert counts["registrations"] == len(rows)
