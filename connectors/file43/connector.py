@@ -1,0 +1,104 @@
+"""The 43-file connector: one folder of pipe-delimited MOPH files per extract date."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from pathlib import Path
+from typing import ClassVar
+
+import pyarrow as pa
+
+from connectors.base import Connector, Extract, ExtractError, SourceFile
+from connectors.contract import ENTITIES, empty_table
+from connectors.file43.layout import FILE_NAMES, LAYOUTS, source_field
+from connectors.file43.reader import ParsedFile, read_source_file
+from connectors.file43.settings import File43Settings
+from connectors.file43.transform import Lineage, build_tables
+
+_WORKERS = 2  # the design target is a 2-core machine; Arrow adds its own threads inside
+
+
+def batch_id_for(files: Iterable[SourceFile]) -> str:
+    """Content hash of an extract: sha256 over the sorted 'name:sha256' lines, hex[:16]."""
+    lines = sorted(f"{f.name}:{f.sha256}" for f in files)
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
+
+
+class File43Connector(Connector):
+    kind: ClassVar[str] = "file43"
+
+    def __init__(self, settings: File43Settings) -> None:
+        self.settings = settings
+
+    def discover(self, extract_dir: Path) -> list[SourceFile]:
+        files = []
+        for path in self._paths(extract_dir):
+            raw = path.read_bytes()
+            files.append(SourceFile(path.name, hashlib.sha256(raw).hexdigest(), len(raw)))
+        return files
+
+    def read(self, hospital_code: str, extract_dir: Path, extract_date: date) -> Extract:
+        paths = self._paths(extract_dir)
+        # Files are independent: read the raw bytes (and hash them) first, so the batch id is
+        # known, then parse and transform files in parallel (Arrow releases the GIL).
+        with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+            parsed = list(pool.map(self._parse, FILE_NAMES, paths))
+            files = [p.source for p in parsed]
+            lineage = Lineage(hospital_code, extract_date, batch_id_for(files))
+            built = list(pool.map(lambda p: self._build(p, lineage), parsed))
+        tables: dict[str, list[pa.Table]] = {entity: [] for entity in ENTITIES}
+        for pieces in built:
+            for entity, table in pieces:
+                tables[entity].append(table)
+        return Extract(
+            hospital_code=hospital_code,
+            extract_date=extract_date,
+            batch_id=lineage.batch_id,
+            files=files,
+            tables={
+                entity: pa.concat_tables(parts) if parts else empty_table(entity)
+                for entity, parts in tables.items()
+            },
+            rejected=[line for p in parsed for line in p.rejected],
+        )
+
+    def source_field(self, source_file: str, column: str, *, vital_code: str | None = None) -> str:
+        return source_field(source_file, column, vital_code=vital_code)
+
+    def extract_dir(self, extract_date: date) -> Path:
+        return self.settings.extract_dir(extract_date)
+
+    def _paths(self, extract_dir: Path) -> list[Path]:
+        """The path of every expected file, in FILE_NAMES order; names match case-insensitively."""
+        if not extract_dir.is_dir():
+            raise ExtractError(
+                "missing_file", "extract folder not found", source_file=str(extract_dir)
+            )
+        present = {p.name.upper(): p for p in extract_dir.iterdir() if p.is_file()}
+        paths = []
+        for name in FILE_NAMES:
+            path = present.get(f"{name}.TXT")
+            if path is None:
+                raise ExtractError(
+                    "missing_file", "file not found in extract folder", source_file=f"{name}.txt"
+                )
+            paths.append(path)
+        return paths
+
+    def _parse(self, name: str, path: Path) -> ParsedFile:
+        return read_source_file(
+            path,
+            LAYOUTS[name],
+            encoding=self.settings.encoding,
+            header=self.settings.header,
+            delimiter=self.settings.delimiter,
+        )
+
+    def _build(self, parsed: ParsedFile, lineage: Lineage) -> list[tuple[str, pa.Table]]:
+        return [
+            (mapping.entity, build_tables(parsed, mapping, lineage, self.settings.date_era))
+            for mapping in parsed.layout.mappings
+        ]

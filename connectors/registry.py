@@ -1,0 +1,52 @@
+"""Which connector reads which kind of source: an explicit dict, no magic.
+
+Adding a kind (e.g. FHIR NDJSON) means: a settings model with `kind: Literal["fhir"]`,
+added to the `ConnectorSettings` union, and its class added to `CONNECTORS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any, Final, Union
+
+from pydantic import Field, TypeAdapter
+
+from connectors.base import Connector
+from connectors.file43 import File43Connector, File43Settings
+
+CONNECTORS: Final[dict[str, type[Connector]]] = {
+    "file43": File43Connector,
+}
+
+# Discriminated on `kind`; a Union so that further kinds slot in beside File43Settings.
+ConnectorSettings = Annotated[Union[File43Settings], Field(discriminator="kind")]  # noqa: UP007
+
+_SETTINGS: Final[TypeAdapter[File43Settings]] = TypeAdapter(ConnectorSettings)
+
+
+class UnknownConnectorKind(ValueError):
+    pass
+
+
+def parse_settings(data: Mapping[str, Any]) -> File43Settings:
+    """Validate a `connector:` block; an unknown or missing kind is a clear error."""
+    kind = data.get("kind")
+    if kind not in CONNECTORS:
+        raise UnknownConnectorKind(
+            f"unknown connector kind {kind!r}; known kinds: {', '.join(sorted(CONNECTORS))}"
+        )
+    return _SETTINGS.validate_python(dict(data))
+
+
+def build_connector(settings: File43Settings | Mapping[str, Any]) -> Connector:
+    """The connector for validated settings (or a raw `connector:` mapping)."""
+    if isinstance(settings, Mapping):
+        settings = parse_settings(settings)
+    kind = getattr(settings, "kind", None)
+    try:
+        connector_class = CONNECTORS[kind]  # type: ignore[index]
+    except KeyError:
+        raise UnknownConnectorKind(
+            f"unknown connector kind {kind!r}; known kinds: {', '.join(sorted(CONNECTORS))}"
+        ) from None
+    return connector_class(settings)  # type: ignore[call-arg]

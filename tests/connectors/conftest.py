@@ -1,0 +1,32 @@
+"""Fixtures for the connector tests; the file writers live in file43_support.py."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+from file43_support import EXTRACT_DATE, HOSPITAL, Row, write_extract
+
+from connectors.file43 import File43Connector, File43Settings
+
+
+@pytest.fixture
+def read_extract(tmp_path: Path):
+    """Write an extract and read it: read_extract(files, header=..., encoding=..., era=...)."""
+
+    def _read(
+        files: Mapping[str, list[Row]] | None = None,
+        *,
+        header: bool = True,
+        encoding: str = "utf-8",
+        era: str = "gregorian",
+        default_rows: bool = True,
+    ):
+        folder = write_extract(
+            tmp_path, files, header=header, encoding=encoding, default_rows=default_rows
+        )
+        settings = File43Settings(path=tmp_path, encoding=encoding, date_era=era, header=header)
+        return File43Connector(settings).read(HOSPITAL, folder, EXTRACT_DATE)
+
+    return _read
