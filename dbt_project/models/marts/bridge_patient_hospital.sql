@@ -1,0 +1,10 @@
+-- Grain: one row per (patient_key, hospital_code) that sent the patient's demographics,
+-- with the hospital's own HN, so a viewer can say "HN 12345 at hospital X".
+select
+    patient_key,
+    hospital_code,
+    hn,
+    pid,
+    first_extract_date,
+    last_extract_date
+from {{ ref('int_patient__hospitals') }}

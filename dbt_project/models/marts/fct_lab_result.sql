@@ -1,0 +1,44 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['hospital_code', 'record_key'],
+    on_schema_change='append_new_columns',
+    pre_hook="{{ healthlink.delete_vanished_rows('stg_raw__lab_result') }}"
+) }}
+-- depends_on: {{ ref('stg_ops__transform_pending') }}
+-- depends_on: {{ ref('stg_raw__lab_result') }}
+-- Grain: One row per lab result record per hospital, latest version.
+-- Incremental by pending (hospital_code, extract_date); see macros/incremental_facts.sql.
+with latest as (
+    {{ healthlink.incoming_latest_versions(ref('int_lab_result__coded'), has_encounter=true) }}
+)
+
+select
+    latest.hospital_code,
+    latest.record_key,
+    latest.source_file,
+    latest.source_line,
+    latest.recorded_at,
+    latest.received_at,
+    latest.extract_date,
+    latest.batch_id,
+    latest.patient_key,
+    latest.pid,
+    latest.encounter_id,
+    latest.encounter_class,
+    latest.service_date,
+    latest.lab_code,
+    latest.lab_name,
+    latest.loinc_code,
+    latest.result_value,
+    latest.result_text,
+    latest.unit,
+    latest.reference_low,
+    latest.reference_high,
+    latest.is_out_of_range,
+    {{ healthlink.sensitivity_columns('latest.code_sensitivity_category', 'encounter_tag.sensitivity_category') }}
+from latest
+left join {{ ref('int_encounter__sensitivity') }} as encounter_tag
+    on encounter_tag.hospital_code = latest.hospital_code
+    and encounter_tag.patient_key = latest.patient_key
+    and encounter_tag.encounter_id = latest.encounter_id

@@ -1,0 +1,5 @@
+select
+    patient_key,
+    kind,
+    code
+from {{ source('consent', 'patient_sender') }}

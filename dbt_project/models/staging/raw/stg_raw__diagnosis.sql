@@ -1,0 +1,20 @@
+-- One row per loaded raw row (every version of every record); no joins here.
+select
+    hospital_code,
+    source_file,
+    source_line,
+    extract_date,
+    batch_id,
+    record_key,
+    recorded_at,
+    pid,
+    encounter_id,
+    encounter_class,
+    service_date,
+    diagnosis_type,
+    icd10_code,
+    provider_id,
+    patient_key,
+    row_hash,
+    received_at
+from {{ source('raw', 'diagnosis') }}

@@ -1,0 +1,9 @@
+{#- The grain test of the facts: no two rows share this combination (dbt_utils-free). -#}
+{% test unique_combination_of_columns(model, combination_of_columns) %}
+select
+    {{ combination_of_columns | join(', ') }},
+    count(*) as rows_with_this_key
+from {{ model }}
+group by {{ combination_of_columns | join(', ') }}
+having count(*) > 1
+{% endtest %}
