@@ -21,6 +21,13 @@ consent_app = typer.Typer(help="Consent registrations", no_args_is_help=True)
 app.add_typer(consent_app, name="consent")
 console = Console()
 
+
+@app.callback()
+def _setup() -> None:
+    from warehouse.logs import configure_logging
+
+    configure_logging()
+
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
 DateOption = Annotated[str, typer.Option("--date", help="Extract date, YYYY-MM-DD")]
 

@@ -223,6 +223,7 @@ def sync_batch(
     rejects: list[dict[str, Any]] = []
     documents: dict[str, dict[str, Any]] = {}
     accepted: dict[str, pa.Table] = {}
+    critical: list[str] = []
     for entity, table in extract.tables.items():
         counts = summary.entities.setdefault(entity, EntityCounts())
         entity_rejects = connector_rejects.get(entity, [])
@@ -240,6 +241,8 @@ def sync_batch(
         clock = time.perf_counter()
         validation = validate_entity(entity, filtered.table, extract_date, connector.source_field)
         stage["validate"] = stage.get("validate", 0.0) + time.perf_counter() - clock
+        if not validation.critical_passed:
+            critical.extend(f"{entity}: {failure}" for failure in validation.critical_failures)
         counts.rows_rejected += validation.rejected_row_count
         rejects.extend(_reject_dict(r) for r in validation.rejects)
         documents[entity] = validation.document
@@ -255,6 +258,10 @@ def sync_batch(
         summary.rows_rejected += counts.rows_rejected
         summary.rows_filtered += counts.rows_filtered
 
+    if critical:
+        return _quarantine(
+            settings, summary, run_id, "critical_expectation", "; ".join(critical), files
+        )
     if reject_rate_exceeded(
         summary.rows_read, summary.rows_rejected, summary.rows_filtered, threshold
     ):

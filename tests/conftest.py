@@ -1,0 +1,54 @@
+"""Shared fixtures: generated synthetic data and throwaway warehouses."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
+os.environ.setdefault("SCARF_ANALYTICS", "false")
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+START = date(2026, 11, 23)
+TEST_KEY = "test-pseudonym-key"
+
+
+@pytest.fixture(scope="session")
+def small_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """4 hospitals (one TIS-620, one Buddhist era, one headerless), 300 patients, 2 days."""
+    from synthetic import generate_dataset
+
+    out = tmp_path_factory.mktemp("dataset")
+    generate_dataset(
+        out, hospitals=4, patients=300, days=2, start_date=START, seed=7,
+        tis620_hospitals=1, buddhist_era_hospitals=1, headerless_hospitals=1,
+        error_rate=0.002, visits_per_patient=4.0,
+    )
+    return out
+
+
+@pytest.fixture
+def dataset(small_dataset: Path, tmp_path: Path) -> Path:
+    """A private copy, so a test may break files without touching the others."""
+    copy = tmp_path / "dataset"
+    shutil.copytree(small_dataset, copy)
+    return copy
+
+
+@pytest.fixture
+def settings(tmp_path: Path, dataset: Path):  # type: ignore[no-untyped-def]
+    from warehouse.settings import Settings
+
+    return Settings(
+        home=tmp_path / "home",
+        registry_dir=dataset / "registry",
+        pseudonym_key=TEST_KEY,  # type: ignore[arg-type]
+        environment="test",
+    )
