@@ -19,7 +19,8 @@ from rich.table import Table
 app = typer.Typer(help="Health Link data platform", no_args_is_help=True, add_completion=False)
 consent_app = typer.Typer(help="Consent registrations", no_args_is_help=True)
 app.add_typer(consent_app, name="consent")
-console = Console()
+# Wide enough for the tables when output goes to a file or `make` (not a terminal).
+console = Console() if sys.stdout.isatty() else Console(width=160)
 
 
 @app.callback()
