@@ -59,8 +59,8 @@ def dags_test(env: dict[str, str], day: str) -> subprocess.CompletedProcess[str]
 DAGBAG_SCRIPT = """
 import json
 from airflow.dag_processing.dagbag import DagBag
-bag = DagBag(include_examples=False)
-dag = bag.get_dag("healthlink_daily_sync")
+bag = DagBag()
+dag = bag.dags.get("healthlink_daily_sync")
 print(json.dumps({
     "import_errors": {k: str(v)[:500] for k, v in bag.import_errors.items()},
     "dag_ids": sorted(bag.dag_ids),

@@ -1,0 +1,135 @@
+"""The real DAG, end to end, with `airflow dags test` on the embedded DuckDB warehouse."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import subprocess
+from datetime import timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.conftest import START, TEST_KEY
+from tests.dags.airflow_harness import BIN, airflow_environment, dags_test, ensure_manifest, migrate
+from tests.warehouse.helpers import table_checksums
+
+CATEGORIES = ("allergy", "diagnosis", "medication_dispense", "immunization", "procedure",
+              "vital_sign", "lab_result", "imaging_report", "encounter")
+DAY_TWO = START + timedelta(days=1)
+WAREHOUSE_SCHEMAS = ("raw", "staging", "intermediate", "marts", "published", "reference")
+
+
+class Deployment:
+    def __init__(self, root: Path, dataset: Path) -> None:
+        self.root = root
+        self.dataset = dataset
+        self.env = airflow_environment(root / "airflow", root / "home", dataset / "registry")
+        self.env["HEALTHLINK_PSEUDONYM_KEY"] = TEST_KEY
+        self.duckdb_path = root / "home" / "warehouse.duckdb"
+
+    def healthlink(self, *args: str) -> str:
+        result = subprocess.run([str(BIN / "healthlink"), *args], env=self.env,
+                                capture_output=True, text=True, check=True)
+        return result.stdout
+
+    def run_day(self, day) -> str:  # type: ignore[no-untyped-def]
+        result = dags_test(self.env, day.isoformat())
+        state = self.last_run_state()
+        assert result.returncode == 0 and state == "success", (state, result.stdout[-3000:], result.stderr[-3000:])
+        return result.stdout
+
+    def last_run_state(self) -> str:
+        with sqlite3.connect(self.root / "airflow" / "airflow.db") as db:
+            return db.execute("SELECT state FROM dag_run ORDER BY id DESC LIMIT 1").fetchone()[0]
+
+    def query(self, sql: str, params: list | None = None) -> list[tuple]:
+        conn = duckdb.connect(str(self.duckdb_path), read_only=True)
+        try:
+            return conn.execute(sql, params or []).fetchall()
+        finally:
+            conn.close()
+
+    def checksums(self) -> dict[str, tuple]:
+        conn = duckdb.connect(str(self.duckdb_path), read_only=True)
+        try:
+            return table_checksums(conn, WAREHOUSE_SCHEMAS)
+        finally:
+            conn.close()
+
+
+@pytest.fixture(scope="module")
+def deployment(small_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Deployment:
+    ensure_manifest()
+    root = tmp_path_factory.mktemp("deployment")
+    dataset = root / "dataset"
+    shutil.copytree(small_dataset, dataset)
+    deployment = Deployment(root, dataset)
+    migrate(deployment.env)
+    deployment.healthlink("consent", "import", str(dataset / "consent" / "registrations.csv"))
+    deployment.run_day(START)
+    return deployment
+
+
+def test_first_day_publishes_every_category_from_every_hospital(deployment: Deployment) -> None:
+    hospitals = {p.stem for p in (deployment.dataset / "registry" / "hospitals").glob("*.yml")}
+    summary = deployment.query(
+        "SELECT hospital_code, status, rows_read, rows_loaded, rows_rejected, rows_filtered "
+        "FROM ops.run_summary WHERE extract_date = ?", [START])
+    assert {row[0] for row in summary} == hospitals
+    assert {row[1] for row in summary} == {"loaded"}
+    for _, _, read, loaded, rejected, filtered in summary:
+        assert read == loaded + rejected + filtered
+    for category in CATEGORIES:
+        (rows, sources), = deployment.query(
+            f"SELECT count(*), count(DISTINCT hospital_code) FROM published.{category}")
+        assert rows > 0 and sources == len(hospitals), category
+    assert deployment.query("SELECT count(*) FROM ops.transform_pending") == [(0,)]
+
+
+def test_rerunning_a_day_leaves_identical_checksums(deployment: Deployment) -> None:
+    deployment.run_day(DAY_TWO)
+    before = deployment.checksums()
+    assert before["marts.fct_diagnosis"][0] > 0
+    deployment.run_day(DAY_TWO)
+    assert deployment.checksums() == before
+
+
+def test_broken_hospital_is_quarantined_while_others_load(deployment: Deployment) -> None:
+    hospitals = sorted(p.stem for p in (deployment.dataset / "registry" / "hospitals").glob("*.yml"))
+    broken = hospitals[0]
+    published_before = deployment.query(
+        "SELECT count(*) FROM published.diagnosis WHERE hospital_code = ?", [broken])
+    service = deployment.dataset / "extracts" / broken / DAY_TWO.isoformat() / "SERVICE.txt"
+    service.write_bytes(service.read_bytes().replace(b"|", b"\t"))
+
+    deployment.run_day(DAY_TWO)  # a quarantine is not a failure: the DAG run succeeds
+
+    statuses = dict(deployment.query(
+        "SELECT hospital_code, status FROM ops.batch WHERE extract_date = ?", [DAY_TWO]))
+    assert statuses.pop(broken) == "quarantined"
+    assert set(statuses.values()) == {"loaded"}
+    (reason_code, reason), = deployment.query(
+        "SELECT reason_code, reason FROM ops.quarantine WHERE hospital_code = ?", [broken])
+    assert reason_code == "wrong_delimiter" and "SERVICE" in reason
+    assert deployment.query(
+        "SELECT count(*) FROM published.diagnosis WHERE hospital_code = ?", [broken]
+    ) == published_before
+
+
+def test_withdrawal_hides_rows_at_once(deployment: Deployment) -> None:
+    from warehouse.consent import withdraw
+    from warehouse.db import connect
+    from warehouse.settings import Settings
+
+    (patient_key, rows), = deployment.query(
+        "SELECT patient_key, count(*) FROM published.diagnosis GROUP BY 1 ORDER BY 2 DESC LIMIT 1")
+    assert rows > 0
+    settings = Settings(home=deployment.root / "home", environment="test")
+    with connect(settings) as conn:
+        assert withdraw(conn, patient_key)
+    for category in (*CATEGORIES, "patient"):
+        assert deployment.query(
+            f"SELECT count(*) FROM published.{category} WHERE patient_key = ?", [patient_key]
+        ) == [(0,)], category
