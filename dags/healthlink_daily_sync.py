@@ -20,7 +20,9 @@ from cosmos.constants import InvocationMode, LoadMode, TestBehavior
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 HEALTHLINK_HOME = Path(os.environ.get("HEALTHLINK_HOME", ".healthlink")).resolve()
-DBT_TARGET = "postgres" if os.environ.get("HEALTHLINK_WAREHOUSE", "").startswith("postgres") else "duckdb"
+DBT_TARGET = (
+    "postgres" if os.environ.get("HEALTHLINK_WAREHOUSE", "").startswith("postgres") else "duckdb"
+)
 
 
 @dag(
@@ -30,7 +32,9 @@ DBT_TARGET = "postgres" if os.environ.get("HEALTHLINK_WAREHOUSE", "").startswith
     catchup=False,
     max_active_runs=1,
     default_args={"retries": 1, "retry_delay": timedelta(minutes=5)},
-    params={"extract_date": Param(None, type=["null", "string"], description="YYYY-MM-DD override")},
+    params={
+        "extract_date": Param(None, type=["null", "string"], description="YYYY-MM-DD override")
+    },
     tags=["healthlink", "daily-sync"],
     doc_md=__doc__,
 )

@@ -27,9 +27,17 @@ def small_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     out = tmp_path_factory.mktemp("dataset")
     generate_dataset(
-        out, hospitals=4, patients=300, days=2, start_date=START, seed=7,
-        tis620_hospitals=1, buddhist_era_hospitals=1, headerless_hospitals=1,
-        error_rate=0.002, visits_per_patient=4.0,
+        out,
+        hospitals=4,
+        patients=300,
+        days=2,
+        start_date=START,
+        seed=7,
+        tis620_hospitals=1,
+        buddhist_era_hospitals=1,
+        headerless_hospitals=1,
+        error_rate=0.002,
+        visits_per_patient=4.0,
     )
     return out
 

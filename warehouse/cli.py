@@ -10,11 +10,14 @@ import json
 import sys
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from warehouse.registry import Registry
 
 app = typer.Typer(help="Health Link data platform", no_args_is_help=True, add_completion=False)
 consent_app = typer.Typer(help="Consent registrations", no_args_is_help=True)
@@ -28,6 +31,7 @@ def _setup() -> None:
     from warehouse.logs import configure_logging
 
     configure_logging()
+
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
 DateOption = Annotated[str, typer.Option("--date", help="Extract date, YYYY-MM-DD")]
@@ -53,7 +57,7 @@ def _parse_date(value: str) -> date:
         raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
 
 
-def _registry(registry_dir: Path | None):  # type: ignore[no-untyped-def]
+def _registry(registry_dir: Path | None) -> Registry:
     from warehouse.registry import RegistryError, load_registry
     from warehouse.settings import get_settings
 
@@ -65,7 +69,8 @@ def _registry(registry_dir: Path | None):  # type: ignore[no-untyped-def]
 
 
 RegistryOption = Annotated[
-    Path | None, typer.Option("--registry", help="Registry directory (default HEALTHLINK_REGISTRY_DIR)")
+    Path | None,
+    typer.Option("--registry", help="Registry directory (default HEALTHLINK_REGISTRY_DIR)"),
 ]
 
 
@@ -85,8 +90,14 @@ def generate(
     from synthetic import generate_dataset
 
     manifest = generate_dataset(
-        out, hospitals=hospitals, patients=patients, days=days, start_date=_parse_date(start),
-        seed=seed, error_rate=error_rate, visits_per_patient=visits_per_patient,
+        out,
+        hospitals=hospitals,
+        patients=patients,
+        days=days,
+        start_date=_parse_date(start),
+        seed=seed,
+        error_rate=error_rate,
+        visits_per_patient=visits_per_patient,
     )
     if json_output:
         _emit_json(manifest)
@@ -119,7 +130,9 @@ def check(registry: RegistryOption = None, json_output: JsonFlag = False) -> Non
 def ingest(
     hospital: Annotated[str, typer.Option(help="MOPH hospital code")],
     date_: DateOption,
-    extract_dir: Annotated[Path | None, typer.Option(help="Extract folder (default: the connector's day folder)")] = None,
+    extract_dir: Annotated[
+        Path | None, typer.Option(help="Extract folder (default: the connector's day folder)")
+    ] = None,
     registry: RegistryOption = None,
     json_output: JsonFlag = False,
 ) -> None:
@@ -139,13 +152,28 @@ def ingest(
         _emit_json(data)
     else:
         colour = {"loaded": "green", "quarantined": "yellow"}.get(summary.status, "red")
-        console.print(f"[{colour}]{summary.hospital_code} {summary.extract_date}: {summary.status}[/{colour}]")
+        console.print(
+            f"[{colour}]{summary.hospital_code} {summary.extract_date}: {summary.status}[/{colour}]"
+        )
         if summary.reason:
             console.print(f"reason: {summary.reason}")
         rows = [{"entity": e, **vars(c)} for e, c in sorted(summary.entities.items())]
-        rows.append({"entity": "TOTAL", "rows_read": summary.rows_read, "rows_loaded": summary.rows_loaded,
-                     "rows_rejected": summary.rows_rejected, "rows_filtered": summary.rows_filtered})
-        console.print(_table("Batch", rows, ["entity", "rows_read", "rows_loaded", "rows_rejected", "rows_filtered"]))
+        rows.append(
+            {
+                "entity": "TOTAL",
+                "rows_read": summary.rows_read,
+                "rows_loaded": summary.rows_loaded,
+                "rows_rejected": summary.rows_rejected,
+                "rows_filtered": summary.rows_filtered,
+            }
+        )
+        console.print(
+            _table(
+                "Batch",
+                rows,
+                ["entity", "rows_read", "rows_loaded", "rows_rejected", "rows_filtered"],
+            )
+        )
     if summary.status == "failed":
         raise typer.Exit(1)
 
@@ -173,9 +201,23 @@ def status(json_output: JsonFlag = False) -> None:
     if json_output:
         _emit_json(rows)
         return
-    console.print(_table("Last batch per hospital", rows, [
-        "hospital_code", "extract_date", "status", "rows_read", "rows_loaded", "rows_rejected",
-        "rows_filtered", "data_as_of", "reason"]))
+    console.print(
+        _table(
+            "Last batch per hospital",
+            rows,
+            [
+                "hospital_code",
+                "extract_date",
+                "status",
+                "rows_read",
+                "rows_loaded",
+                "rows_rejected",
+                "rows_filtered",
+                "data_as_of",
+                "reason",
+            ],
+        )
+    )
 
 
 @app.command()
@@ -256,9 +298,23 @@ def sync(
 
 
 def print_run_summary(rows: list[dict[str, Any]]) -> None:
-    console.print(_table("Run summary", rows, [
-        "hospital_code", "status", "rows_read", "rows_loaded", "rows_rejected", "rows_filtered",
-        "duration_s", "data_as_of", "reason"]))
+    console.print(
+        _table(
+            "Run summary",
+            rows,
+            [
+                "hospital_code",
+                "status",
+                "rows_read",
+                "rows_loaded",
+                "rows_rejected",
+                "rows_filtered",
+                "duration_s",
+                "data_as_of",
+                "reason",
+            ],
+        )
+    )
 
 
 if __name__ == "__main__":

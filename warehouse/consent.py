@@ -40,7 +40,9 @@ WHERE c.status = 'active'
 
 def allowed_patient_keys(conn: duckdb.DuckDBPyConnection, hospital_code: str) -> pa.Array:
     """Patient keys whose data this hospital may send, as of now."""
-    table = conn.execute(ALLOWED_PATIENT_KEYS_SQL, {"hospital_code": hospital_code}).to_arrow_table()
+    table = conn.sql(
+        ALLOWED_PATIENT_KEYS_SQL, params={"hospital_code": hospital_code}
+    ).to_arrow_table()
     return table.column("patient_key").combine_chunks()
 
 
@@ -64,11 +66,14 @@ def sync_hospitals(conn: duckdb.DuckDBPyConnection, registry: Registry) -> None:
 
 
 CONSENT_COLUMNS = (
-    "patient_key", "status", "sender_scope", "sensitive_allowed", "registered_on", "changed_at"
+    "patient_key",
+    "status",
+    "sender_scope",
+    "sensitive_allowed",
+    "registered_on",
+    "changed_at",
 )
-CONSENT_TYPES = (
-    pa.string(), pa.string(), pa.string(), pa.bool_(), pa.date32(), pa.timestamp("us")
-)
+CONSENT_TYPES = (pa.string(), pa.string(), pa.string(), pa.bool_(), pa.date32(), pa.timestamp("us"))
 
 
 @dataclass(frozen=True)
@@ -116,8 +121,12 @@ def import_registrations(
     keys = pa.table({"patient_key": [c[0] for c in consents]})
     conn.execute("BEGIN")
     conn.register("imported_keys", keys)
-    conn.execute("DELETE FROM consent.patient_consent WHERE patient_key IN (SELECT patient_key FROM imported_keys)")
-    conn.execute("DELETE FROM consent.patient_sender WHERE patient_key IN (SELECT patient_key FROM imported_keys)")
+    conn.execute(
+        "DELETE FROM consent.patient_consent WHERE patient_key IN (SELECT patient_key FROM imported_keys)"
+    )
+    conn.execute(
+        "DELETE FROM consent.patient_sender WHERE patient_key IN (SELECT patient_key FROM imported_keys)"
+    )
     conn.unregister("imported_keys")
     # Arrow in, not executemany: a national registration file has millions of lines.
     consent_rows = pa.Table.from_pylist(
@@ -126,7 +135,9 @@ def import_registrations(
     )
     sender_rows = pa.Table.from_pylist(
         [dict(zip(("patient_key", "kind", "code"), s, strict=True)) for s in senders],
-        schema=pa.schema([("patient_key", pa.string()), ("kind", pa.string()), ("code", pa.string())]),
+        schema=pa.schema(
+            [("patient_key", pa.string()), ("kind", pa.string()), ("code", pa.string())]
+        ),
     )
     conn.register("consent_rows", consent_rows)
     conn.register("sender_rows", sender_rows)

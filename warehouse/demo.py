@@ -17,8 +17,15 @@ from rich.console import Console
 
 REPO = Path(__file__).resolve().parent.parent
 CATEGORY_VIEWS = (
-    "allergy", "diagnosis", "medication_dispense", "immunization", "procedure",
-    "vital_sign", "lab_result", "imaging_report", "encounter",
+    "allergy",
+    "diagnosis",
+    "medication_dispense",
+    "immunization",
+    "procedure",
+    "vital_sign",
+    "lab_result",
+    "imaging_report",
+    "encounter",
 )
 console = Console()
 
@@ -63,9 +70,25 @@ def main() -> None:
     healthlink = [str(bin_dir / "healthlink")]
 
     console.rule("1. synthetic hospitals, extracts and consent registrations")
-    _run([*healthlink, "generate", "--out", str(out), "--hospitals", str(args.hospitals),
-          "--patients", str(args.patients), "--days", "2", "--start", start.isoformat(),
-          "--error-rate", "0.002"], env)
+    _run(
+        [
+            *healthlink,
+            "generate",
+            "--out",
+            str(out),
+            "--hospitals",
+            str(args.hospitals),
+            "--patients",
+            str(args.patients),
+            "--days",
+            "2",
+            "--start",
+            start.isoformat(),
+            "--error-rate",
+            "0.002",
+        ],
+        env,
+    )
     _run([*healthlink, "check"], env)
     _run([*healthlink, "consent", "import", str(out / "consent" / "registrations.csv")], env)
 
@@ -74,8 +97,11 @@ def main() -> None:
 
     for day in (start, start + timedelta(days=1)):
         console.rule(f"3. airflow dags test healthlink_daily_sync {day}")
-        _run([str(bin_dir / "airflow"), "dags", "test", "healthlink_daily_sync", day.isoformat()],
-             env, quiet=True)
+        _run(
+            [str(bin_dir / "airflow"), "dags", "test", "healthlink_daily_sync", day.isoformat()],
+            env,
+            quiet=True,
+        )
         console.print(f"[green]DAG run for {day} succeeded[/green]")
 
     console.rule("4. run summary")

@@ -25,7 +25,9 @@ class LandedBatch:
     written: int  # files actually written (0 when the content was already there)
 
 
-def batch_directory(landing_dir: Path, hospital_code: str, extract_date: date, batch_id: str) -> Path:
+def batch_directory(
+    landing_dir: Path, hospital_code: str, extract_date: date, batch_id: str
+) -> Path:
     return (
         landing_dir
         / f"hospital={hospital_code}"

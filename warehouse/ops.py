@@ -116,7 +116,12 @@ def record_rejects(
         return
     table = pa.Table.from_pylist(
         [
-            {"hospital_code": hospital_code, "extract_date": extract_date, "batch_id": batch_id, **r}
+            {
+                "hospital_code": hospital_code,
+                "extract_date": extract_date,
+                "batch_id": batch_id,
+                **r,
+            }
             for r in rejects
         ],
         schema=REJECT_SCHEMA,

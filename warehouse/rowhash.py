@@ -16,11 +16,11 @@ UNIT_SEPARATOR = "chr(31)"
 
 def with_row_hash(table: pa.Table) -> pa.Table:
     columns = [name for name in table.column_names if name not in LINEAGE_ONLY]
-    parts = ", ".join(f"coalesce(CAST(\"{name}\" AS VARCHAR), chr(0))" for name in columns)
+    parts = ", ".join(f'coalesce(CAST("{name}" AS VARCHAR), chr(0))' for name in columns)
     conn = duckdb.connect()
     try:
         conn.register("incoming", table)
-        hashes = conn.execute(
+        hashes = conn.sql(
             f"SELECT md5(concat_ws({UNIT_SEPARATOR}, {parts})) AS row_hash FROM incoming"
         ).to_arrow_table()
     finally:

@@ -96,9 +96,7 @@ def apply_consent(
     readable_rows = table.filter(readable)
     keys = patient_keys(readable_rows.column("cid"), pseudonym_key)
     consenting = pc.is_in(keys, value_set=allowed_keys)
-    kept = readable_rows.filter(consenting).append_column(
-        "patient_key", keys.filter(consenting)
-    )
+    kept = readable_rows.filter(consenting).append_column("patient_key", keys.filter(consenting))
     if entity != "patient":
         kept = kept.drop_columns(["cid"])
     return ConsentFiltered(
@@ -208,12 +206,18 @@ def sync_batch(
         extract = connector.read(hospital.hospital_code, extract_dir, extract_date)
     except ExtractError as error:
         return _quarantine(
-            settings, summary, run_id, error.reason_code, str(error),
+            settings,
+            summary,
+            run_id,
+            error.reason_code,
+            str(error),
             _files_record(extract_dir, connector),
         )
     stage["parse"] = time.perf_counter() - clock
     summary.batch_id = extract.batch_id
-    files = [{"name": f.name, "sha256": f.sha256, "size_bytes": f.size_bytes} for f in extract.files]
+    files = [
+        {"name": f.name, "sha256": f.sha256, "size_bytes": f.size_bytes} for f in extract.files
+    ]
 
     with connect(settings) as conn:
         allowed = consent.allowed_patient_keys(conn, hospital.hospital_code)
@@ -269,10 +273,15 @@ def sync_batch(
         rate = summary.rows_rejected / considered if considered else 0.0
         with connect(settings) as conn:
             conn.execute("BEGIN")
-            ops.record_rejects(conn, hospital.hospital_code, extract_date, extract.batch_id, rejects)
+            ops.record_rejects(
+                conn, hospital.hospital_code, extract_date, extract.batch_id, rejects
+            )
             conn.execute("COMMIT")
         return _quarantine(
-            settings, summary, run_id, "reject_rate",
+            settings,
+            summary,
+            run_id,
+            "reject_rate",
             f"{summary.rows_rejected} of {considered} rows rejected ({rate:.1%}), "
             f"over the hospital's threshold of {threshold:.1%}; see ops.reject",
             files,
@@ -314,16 +323,22 @@ def sync_batch(
 
 
 def record_failure(
-    hospital_code: str, extract_date: date, run_id: str, error: BaseException,
+    hospital_code: str,
+    extract_date: date,
+    run_id: str,
+    error: BaseException,
     settings: Settings | None = None,
 ) -> None:
     """An unexpected error: recorded by type only (a message could quote data), then re-raised."""
     now = datetime.now()
     summary = BatchSummary(
-        hospital_code=hospital_code, extract_date=extract_date, status="failed",
+        hospital_code=hospital_code,
+        extract_date=extract_date,
+        status="failed",
         reason_code="unexpected_error",
         reason=f"{type(error).__name__} (see the task log)",
-        started_at=now, finished_at=now,
+        started_at=now,
+        finished_at=now,
     )
     with connect(settings) as conn:
         conn.execute("BEGIN")

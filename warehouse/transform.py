@@ -51,14 +51,17 @@ def run_dbt(args: list[str], settings: Settings | None = None) -> None:
     settings.home.mkdir(parents=True, exist_ok=True)
     with connect(settings):
         pass  # create raw/consent/ops before dbt reads them as sources
-    with _environment(dbt_environment(settings)), FileLock(
-        str(settings.lock_path), timeout=LOCK_TIMEOUT_SECONDS
+    with (
+        _environment(dbt_environment(settings)),
+        FileLock(str(settings.lock_path), timeout=LOCK_TIMEOUT_SECONDS),
     ):
         result = dbtRunner().invoke(
             [
                 *args,
-                "--project-dir", str(DBT_PROJECT_DIR),
-                "--profiles-dir", str(DBT_PROJECT_DIR),
+                "--project-dir",
+                str(DBT_PROJECT_DIR),
+                "--profiles-dir",
+                str(DBT_PROJECT_DIR),
             ]
         )
     if not result.success:

@@ -16,7 +16,9 @@ REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 
-def airflow_environment(airflow_home: Path, healthlink_home: Path, registry_dir: Path) -> dict[str, str]:
+def airflow_environment(
+    airflow_home: Path, healthlink_home: Path, registry_dir: Path
+) -> dict[str, str]:
     return {
         **os.environ,
         "AIRFLOW_HOME": str(airflow_home),
@@ -38,21 +40,26 @@ def ensure_manifest() -> None:
     if not manifest.exists():
         subprocess.run(
             [str(BIN / "dbt"), "parse", "--profiles-dir", ".", "--quiet"],
-            cwd=REPO / "dbt_project", check=True,
+            cwd=REPO / "dbt_project",
+            check=True,
             env={**os.environ, "HEALTHLINK_DUCKDB_PATH": "/tmp/healthlink-parse.duckdb"},
         )
 
 
 def migrate(env: dict[str, str]) -> None:
     Path(env["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
-    subprocess.run([str(BIN / "airflow"), "db", "migrate"], env=env, check=True,
-                   capture_output=True, text=True)
+    subprocess.run(
+        [str(BIN / "airflow"), "db", "migrate"], env=env, check=True, capture_output=True, text=True
+    )
 
 
 def dags_test(env: dict[str, str], day: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(BIN / "airflow"), "dags", "test", "healthlink_daily_sync", day],
-        env=env, capture_output=True, text=True, timeout=900,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
 
 
@@ -73,6 +80,7 @@ print(json.dumps({
 
 
 def parse_dagbag(env: dict[str, str]) -> dict[str, object]:
-    result = subprocess.run([sys.executable, "-c", DAGBAG_SCRIPT], env=env, capture_output=True,
-                            text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", DAGBAG_SCRIPT], env=env, capture_output=True, text=True, check=True
+    )
     return json.loads(result.stdout.strip().splitlines()[-1])

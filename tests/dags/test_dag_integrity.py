@@ -13,8 +13,13 @@ def test_dag_parses_with_expected_shape(tmp_path: Path) -> None:
     assert bag["dag_ids"] == ["healthlink_daily_sync"]
     assert {"healthlink", "daily-sync"} <= set(bag["tags"])  # type: ignore[arg-type]
     tasks = set(bag["tasks"])  # type: ignore[arg-type]
-    assert {"resolve_extract_date", "list_participating_hospitals", "sync_hospital",
-            "hospitals_done", "publish_and_summarize"} <= tasks
+    assert {
+        "resolve_extract_date",
+        "list_participating_hospitals",
+        "sync_hospital",
+        "hospitals_done",
+        "publish_and_summarize",
+    } <= tasks
     assert any(t.startswith("dbt.") for t in tasks), "cosmos rendered no dbt tasks"
     assert bag["timezone"] == "Asia/Bangkok"
     # hospital tasks are not retried blindly: a quarantine is a success, an error is real

@@ -15,8 +15,17 @@ from tests.conftest import START, TEST_KEY
 from tests.dags.airflow_harness import BIN, airflow_environment, dags_test, ensure_manifest, migrate
 from tests.warehouse.helpers import table_checksums
 
-CATEGORIES = ("allergy", "diagnosis", "medication_dispense", "immunization", "procedure",
-              "vital_sign", "lab_result", "imaging_report", "encounter")
+CATEGORIES = (
+    "allergy",
+    "diagnosis",
+    "medication_dispense",
+    "immunization",
+    "procedure",
+    "vital_sign",
+    "lab_result",
+    "imaging_report",
+    "encounter",
+)
 DAY_TWO = START + timedelta(days=1)
 WAREHOUSE_SCHEMAS = ("raw", "staging", "intermediate", "marts", "published", "reference")
 
@@ -30,14 +39,23 @@ class Deployment:
         self.duckdb_path = root / "home" / "warehouse.duckdb"
 
     def healthlink(self, *args: str) -> str:
-        result = subprocess.run([str(BIN / "healthlink"), *args], env=self.env,
-                                capture_output=True, text=True, check=True)
+        result = subprocess.run(
+            [str(BIN / "healthlink"), *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         return result.stdout
 
     def run_day(self, day) -> str:  # type: ignore[no-untyped-def]
         result = dags_test(self.env, day.isoformat())
         state = self.last_run_state()
-        assert result.returncode == 0 and state == "success", (state, result.stdout[-3000:], result.stderr[-3000:])
+        assert result.returncode == 0 and state == "success", (
+            state,
+            result.stdout[-3000:],
+            result.stderr[-3000:],
+        )
         return result.stdout
 
     def last_run_state(self) -> str:
@@ -76,14 +94,17 @@ def test_first_day_publishes_every_category_from_every_hospital(deployment: Depl
     hospitals = {p.stem for p in (deployment.dataset / "registry" / "hospitals").glob("*.yml")}
     summary = deployment.query(
         "SELECT hospital_code, status, rows_read, rows_loaded, rows_rejected, rows_filtered "
-        "FROM ops.run_summary WHERE extract_date = ?", [START])
+        "FROM ops.run_summary WHERE extract_date = ?",
+        [START],
+    )
     assert {row[0] for row in summary} == hospitals
     assert {row[1] for row in summary} == {"loaded"}
     for _, _, read, loaded, rejected, filtered in summary:
         assert read == loaded + rejected + filtered
     for category in CATEGORIES:
-        (rows, sources), = deployment.query(
-            f"SELECT count(*), count(DISTINCT hospital_code) FROM published.{category}")
+        ((rows, sources),) = deployment.query(
+            f"SELECT count(*), count(DISTINCT hospital_code) FROM published.{category}"
+        )
         assert rows > 0 and sources == len(hospitals), category
     assert deployment.query("SELECT count(*) FROM ops.transform_pending") == [(0,)]
 
@@ -97,25 +118,35 @@ def test_rerunning_a_day_leaves_identical_checksums(deployment: Deployment) -> N
 
 
 def test_broken_hospital_is_quarantined_while_others_load(deployment: Deployment) -> None:
-    hospitals = sorted(p.stem for p in (deployment.dataset / "registry" / "hospitals").glob("*.yml"))
+    hospitals = sorted(
+        p.stem for p in (deployment.dataset / "registry" / "hospitals").glob("*.yml")
+    )
     broken = hospitals[0]
     published_before = deployment.query(
-        "SELECT count(*) FROM published.diagnosis WHERE hospital_code = ?", [broken])
+        "SELECT count(*) FROM published.diagnosis WHERE hospital_code = ?", [broken]
+    )
     service = deployment.dataset / "extracts" / broken / DAY_TWO.isoformat() / "SERVICE.txt"
     service.write_bytes(service.read_bytes().replace(b"|", b"\t"))
 
     deployment.run_day(DAY_TWO)  # a quarantine is not a failure: the DAG run succeeds
 
-    statuses = dict(deployment.query(
-        "SELECT hospital_code, status FROM ops.batch WHERE extract_date = ?", [DAY_TWO]))
+    statuses = dict(
+        deployment.query(
+            "SELECT hospital_code, status FROM ops.batch WHERE extract_date = ?", [DAY_TWO]
+        )
+    )
     assert statuses.pop(broken) == "quarantined"
     assert set(statuses.values()) == {"loaded"}
-    (reason_code, reason), = deployment.query(
-        "SELECT reason_code, reason FROM ops.quarantine WHERE hospital_code = ?", [broken])
+    ((reason_code, reason),) = deployment.query(
+        "SELECT reason_code, reason FROM ops.quarantine WHERE hospital_code = ?", [broken]
+    )
     assert reason_code == "wrong_delimiter" and "SERVICE" in reason
-    assert deployment.query(
-        "SELECT count(*) FROM published.diagnosis WHERE hospital_code = ?", [broken]
-    ) == published_before
+    assert (
+        deployment.query(
+            "SELECT count(*) FROM published.diagnosis WHERE hospital_code = ?", [broken]
+        )
+        == published_before
+    )
 
 
 def test_withdrawal_hides_rows_at_once(deployment: Deployment) -> None:
@@ -123,8 +154,9 @@ def test_withdrawal_hides_rows_at_once(deployment: Deployment) -> None:
     from warehouse.db import connect
     from warehouse.settings import Settings
 
-    (patient_key, rows), = deployment.query(
-        "SELECT patient_key, count(*) FROM published.diagnosis GROUP BY 1 ORDER BY 2 DESC LIMIT 1")
+    ((patient_key, rows),) = deployment.query(
+        "SELECT patient_key, count(*) FROM published.diagnosis GROUP BY 1 ORDER BY 2 DESC LIMIT 1"
+    )
     assert rows > 0
     settings = Settings(home=deployment.root / "home", environment="test")
     with connect(settings) as conn:

@@ -40,11 +40,14 @@ def hospital(code: str, network: str = "NET01", encoding: str = "utf-8", extra: 
 
 
 def test_valid_registry_inherits_per_visit_consent_from_network(tmp_path: Path) -> None:
-    root = write_registry(tmp_path, {
-        "10001": hospital("10001"),
-        "10002": hospital("10002", network="NET02"),
-        "10003": hospital("10003", network="NET02", extra="per_visit_consent: false"),
-    })
+    root = write_registry(
+        tmp_path,
+        {
+            "10001": hospital("10001"),
+            "10002": hospital("10002", network="NET02"),
+            "10003": hospital("10003", network="NET02", extra="per_visit_consent: false"),
+        },
+    )
     registry = load_registry(root)
     flags = {c: registry.requires_per_visit_consent(h) for c, h in registry.hospitals.items()}
     assert flags == {"10001": False, "10002": True, "10003": False}
@@ -55,7 +58,10 @@ def test_valid_registry_inherits_per_visit_consent_from_network(tmp_path: Path) 
     ("text", "field"),
     [
         (hospital("10001", encoding="latin-1"), "connector"),
-        (hospital("10001").replace('hospital_code: "10001"', 'hospital_code: "1001"'), "hospital_code"),
+        (
+            hospital("10001").replace('hospital_code: "10001"', 'hospital_code: "1001"'),
+            "hospital_code",
+        ),
         (hospital("10001", extra="per_visit: yes"), "per_visit"),
         (hospital("10001").replace("kind: file43", "kind: ftp"), "connector"),
         (hospital("10001", network="NET99"), "network"),
@@ -73,7 +79,7 @@ def test_bad_file_names_file_and_field(tmp_path: Path, text: str, field: str) ->
 
 def test_file_name_must_match_code(tmp_path: Path) -> None:
     root = write_registry(tmp_path, {"10002": hospital("10001")})
-    with pytest.raises(RegistryError, match="10002.yml.*hospital_code"):
+    with pytest.raises(RegistryError, match=r"10002\.yml.*hospital_code"):
         load_registry(root)
 
 

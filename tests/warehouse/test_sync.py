@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-from datetime import date
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -119,9 +117,7 @@ def test_broken_extract_is_quarantined_and_others_load(
         record = conn.execute(
             "SELECT reason_code, files FROM ops.quarantine WHERE hospital_code = ?", [broken]
         ).fetchone()
-        raw_of_broken = {
-            name: value for name, value in table_checksums(conn, ("raw",)).items()
-        }
+        raw_of_broken = {name: value for name, value in table_checksums(conn, ("raw",)).items()}
     assert record[0] == reason_code
     assert all(len(f["sha256"]) == 64 for f in json.loads(record[1]))
     assert folder.exists() and any(folder.iterdir())  # the files stay at the source
@@ -165,8 +161,9 @@ def test_patient_without_consent_leaves_no_trace(settings: Settings, dataset: Pa
     registry = prepare(settings, dataset)
     code = next(iter(registry.hospitals))
     with connect(settings) as conn:
-        consenting = {r[0] for r in conn.execute(
-            "SELECT patient_key FROM consent.patient_consent").fetchall()}
+        consenting = {
+            r[0] for r in conn.execute("SELECT patient_key FROM consent.patient_consent").fetchall()
+        }
     cids = _cids_in_extracts(dataset, code)
     outsiders = {patient_key(c, key(settings)) for c in cids if c} - consenting
     assert outsiders, "the dataset should hold patients who never registered"
@@ -174,7 +171,10 @@ def test_patient_without_consent_leaves_no_trace(settings: Settings, dataset: Pa
     assert summary.rows_filtered > 0
     with connect(settings) as conn:
         for entity in summary.entities:
-            keys = {r[0] for r in conn.execute(f"SELECT DISTINCT patient_key FROM raw.{entity}").fetchall()}
+            keys = {
+                r[0]
+                for r in conn.execute(f"SELECT DISTINCT patient_key FROM raw.{entity}").fetchall()
+            }
             assert not keys & outsiders, entity
     for parquet in Path(summary.landing_path).glob("*.parquet"):  # type: ignore[arg-type]
         landed = set(pq.read_table(parquet, columns=["patient_key"]).column(0).to_pylist())
@@ -212,10 +212,17 @@ def test_buddhist_era_and_tis620_read_as_gregorian_utf8(settings: Settings, data
     buddhist = hospital_with(manifest, date_era="buddhist")
     tis620 = hospital_with(manifest, encoding="tis-620")
     with connect(settings) as conn:
+
         def people(code: str) -> dict[str, tuple]:
-            return {r[0]: r[1:] for r in conn.execute(
-                "SELECT patient_key, first_name, last_name, birth_date FROM raw.patient "
-                "WHERE hospital_code = ?", [code]).fetchall()}
+            return {
+                r[0]: r[1:]
+                for r in conn.execute(
+                    "SELECT patient_key, first_name, last_name, birth_date FROM raw.patient "
+                    "WHERE hospital_code = ?",
+                    [code],
+                ).fetchall()
+            }
+
         base = people(plain)
         for other in (buddhist, tis620):
             shared = base.keys() & people(other).keys()
@@ -224,5 +231,7 @@ def test_buddhist_era_and_tis620_read_as_gregorian_utf8(settings: Settings, data
                 assert people(other)[k] == base[k]
         years = conn.execute(
             "SELECT min(year(service_date)), max(year(service_date)) FROM raw.encounter "
-            "WHERE hospital_code = ?", [buddhist]).fetchone()
+            "WHERE hospital_code = ?",
+            [buddhist],
+        ).fetchone()
     assert 2000 < years[0] <= years[1] <= START.year
