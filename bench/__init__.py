@@ -1,0 +1,1 @@
+"""Benchmarks of the Health Link data platform (`make bench`); results in bench/results/."""
