@@ -270,6 +270,7 @@ def pipeline(dataset: Path, home: Path) -> dict[str, Any]:
             "rows_rejected": summary.rows_rejected,
             "rows_filtered": summary.rows_filtered,
             "stage_seconds": {k: round(v, 3) for k, v in summary.stage_seconds.items()},
+            "landing_path": summary.landing_path,
             "peak_rss_mb_after": _maxrss_mb(),
         })
         print(f"  {hospital.hospital_code} {summary.status} {summary.rows_read:,} rows read "
@@ -283,6 +284,78 @@ def pipeline(dataset: Path, home: Path) -> dict[str, Any]:
         "stage_sum_seconds": round(sum(stages.values()), 3),
         **totals,
         "batches": batches,
+    }
+
+
+def _landed(batches: list[dict[str, Any]]) -> list[tuple[str, dict[str, Path]]]:
+    """(hospital, entity → Parquet) of every loaded batch, as the pipeline landed them."""
+    landed = []
+    for batch in batches:
+        if batch["status"] == "loaded" and batch["landing_path"]:
+            files = {f.name.split("-")[0]: f for f in sorted(Path(batch["landing_path"]).glob("*.parquet"))}
+            landed.append((batch["hospital_code"], files))
+    return landed
+
+
+def postgres_load(admin_url: str, batches: list[dict[str, Any]], stamp: str) -> dict[str, Any]:
+    """Our PostgreSQL load (`load_batch`: COPY into a TEMP staging table, first-seen times,
+    delete + insert, one transaction per batch) against a plain ADBC `adbc_ingest` of the same
+    Arrow tables into empty tables, in a throwaway database of the given server."""
+    import adbc_driver_postgresql.dbapi as adbc
+    import psycopg
+    import pyarrow.parquet as pq
+
+    from warehouse.db import connect
+    from warehouse.load import load_batch
+    from warehouse.settings import Settings
+
+    try:
+        admin = psycopg.connect(admin_url, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as error:
+        return {"skipped": f"no PostgreSQL server ({type(error).__name__})"}
+    name = f"healthlink_bench_{stamp.lower()}"
+    admin.execute(f"CREATE DATABASE {name}")
+    url = admin_url.rsplit("/", 1)[0] + "/" + name
+    landed = _landed(batches)
+    rows = sum(pq.read_metadata(f).num_rows for _, files in landed for f in files.values())
+    try:
+        settings = Settings(warehouse=url, environment="test")
+        with connect(settings):
+            pass  # migrate (raw, consent, ops and their indexes) outside the timing
+
+        def ours() -> float:
+            clock = time.perf_counter()
+            for hospital, files in landed:
+                with connect(settings) as conn, conn.transaction():
+                    load_batch(conn, files, hospital, EXTRACT_DATE, datetime(2026, 11, 23, 2))
+            return time.perf_counter() - clock
+
+        first = ours()
+        reload = ours()  # the daily case for a re-sent day: every row replaced, times kept
+
+        clock = time.perf_counter()
+        with adbc.connect(url) as conn, conn.cursor() as cursor:
+            for index, (_, files) in enumerate(landed):
+                for entity, path in files.items():
+                    cursor.adbc_ingest(f"plain_{entity}", pq.read_table(path),
+                                       mode="create" if index == 0 else "append")
+            conn.commit()
+        plain = time.perf_counter() - clock
+        version = admin.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
+    finally:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.close()
+    return {
+        "rows": rows,
+        "batches": len(landed),
+        "server_version": version,
+        "our_load_seconds": round(first, 3),
+        "our_reload_seconds": round(reload, 3),
+        "plain_adbc_ingest_seconds": round(plain, 3),
+        "our_rows_per_s": _rate(rows, first),
+        "plain_rows_per_s": _rate(rows, plain),
+        "share_of_plain_ingest": round(plain / first, 4) if first else None,
+        "reload_share_of_plain_ingest": round(plain / reload, 4) if reload else None,
     }
 
 
@@ -386,6 +459,26 @@ def _fmt_rate(value: float | None) -> str:
     return f"{value:,.0f}" if value else "–"
 
 
+def _postgres_md(pg: dict[str, Any]) -> str:
+    if "skipped" in pg:
+        return f"## PostgreSQL load\n\nSkipped in this run: {pg['skipped']}."
+    return f"""## PostgreSQL load (same run, same landed Parquet, PostgreSQL {pg['server_version']})
+
+**Method.** The batches the pipeline landed above, loaded into a throwaway PostgreSQL database
+by our `warehouse.load.load_batch` (Arrow → CSV → `COPY` into a TEMP staging table
+`ON COMMIT DROP`, first-seen times, delete + insert into `raw.*` with its indexes, one
+transaction per hospital), then again (a re-sent day: every row replaced, first-seen times
+kept); against a plain ADBC `adbc_ingest` of the same Arrow tables into new, index-free
+tables. **Ratio** = plain seconds / our seconds.
+
+| | seconds | rows/s |
+|---|---:|---:|
+| plain ADBC ingest ({pg['rows']:,} rows, {pg['batches']} batches) | {pg['plain_adbc_ingest_seconds']:.1f} | {_fmt_rate(pg['plain_rows_per_s'])} |
+| our load, first day | {pg['our_load_seconds']:.1f} | {_fmt_rate(pg['our_rows_per_s'])} |
+| our load, same day re-sent | {pg['our_reload_seconds']:.1f} | |
+| **ratio, first day / re-sent** | **{pg['share_of_plain_ingest']:.1%}** / {pg['reload_share_of_plain_ingest']:.1%} | |"""
+
+
 def write_benchmarks_md(report: dict[str, Any], path: Path) -> None:
     raw, ours, ratio = report["raw_limit"], report["pipeline"], report["ratio"]
     machine, data = report["machine"], report["dataset"]
@@ -395,6 +488,7 @@ def write_benchmarks_md(report: dict[str, Any], path: Path) -> None:
                     key=lambda item: -item[1])
     where = ", ".join(f"{n} {s:.1f} s ({s / e2e:.0%})" for n, s in ranked) if e2e else ""
     verdict = "**met**" if ratio["met"] else "**not met**"
+    postgres_section = _postgres_md(report.get("postgres_load") or {"skipped": "not run"})
     rows = [
         "| stage | seconds | rows | rows/s |",
         "|---|---:|---:|---:|",
@@ -449,6 +543,8 @@ the consent filter, land / load / dbt over rows loaded.
 Where the end-to-end time goes: {where}; outside the timed stages (consent-state read, reject
 and quarantine bookkeeping, accounting) {ours['unstaged_seconds']:.1f} s.
 
+{postgres_section}
+
 Full figures, per hospital: `bench/results/latest.json` (and `bench/results/ingest-<UTC>.json`).
 """
     # Hand-written analysis below the marker survives a re-run; the part above is regenerated.
@@ -467,6 +563,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=ROOT / "bench" / "data")
     parser.add_argument("--no-markdown", action="store_true",
                         help="do not rewrite BENCHMARKS.md (smoke runs)")
+    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres",
+                        help="PostgreSQL server for the load stage (a throwaway database is "
+                             "created and dropped there); skipped when none answers, or ''")
     parser.add_argument("--keep-home", action="store_true",
                         help="keep the pipeline's HEALTHLINK home under --data-dir")
     args = parser.parse_args(argv)
@@ -506,8 +605,22 @@ def main(argv: list[str] | None = None) -> int:
                       "far); the generator runs in a child process")
     log(f"  {dbt['seconds']:.1f} s{' FAILED: ' + dbt['error'] if dbt['error'] else ''}")
 
+    if args.postgres:
+        log("PostgreSQL load: our load_batch vs plain ADBC ingest of the same Arrow data")
+        postgres = postgres_load(args.postgres, ours["batches"], stamp)
+        if "skipped" in postgres:
+            log(f"  skipped: {postgres['skipped']}")
+        else:
+            log(f"  ours {postgres['our_load_seconds']:.1f} s (reload "
+                f"{postgres['our_reload_seconds']:.1f} s), plain ADBC "
+                f"{postgres['plain_adbc_ingest_seconds']:.1f} s: "
+                f"{postgres['share_of_plain_ingest']:.1%}")
+    else:
+        postgres = {"skipped": "--postgres ''"}
+
     report = build_report(args, dataset, raw, ours, dbt, load_before, memory, started,
                           time.perf_counter() - wall)
+    report["postgres_load"] = postgres
     args.out.mkdir(parents=True, exist_ok=True)
     body = json.dumps(report, indent=2) + "\n"
     (args.out / f"ingest-{stamp}.json").write_text(body)

@@ -18,11 +18,19 @@ from airflow.sdk import Param, dag, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import InvocationMode, LoadMode, TestBehavior
 
+from warehouse.settings import dbt_environment_for
+
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 HEALTHLINK_HOME = Path(os.environ.get("HEALTHLINK_HOME", ".healthlink")).resolve()
-DBT_TARGET = (
-    "postgres" if os.environ.get("HEALTHLINK_WAREHOUSE", "").startswith("postgres") else "duckdb"
+# HEALTHLINK_WAREHOUSE picks the dbt target too: the DuckDB file or the PostgreSQL URL's
+# host/port/user/password/dbname, as dbt_project/profiles.yml reads them.
+DBT_ENV = dbt_environment_for(
+    os.environ.get("HEALTHLINK_WAREHOUSE", ""), HEALTHLINK_HOME / "warehouse.duckdb"
 )
+DBT_TARGET = DBT_ENV["DBT_TARGET"]
+# Parsed per target (PostgreSQL builds models DuckDB does not): `dbt parse` writes the
+# DuckDB manifest to target/, the PostgreSQL one with --target-path target/postgres.
+MANIFEST = DBT_PROJECT_DIR / "target" / ("" if DBT_TARGET == "duckdb" else DBT_TARGET)
 
 
 @dag(
@@ -54,6 +62,8 @@ def healthlink_daily_sync() -> None:
 
         return prepare_run(date.fromisoformat(extract_date))
 
+    # On PostgreSQL the hospitals load in parallel (as many as the executor runs); on DuckDB
+    # the writer lock serialises only their short load step.
     @task(retries=0, max_active_tis_per_dagrun=2)
     def sync_hospital(hospital_code: str, extract_date: str, **context: Any) -> dict[str, Any]:
         from datetime import date
@@ -71,11 +81,8 @@ def healthlink_daily_sync() -> None:
         group_id="dbt",
         project_config=ProjectConfig(
             DBT_PROJECT_DIR,
-            manifest_path=DBT_PROJECT_DIR / "target" / "manifest.json",
-            env_vars={
-                "HEALTHLINK_DUCKDB_PATH": str(HEALTHLINK_HOME / "warehouse.duckdb"),
-                "DBT_TARGET": DBT_TARGET,
-            },
+            manifest_path=MANIFEST / "manifest.json",
+            env_vars=DBT_ENV,
         ),
         profile_config=ProfileConfig(
             profile_name="healthlink",

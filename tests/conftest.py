@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -60,3 +63,35 @@ def settings(tmp_path: Path, dataset: Path):  # type: ignore[no-untyped-def]
         pseudonym_key=TEST_KEY,  # type: ignore[arg-type]
         environment="test",
     )
+
+
+# PostgreSQL: the machine's server (HEALTHLINK_PG_* as for dbt); every test database is
+# a throwaway with a unique name, dropped at the end; no other database is touched.
+PG_SERVER = {
+    "host": os.environ.get("HEALTHLINK_PG_HOST", "127.0.0.1"),
+    "port": os.environ.get("HEALTHLINK_PG_PORT", "5432"),
+    "user": os.environ.get("HEALTHLINK_PG_USER", "postgres"),
+    "password": os.environ.get("HEALTHLINK_PG_PASSWORD", ""),
+}
+
+
+def pg_url(dbname: str) -> str:
+    auth = PG_SERVER["user"] + (f":{PG_SERVER['password']}" if PG_SERVER["password"] else "")
+    return f"postgresql://{auth}@{PG_SERVER['host']}:{PG_SERVER['port']}/{dbname}"
+
+
+@contextmanager
+def throwaway_pg_database(prefix: str) -> Iterator[str]:
+    """Create a uniquely named database, yield its URL, drop it (connections included)."""
+    psycopg = pytest.importorskip("psycopg")
+    try:
+        admin = psycopg.connect(pg_url("postgres"), autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError:
+        pytest.skip("no PostgreSQL server reachable at HEALTHLINK_PG_HOST/PORT")
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    try:
+        admin.execute(f"CREATE DATABASE {name}")
+        yield pg_url(name)
+    finally:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.close()

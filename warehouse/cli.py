@@ -179,6 +179,23 @@ def ingest(
 
 
 @app.command()
+def migrate(json_output: JsonFlag = False) -> None:
+    """Create or update the warehouse schemas (idempotent): raw, consent, ops, roles, RLS."""
+    from warehouse.db import connect
+    from warehouse.schema import ensure_schema
+    from warehouse.settings import get_settings
+
+    settings = get_settings()
+    with connect(settings) as conn:
+        ensure_schema(conn)  # again, explicitly: connect() may have done it earlier in-process
+        dialect = conn.dialect
+    if json_output:
+        _emit_json({"warehouse": dialect, "migrated": True})
+    else:
+        console.print(f"[green]{dialect} warehouse schema up to date[/green]")
+
+
+@app.command()
 def transform(json_output: JsonFlag = False) -> None:
     """Build the dbt project (staging → marts → published) and publish."""
     from warehouse.transform import transform as run_transform

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 
 from expectations.national_id import is_valid_thai_national_id
+from warehouse.db import WarehouseConnection
 from warehouse.pseudonym import patient_key
 from warehouse.registry import Registry
 
@@ -29,7 +29,7 @@ WHERE c.status = 'active'
     c.sender_scope = 'ALL'
     OR EXISTS (
       SELECT 1 FROM consent.patient_sender AS s
-      JOIN consent.hospital AS h ON h.hospital_code = $hospital_code
+      JOIN consent.hospital AS h ON h.hospital_code = ?
       WHERE s.patient_key = c.patient_key
         AND ((s.kind = 'hospital' AND s.code = h.hospital_code)
           OR (s.kind = 'network' AND s.code = h.network_code))
@@ -38,15 +38,13 @@ WHERE c.status = 'active'
 """
 
 
-def allowed_patient_keys(conn: duckdb.DuckDBPyConnection, hospital_code: str) -> pa.Array:
+def allowed_patient_keys(conn: WarehouseConnection, hospital_code: str) -> pa.Array:
     """Patient keys whose data this hospital may send, as of now."""
-    table = conn.sql(
-        ALLOWED_PATIENT_KEYS_SQL, params={"hospital_code": hospital_code}
-    ).to_arrow_table()
-    return table.column("patient_key").combine_chunks()
+    table = conn.query_arrow(ALLOWED_PATIENT_KEYS_SQL, [hospital_code])
+    return table.column("patient_key").combine_chunks().cast(pa.string())
 
 
-def sync_hospitals(conn: duckdb.DuckDBPyConnection, registry: Registry) -> None:
+def sync_hospitals(conn: WarehouseConnection, registry: Registry) -> None:
     """Mirror the YAML registry into consent.hospital (the views resolve networks with it)."""
     rows = [
         (
@@ -59,10 +57,9 @@ def sync_hospitals(conn: duckdb.DuckDBPyConnection, registry: Registry) -> None:
         )
         for h in registry.hospitals.values()
     ]
-    conn.execute("BEGIN")
-    conn.execute("DELETE FROM consent.hospital")
-    conn.executemany("INSERT INTO consent.hospital VALUES (?, ?, ?, ?, ?, ?)", rows)
-    conn.execute("COMMIT")
+    with conn.transaction():
+        conn.execute("DELETE FROM consent.hospital")
+        conn.executemany("INSERT INTO consent.hospital VALUES (?, ?, ?, ?, ?, ?)", rows)
 
 
 CONSENT_COLUMNS = (
@@ -83,7 +80,7 @@ class ImportResult:
 
 
 def import_registrations(
-    conn: duckdb.DuckDBPyConnection, csv_path: Path, key: bytes
+    conn: WarehouseConnection, csv_path: Path, key: bytes
 ) -> ImportResult:
     """Load verified registrations as the citizen app reports them (generator output).
 
@@ -118,16 +115,7 @@ def import_registrations(
             for kind, column in (("network", "sender_networks"), ("hospital", "sender_hospitals")):
                 for code in filter(None, (row.get(column) or "").split(";")):
                     senders.append((key_value, kind, code.strip()))
-    keys = pa.table({"patient_key": [c[0] for c in consents]})
-    conn.execute("BEGIN")
-    conn.register("imported_keys", keys)
-    conn.execute(
-        "DELETE FROM consent.patient_consent WHERE patient_key IN (SELECT patient_key FROM imported_keys)"
-    )
-    conn.execute(
-        "DELETE FROM consent.patient_sender WHERE patient_key IN (SELECT patient_key FROM imported_keys)"
-    )
-    conn.unregister("imported_keys")
+    keys = pa.table({"patient_key": pa.array([c[0] for c in consents], type=pa.string())})
     # Arrow in, not executemany: a national registration file has millions of lines.
     consent_rows = pa.Table.from_pylist(
         [dict(zip(CONSENT_COLUMNS, c, strict=True)) for c in consents],
@@ -139,17 +127,26 @@ def import_registrations(
             [("patient_key", pa.string()), ("kind", pa.string()), ("code", pa.string())]
         ),
     )
-    conn.register("consent_rows", consent_rows)
-    conn.register("sender_rows", sender_rows)
-    conn.execute("INSERT INTO consent.patient_consent SELECT * FROM consent_rows")
-    conn.execute("INSERT INTO consent.patient_sender SELECT * FROM sender_rows")
-    conn.unregister("consent_rows")
-    conn.unregister("sender_rows")
-    conn.execute("COMMIT")
+    with conn.transaction():
+        conn.create_temp_table(
+            "imported_keys", "SELECT patient_key FROM consent.patient_consent WHERE 1 = 0"
+        )
+        conn.insert_arrow("imported_keys", keys)
+        conn.execute(
+            "DELETE FROM consent.patient_consent "
+            "WHERE patient_key IN (SELECT patient_key FROM imported_keys)"
+        )
+        conn.execute(
+            "DELETE FROM consent.patient_sender "
+            "WHERE patient_key IN (SELECT patient_key FROM imported_keys)"
+        )
+        conn.execute("DROP TABLE imported_keys")
+        conn.insert_arrow("consent.patient_consent", consent_rows)
+        conn.insert_arrow("consent.patient_sender", sender_rows)
     return ImportResult(imported=len(consents), refused=refused)
 
 
-def withdraw(conn: duckdb.DuckDBPyConnection, key_value: str, on: date | None = None) -> bool:
+def withdraw(conn: WarehouseConnection, key_value: str, on: date | None = None) -> bool:
     """Mark a patient withdrawn; the published views hide their rows at once."""
     changed = conn.execute(
         "UPDATE consent.patient_consent SET status = 'withdrawn', changed_at = ? "

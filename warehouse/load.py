@@ -4,20 +4,29 @@ One transaction replaces every entity's rows of that hospital and day, records t
 in ops, and queues the pair for the incremental dbt marts. A reader sees the old batch or
 the new one, never a mix; re-running identical content leaves identical tables, because a
 row keeps the time its content was first received.
+
+The landed Parquet goes into a session-private staging table (DuckDB:
+scanned in place; PostgreSQL: COPY into a TEMP table dropped at commit), so a
+crash at any point leaves the previous data and no table behind.
 """
 
 from __future__ import annotations
 
+import os
+import time
 from datetime import date, datetime
 from pathlib import Path
 
-import duckdb
-
+from warehouse.db import WarehouseConnection
 from warehouse.schema import raw_columns
+
+# Test hook (tests/warehouse/test_postgres_atomicity.py): seconds to sleep inside the
+# load transaction, after the old rows are deleted, so a test can kill the loader there.
+PAUSE_AFTER_DELETE_ENV = "HEALTHLINK_TEST_PAUSE_AFTER_DELETE"
 
 
 def _replace_entity(
-    conn: duckdb.DuckDBPyConnection,
+    conn: WarehouseConnection,
     entity: str,
     parquet: Path,
     hospital_code: str,
@@ -25,15 +34,14 @@ def _replace_entity(
     received_at: datetime,
 ) -> None:
     names = [f.name for f in raw_columns(entity)]
-    landed = ", ".join(f'i."{n}"' for n in names if n != "received_at")
-    target = ", ".join(f'"{n}"' for n in names)
-    conn.execute(
-        "CREATE OR REPLACE TEMP TABLE incoming AS SELECT * FROM read_parquet(?)", [str(parquet)]
-    )
+    landed = [n for n in names if n != "received_at"]
+    incoming_columns = ", ".join(f'"{n}"' for n in landed)
+    conn.create_temp_table("incoming", f"SELECT {incoming_columns} FROM raw.{entity} WHERE 1 = 0")
+    conn.insert_parquet("incoming", parquet, landed)
     # First-seen times of content we already hold, captured before the delete.
-    conn.execute(
-        f"""CREATE OR REPLACE TEMP TABLE first_seen AS
-            SELECT r.row_hash, min(r.received_at) AS received_at
+    conn.create_temp_table(
+        "first_seen",
+        f"""SELECT r.row_hash, min(r.received_at) AS received_at
             FROM raw.{entity} AS r
             WHERE r.hospital_code = ? AND r.row_hash IN (SELECT row_hash FROM incoming)
             GROUP BY r.row_hash""",
@@ -43,10 +51,14 @@ def _replace_entity(
         f"DELETE FROM raw.{entity} WHERE hospital_code = ? AND extract_date = ?",
         [hospital_code, extract_date],
     )
+    pause = float(os.environ.get(PAUSE_AFTER_DELETE_ENV) or 0)
+    if pause:
+        time.sleep(pause)
+    selected = ", ".join(f'i."{n}"' for n in landed)
     conn.execute(
-        f"""INSERT INTO raw.{entity} ({target})
-            SELECT {landed}, coalesce(f.received_at, ?::TIMESTAMP)
-            FROM incoming AS i LEFT JOIN first_seen AS f USING (row_hash)""",
+        f"""INSERT INTO raw.{entity} ({incoming_columns}, "received_at")
+            SELECT {selected}, coalesce(f.received_at, CAST(? AS TIMESTAMP))
+            FROM incoming AS i LEFT JOIN first_seen AS f ON f.row_hash = i.row_hash""",
         [received_at],
     )
     conn.execute("DROP TABLE incoming")
@@ -54,7 +66,7 @@ def _replace_entity(
 
 
 def load_batch(
-    conn: duckdb.DuckDBPyConnection,
+    conn: WarehouseConnection,
     files: dict[str, Path],
     hospital_code: str,
     extract_date: date,

@@ -10,8 +10,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-import duckdb
 import pyarrow as pa
+
+from warehouse.db import WarehouseConnection
 
 REJECT_SCHEMA = pa.schema(
     [
@@ -66,7 +67,7 @@ class BatchSummary:
         return data
 
 
-def record_batch(conn: duckdb.DuckDBPyConnection, summary: BatchSummary, run_id: str) -> None:
+def record_batch(conn: WarehouseConnection, summary: BatchSummary, run_id: str) -> None:
     key = [summary.hospital_code, summary.extract_date]
     conn.execute("DELETE FROM ops.batch WHERE hospital_code = ? AND extract_date = ?", key)
     conn.execute(
@@ -97,12 +98,11 @@ def record_batch(conn: duckdb.DuckDBPyConnection, summary: BatchSummary, run_id:
         [*key, entity, c.rows_read, c.rows_loaded, c.rows_rejected, c.rows_filtered]
         for entity, c in sorted(summary.entities.items())
     ]
-    if rows:
-        conn.executemany("INSERT INTO ops.batch_entity VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+    conn.executemany("INSERT INTO ops.batch_entity VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
 
 
 def record_rejects(
-    conn: duckdb.DuckDBPyConnection,
+    conn: WarehouseConnection,
     hospital_code: str,
     extract_date: date,
     batch_id: str,
@@ -126,13 +126,11 @@ def record_rejects(
         ],
         schema=REJECT_SCHEMA,
     )
-    conn.register("reject_rows", table)
-    conn.execute("INSERT INTO ops.reject SELECT * FROM reject_rows")
-    conn.unregister("reject_rows")
+    conn.insert_arrow("ops.reject", table)
 
 
 def record_validation(
-    conn: duckdb.DuckDBPyConnection,
+    conn: WarehouseConnection,
     hospital_code: str,
     extract_date: date,
     documents: dict[str, dict[str, Any]],
@@ -141,15 +139,17 @@ def record_validation(
         "DELETE FROM ops.validation_result WHERE hospital_code = ? AND extract_date = ?",
         [hospital_code, extract_date],
     )
-    for entity, document in sorted(documents.items()):
-        conn.execute(
-            "INSERT INTO ops.validation_result VALUES (?, ?, ?, ?)",
-            [hospital_code, extract_date, entity, json.dumps(document, default=str)],
-        )
+    conn.executemany(
+        "INSERT INTO ops.validation_result VALUES (?, ?, ?, ?)",
+        [
+            [hospital_code, extract_date, entity, json.dumps(document, default=str)]
+            for entity, document in sorted(documents.items())
+        ],
+    )
 
 
 def record_quarantine(
-    conn: duckdb.DuckDBPyConnection,
+    conn: WarehouseConnection,
     summary: BatchSummary,
     files: list[dict[str, Any]],
 ) -> None:
@@ -169,7 +169,7 @@ def record_quarantine(
     )
 
 
-def latest_batches(conn: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+def latest_batches(conn: WarehouseConnection) -> list[dict[str, Any]]:
     """The last batch of each hospital, with how fresh its loaded data is."""
     cursor = conn.execute(
         """
@@ -196,7 +196,7 @@ def latest_batches(conn: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
 
 
 def record_run_summary(
-    conn: duckdb.DuckDBPyConnection, run_id: str, extract_date: date, recorded_at: datetime
+    conn: WarehouseConnection, run_id: str, extract_date: date, recorded_at: datetime
 ) -> list[dict[str, Any]]:
     """Snapshot, for this run, every participating hospital's outcome for the day."""
     conn.execute("DELETE FROM ops.run_summary WHERE run_id = ?", [run_id])

@@ -3,14 +3,29 @@
 dbt owns everything downstream (staging, intermediate, marts, published). Raw tables
 follow the canonical contract minus the national ID (kept only in raw.patient) plus the
 pseudonymous key, a content hash and the first time that content was received.
+
+The DDL is written once for both dialects (VARCHAR, BIGINT, DOUBLE PRECISION, DATE,
+TIMESTAMP, BOOLEAN mean the same on DuckDB and PostgreSQL). `ensure_schema` is the
+idempotent migration step (`healthlink migrate`); on PostgreSQL it also runs
+`warehouse.migrations.apply(conn)` (roles, grants, row-level security) when that module
+exists, in the same transaction.
 """
 
 from __future__ import annotations
 
-import duckdb
+import importlib
+import importlib.util
+from typing import TYPE_CHECKING
+
 import pyarrow as pa
 
 from connectors.contract import ENTITIES, schema_for
+
+if TYPE_CHECKING:
+    from warehouse.db import WarehouseConnection
+
+# Any constant: every process migrating the same PostgreSQL database queues on it.
+MIGRATION_LOCK_KEY = 4_815_162_342
 
 RAW_EXTRA = [
     pa.field("patient_key", pa.string()),
@@ -21,7 +36,7 @@ RAW_EXTRA = [
 _SQL_TYPES = {
     pa.string(): "VARCHAR",
     pa.int64(): "BIGINT",
-    pa.float64(): "DOUBLE",
+    pa.float64(): "DOUBLE PRECISION",
     pa.date32(): "DATE",
     pa.timestamp("us"): "TIMESTAMP",
     pa.bool_(): "BOOLEAN",
@@ -64,7 +79,7 @@ OPS_DDL = [
         run_id VARCHAR, status VARCHAR NOT NULL, rows_read BIGINT, rows_loaded BIGINT,
         rows_rejected BIGINT, rows_filtered BIGINT, rows_quarantined BIGINT,
         reason_code VARCHAR, reason VARCHAR, landing_path VARCHAR,
-        started_at TIMESTAMP, finished_at TIMESTAMP, duration_s DOUBLE,
+        started_at TIMESTAMP, finished_at TIMESTAMP, duration_s DOUBLE PRECISION,
         PRIMARY KEY (hospital_code, extract_date))""",
     """CREATE TABLE IF NOT EXISTS ops.batch_entity (
         hospital_code VARCHAR NOT NULL, extract_date DATE NOT NULL, entity VARCHAR NOT NULL,
@@ -87,16 +102,50 @@ OPS_DDL = [
     """CREATE TABLE IF NOT EXISTS ops.run_summary (
         run_id VARCHAR NOT NULL, extract_date DATE NOT NULL, hospital_code VARCHAR NOT NULL,
         status VARCHAR, rows_read BIGINT, rows_loaded BIGINT, rows_rejected BIGINT,
-        rows_filtered BIGINT, reason VARCHAR, duration_s DOUBLE, data_as_of DATE,
+        rows_filtered BIGINT, reason VARCHAR, duration_s DOUBLE PRECISION, data_as_of DATE,
         recorded_at TIMESTAMP)""",
 ]
 
 
-def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
-    """Create what is missing; safe to call on every connection."""
+# PostgreSQL only: the loader deletes a (hospital, day) and looks up first-seen hashes
+# per hospital; DuckDB's zone maps serve the same scans without an index to maintain.
+POSTGRES_INDEXES = [
+    f"CREATE INDEX IF NOT EXISTS {entity}_hospital_day ON raw.{entity} "
+    "(hospital_code, extract_date)"
+    for entity in ENTITIES
+] + [
+    f"CREATE INDEX IF NOT EXISTS {entity}_hospital_hash ON raw.{entity} "
+    "(hospital_code, row_hash)"
+    for entity in ENTITIES
+]
+
+
+def _create_tables(conn: WarehouseConnection) -> None:
     for schema in ("raw", "consent", "ops"):
         conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     for entity in ENTITIES:
         conn.execute(_create_table_sql(f"raw.{entity}", raw_columns(entity)))
     for statement in CONSENT_DDL + OPS_DDL:
         conn.execute(statement)
+
+
+def ensure_schema(conn: WarehouseConnection) -> None:
+    """Create what is missing; safe to call on every connection, from many processes."""
+    if conn.dialect == "duckdb":
+        _create_tables(conn)  # the file lock already serialises every writer
+        return
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(?)", [MIGRATION_LOCK_KEY])
+        _create_tables(conn)
+        for statement in POSTGRES_INDEXES:
+            conn.execute(statement)
+        _apply_migrations(conn)
+
+
+def _apply_migrations(conn: WarehouseConnection) -> None:
+    """Roles, grants and row-level security (warehouse/migrations), when present."""
+    if importlib.util.find_spec("warehouse.migrations") is None:
+        return
+    apply = getattr(importlib.import_module("warehouse.migrations"), "apply", None)
+    if apply is not None:
+        apply(conn)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import unquote, urlsplit
 
 from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -50,6 +51,28 @@ class Settings(BaseSettings):
     @property
     def uses_postgres(self) -> bool:
         return self.warehouse.startswith(("postgresql://", "postgres://"))
+
+    def dbt_environment(self) -> dict[str, str]:
+        return dbt_environment_for(self.warehouse, self.duckdb_path)
+
+
+def dbt_environment_for(warehouse: str, duckdb_path: Path) -> dict[str, str]:
+    """What dbt_project/profiles.yml reads: the target follows HEALTHLINK_WAREHOUSE."""
+    if warehouse.startswith(("postgresql://", "postgres://")):
+        return {"DBT_TARGET": "postgres", **postgres_environment(warehouse)}
+    return {"DBT_TARGET": "duckdb", "HEALTHLINK_DUCKDB_PATH": str(duckdb_path)}
+
+
+def postgres_environment(url: str) -> dict[str, str]:
+    """HEALTHLINK_PG_HOST/PORT/USER/PASSWORD/DBNAME from a postgresql:// URL."""
+    parts = urlsplit(url)
+    return {
+        "HEALTHLINK_PG_HOST": parts.hostname or "127.0.0.1",
+        "HEALTHLINK_PG_PORT": str(parts.port or 5432),
+        "HEALTHLINK_PG_USER": unquote(parts.username or "postgres"),
+        "HEALTHLINK_PG_PASSWORD": unquote(parts.password or ""),
+        "HEALTHLINK_PG_DBNAME": unquote(parts.path.lstrip("/")) or "healthlink",
+    }
 
 
 @lru_cache(maxsize=1)

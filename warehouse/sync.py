@@ -162,11 +162,9 @@ def _quarantine(
     summary.rows_loaded = 0
     summary.finished_at = datetime.now()
     summary.duration_s = round((summary.finished_at - summary.started_at).total_seconds(), 3)  # type: ignore[operator]
-    with connect(settings) as conn:
-        conn.execute("BEGIN")
+    with connect(settings) as conn, conn.transaction():
         ops.record_batch(conn, summary, run_id)
         ops.record_quarantine(conn, summary, files)
-        conn.execute("COMMIT")
     log.warning(
         "batch_quarantined",
         hospital=summary.hospital_code,
@@ -271,12 +269,10 @@ def sync_batch(
     ):
         considered = summary.rows_read - summary.rows_filtered
         rate = summary.rows_rejected / considered if considered else 0.0
-        with connect(settings) as conn:
-            conn.execute("BEGIN")
+        with connect(settings) as conn, conn.transaction():
             ops.record_rejects(
                 conn, hospital.hospital_code, extract_date, extract.batch_id, rejects
             )
-            conn.execute("COMMIT")
         return _quarantine(
             settings,
             summary,
@@ -300,15 +296,13 @@ def sync_batch(
 
     clock = time.perf_counter()
     summary.status = "loaded"
-    with connect(settings) as conn:
-        conn.execute("BEGIN")
+    with connect(settings) as conn, conn.transaction():
         load_batch(conn, landed.files, hospital.hospital_code, extract_date, summary.started_at)  # type: ignore[arg-type]
         summary.finished_at = datetime.now()
         summary.duration_s = round((summary.finished_at - summary.started_at).total_seconds(), 3)  # type: ignore[operator]
         ops.record_batch(conn, summary, run_id)
         ops.record_rejects(conn, hospital.hospital_code, extract_date, extract.batch_id, rejects)
         ops.record_validation(conn, hospital.hospital_code, extract_date, documents)
-        conn.execute("COMMIT")
     stage["load"] = time.perf_counter() - clock
     log.info(
         "batch_loaded",
@@ -340,7 +334,5 @@ def record_failure(
         started_at=now,
         finished_at=now,
     )
-    with connect(settings) as conn:
-        conn.execute("BEGIN")
+    with connect(settings) as conn, conn.transaction():
         ops.record_batch(conn, summary, run_id)
-        conn.execute("COMMIT")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 
 from filelock import FileLock
@@ -22,8 +22,7 @@ class TransformError(RuntimeError):
 def dbt_environment(settings: Settings) -> dict[str, str]:
     """Environment the dbt profile reads (dbt_project/profiles.yml)."""
     return {
-        "DBT_TARGET": "postgres" if settings.uses_postgres else "duckdb",
-        "HEALTHLINK_DUCKDB_PATH": str(settings.duckdb_path),
+        **settings.dbt_environment(),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
         "DO_NOT_TRACK": "1",
     }
@@ -44,17 +43,19 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 
 
 def run_dbt(args: list[str], settings: Settings | None = None) -> None:
-    """Invoke dbt in-process, holding the DuckDB writer lock for the whole run."""
+    """Invoke dbt in-process (on DuckDB, holding the writer lock for the whole run)."""
     from dbt.cli.main import dbtRunner  # heavy import, only when transforming
 
     settings = settings or get_settings()
     settings.home.mkdir(parents=True, exist_ok=True)
     with connect(settings):
         pass  # create raw/consent/ops before dbt reads them as sources
-    with (
-        _environment(dbt_environment(settings)),
-        FileLock(str(settings.lock_path), timeout=LOCK_TIMEOUT_SECONDS),
-    ):
+    writer_lock: AbstractContextManager[object] = (
+        nullcontext()
+        if settings.uses_postgres
+        else FileLock(str(settings.lock_path), timeout=LOCK_TIMEOUT_SECONDS)
+    )
+    with _environment(dbt_environment(settings)), writer_lock:
         result = dbtRunner().invoke(
             [
                 *args,
@@ -75,9 +76,8 @@ def publish(settings: Settings | None = None) -> int:
     Returns how many pairs were published.
     """
     with connect(settings) as conn:
-        (count,) = conn.execute("SELECT count(*) FROM ops.transform_pending").fetchone()  # type: ignore[misc]
-        conn.execute("DELETE FROM ops.transform_pending")
-    return int(count)
+        published = conn.execute("DELETE FROM ops.transform_pending RETURNING hospital_code")
+        return len(published.fetchall())
 
 
 def transform(settings: Settings | None = None) -> int:

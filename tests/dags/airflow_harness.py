@@ -35,11 +35,23 @@ def airflow_environment(
     }
 
 
-def ensure_manifest() -> None:
-    manifest = REPO / "dbt_project" / "target" / "manifest.json"
-    if not manifest.exists():
+def ensure_manifest(target: str = "duckdb") -> None:
+    """The manifest the DAG renders from, parsed for its dbt target (see the DAG)."""
+    target_path = "target" if target == "duckdb" else f"target/{target}"
+    # PostgreSQL: parsed every time (cheap, partial parse), so it never lags the models.
+    if target != "duckdb" or not (REPO / "dbt_project" / target_path / "manifest.json").exists():
         subprocess.run(
-            [str(BIN / "dbt"), "parse", "--profiles-dir", ".", "--quiet"],
+            [
+                str(BIN / "dbt"),
+                "parse",
+                "--profiles-dir",
+                ".",
+                "--quiet",
+                "--target",
+                target,
+                "--target-path",
+                target_path,
+            ],
             cwd=REPO / "dbt_project",
             check=True,
             env={**os.environ, "HEALTHLINK_DUCKDB_PATH": "/tmp/healthlink-parse.duckdb"},

@@ -1,14 +1,12 @@
-"""Small helpers shared by the warehouse tests (real DuckDB, real files)."""
+"""Small helpers shared by the warehouse tests (real warehouses, real files)."""
 
 from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
 
-import duckdb
-
 from warehouse.consent import import_registrations, sync_hospitals
-from warehouse.db import connect
+from warehouse.db import WarehouseConnection, connect
 from warehouse.ops import BatchSummary
 from warehouse.registry import Registry, load_registry
 from warehouse.settings import Settings
@@ -34,7 +32,7 @@ def ingest_all(settings: Settings, registry: Registry, day: date) -> dict[str, B
     }
 
 
-def table_checksums(conn: duckdb.DuckDBPyConnection, schemas: tuple[str, ...]) -> dict[str, tuple]:
+def table_checksums(conn: WarehouseConnection, schemas: tuple[str, ...]) -> dict[str, tuple]:
     """Order-independent checksum of every table and view in the given schemas."""
     names = conn.execute(
         "SELECT table_schema || '.' || table_name FROM information_schema.tables "
@@ -45,6 +43,6 @@ def table_checksums(conn: duckdb.DuckDBPyConnection, schemas: tuple[str, ...]) -
     for (name,) in names:
         checksums[name] = conn.execute(
             f"SELECT count(*), md5(coalesce(string_agg(h, '' ORDER BY h), '')) "
-            f"FROM (SELECT md5(CAST(t AS VARCHAR)) AS h FROM {name} AS t)"
+            f"FROM (SELECT md5(CAST(t AS VARCHAR)) AS h FROM {name} AS t) AS hashes"
         ).fetchone()
     return checksums

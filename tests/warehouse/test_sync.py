@@ -230,7 +230,8 @@ def test_buddhist_era_and_tis620_read_as_gregorian_utf8(settings: Settings, data
             for k in shared:
                 assert people(other)[k] == base[k]
         years = conn.execute(
-            "SELECT min(year(service_date)), max(year(service_date)) FROM raw.encounter "
+            "SELECT min(extract(year FROM service_date)), max(extract(year FROM service_date)) "
+            "FROM raw.encounter "
             "WHERE hospital_code = ?",
             [buddhist],
         ).fetchone()

@@ -1,0 +1,68 @@
+"""The real DAG, end to end, with `airflow dags test` on PostgreSQL (HEALTHLINK_WAREHOUSE)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.conftest import START, throwaway_pg_database
+from tests.dags.airflow_harness import ensure_manifest, migrate
+from tests.dags.test_daily_sync_dag import CATEGORIES, DAY_TWO, Deployment
+
+pytestmark = pytest.mark.postgres
+
+
+class PostgresDeployment(Deployment):
+    def __init__(self, root: Path, dataset: Path, url: str) -> None:
+        super().__init__(root, dataset)
+        self.url = url
+        self.env["HEALTHLINK_WAREHOUSE"] = url
+
+    def query(self, sql: str, params: list | None = None) -> list[tuple]:
+        with psycopg.connect(self.url) as conn:
+            return conn.execute(sql.replace("?", "%s"), params or []).fetchall()
+
+
+@pytest.fixture(scope="module")
+def deployment(
+    small_dataset: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PostgresDeployment]:
+    ensure_manifest("postgres")
+    with throwaway_pg_database("healthlink_dag_test") as url:
+        root = tmp_path_factory.mktemp("deployment_pg")
+        dataset = root / "dataset"
+        shutil.copytree(small_dataset, dataset)
+        deployment = PostgresDeployment(root, dataset, url)
+        migrate(deployment.env)
+        deployment.healthlink("migrate")
+        deployment.healthlink("consent", "import", str(dataset / "consent" / "registrations.csv"))
+        yield deployment
+
+
+def test_two_days_through_the_dag_on_postgres(deployment: PostgresDeployment) -> None:
+    hospitals = {p.stem for p in (deployment.dataset / "registry" / "hospitals").glob("*.yml")}
+    for day in (START, DAY_TWO):
+        deployment.run_day(day)
+        summary = deployment.query(
+            "SELECT hospital_code, status, rows_read, rows_loaded, rows_rejected, rows_filtered "
+            "FROM ops.run_summary WHERE extract_date = ?",
+            [day],
+        )
+        assert {row[0] for row in summary} == hospitals
+        assert {row[1] for row in summary} == {"loaded"}
+        for _, _, read, loaded, rejected, filtered in summary:
+            assert read == loaded + rejected + filtered
+    for category in CATEGORIES:
+        ((rows, sources),) = deployment.query(
+            f"SELECT count(*), count(DISTINCT hospital_code) FROM published.{category}"
+        )
+        assert rows > 0 and sources == len(hospitals), category
+    ((days,),) = deployment.query("SELECT count(DISTINCT extract_date) FROM raw.encounter")
+    assert days == 2
+    assert deployment.query("SELECT count(*) FROM ops.transform_pending") == [(0,)]
+    # nothing was written to a DuckDB file: the whole run went to PostgreSQL
+    assert not deployment.duckdb_path.exists()

@@ -1,0 +1,29 @@
+"""Every pipeline test runs on both warehouses: the embedded DuckDB file and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TEST_KEY, throwaway_pg_database
+from warehouse.settings import Settings
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def settings(request: pytest.FixtureRequest, tmp_path: Path, dataset: Path) -> Iterator[Settings]:
+    def make(warehouse: str) -> Settings:
+        return Settings(
+            home=tmp_path / "home",
+            registry_dir=dataset / "registry",
+            pseudonym_key=TEST_KEY,  # type: ignore[arg-type]
+            environment="test",
+            warehouse=warehouse,
+        )
+
+    if request.param == "duckdb":
+        yield make("")
+        return
+    with throwaway_pg_database("healthlink_wh_test") as url:
+        yield make(url)
