@@ -1,3 +1,6 @@
+{#- PostgreSQL: a table, since a security_invoker view would need the API role to read the
+    registry and the marts; it holds no patient data, and dbt rebuilds it after every sync. -#}
+{{ config(materialized=('table' if target.type == 'postgres' else 'view')) }}
 -- Grain: one row per registered hospital: how fresh its data is (the viewer's "data as of")
 -- and whether it requires per-visit consent. Reads the live registry copy.
 select

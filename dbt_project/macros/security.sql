@@ -1,0 +1,141 @@
+{#- Database-enforced consent on PostgreSQL (DESIGN §6 "Enforcement", docs/security.md).
+    dbt recreates relations on every build, so everything here runs as post-hooks
+    (dbt_project.yml) and leaves RLS, FORCE RLS, grants and view options in place after each
+    build. On DuckDB every hook renders to nothing. Role-dependent statements are skipped
+    when the role does not exist (a bare test database): the policies still apply to every
+    role, so a missing grant only fails closed. -#}
+
+{#- The role the API connects as; it reads published relations only. -#}
+{% macro api_role() -%}healthlink_api{%- endmacro %}
+
+{#- GRANT that is a no-op when the grantee role was never created (no migration ran). -#}
+{% macro grant_if_role_exists(privileges, object, role) -%}
+do $grant$
+begin
+    if exists (select from pg_catalog.pg_roles where rolname = '{{ role }}') then
+        execute 'grant {{ privileges }} on {{ object }} to {{ role }}';
+    end if;
+end
+$grant$;
+{%- endmacro %}
+
+{#- The consent predicates as SECURITY DEFINER functions in schema consent: RLS policies run
+    with the privileges of the querying role, and the API role may not read consent tables.
+    Owned by the role running dbt (the transformer), search_path pinned, STABLE. Bodies are
+    rendered from the one definition of each rule: int_consent__patient_hospital (sender
+    choice, withdrawal, sensitive choice) and the per_visit_gate macro. Serialised by an
+    advisory lock held until the calling model commits: dbt builds models in parallel and
+    CREATE OR REPLACE of one function from two sessions would collide. -#}
+{% macro create_consent_functions() -%}
+    {{ return(adapter.dispatch('create_consent_functions', 'healthlink')()) }}
+{%- endmacro %}
+
+{% macro default__create_consent_functions() -%}{%- endmacro %}
+
+{% macro postgres__create_consent_functions() -%}
+select pg_advisory_xact_lock(hashtext('healthlink.consent_functions'));
+
+create or replace function consent.row_allowed(
+    p_patient_key varchar, p_hospital_code varchar, p_is_sensitive boolean
+) returns boolean
+language sql stable security definer
+set search_path = pg_catalog, pg_temp
+as $body$
+    select exists (
+        select 1
+        from {{ ref('int_consent__patient_hospital') }} as allowed
+        where allowed.patient_key = p_patient_key
+          and allowed.hospital_code = p_hospital_code
+          and (not coalesce(p_is_sensitive, true) or allowed.sensitive_allowed)
+    )
+$body$;
+
+create or replace function consent.patient_visible(
+    p_patient_key varchar, p_known_at varchar[]
+) returns boolean
+language sql stable security definer
+set search_path = pg_catalog, pg_temp
+as $body$
+    select exists (
+        select 1
+        from {{ ref('int_consent__patient_hospital') }} as allowed
+        where allowed.patient_key = p_patient_key
+          and allowed.hospital_code = any (p_known_at)
+    )
+$body$;
+
+create or replace function consent.per_visit_gate(
+    p_patient_key varchar, p_hospital_code varchar
+) returns boolean
+language sql stable security definer
+set search_path = pg_catalog, pg_temp
+as $body$
+    select {{ healthlink.per_visit_gate('p_patient_key', 'p_hospital_code') }}
+$body$;
+
+revoke execute on function consent.row_allowed(varchar, varchar, boolean) from public;
+revoke execute on function consent.patient_visible(varchar, varchar[]) from public;
+revoke execute on function consent.per_visit_gate(varchar, varchar) from public;
+{{ healthlink.grant_if_role_exists('execute', 'function consent.row_allowed(varchar, varchar, boolean)', healthlink.api_role()) }}
+{{ healthlink.grant_if_role_exists('execute', 'function consent.patient_visible(varchar, varchar[])', healthlink.api_role()) }}
+{{ healthlink.grant_if_role_exists('execute', 'function consent.per_visit_gate(varchar, varchar)', healthlink.api_role()) }}
+{%- endmacro %}
+
+{#- Post-hook of every published model. Tables hold the rows (protected by RLS), views are
+    security_invoker so they filter as the API role, never as their owner. -#}
+{% macro secure_published() -%}
+    {{ return(adapter.dispatch('secure_published', 'healthlink')()) }}
+{%- endmacro %}
+
+{% macro default__secure_published() -%}{%- endmacro %}
+
+{% macro postgres__secure_published() -%}
+    {%- if not execute -%}{{ return('') }}{%- endif -%}
+    {%- set policy = model.config.meta.get('row_policy') -%}
+    {%- if model.config.materialized == 'view' %}
+alter view {{ this }} set (security_invoker = true);
+    {%- elif policy %}
+{{ healthlink.create_consent_functions() }}
+alter table {{ this }} enable row level security;
+alter table {{ this }} force row level security;
+drop policy if exists consent_allows on {{ this }};
+create policy consent_allows on {{ this }} for select using ({{ healthlink.row_policy(policy) }});
+    {%- endif %}
+revoke all on {{ this }} from public;
+{{ healthlink.grant_if_role_exists('select', this, healthlink.api_role()) }}
+{%- endmacro %}
+
+{#- The row predicates, by kind of published table (model meta row_policy):
+    fact     consent (withdrawal, sender choice, sensitive choice) and the per-visit gate;
+    patient  consent at one of the hospitals that know the patient (search must find a
+             patient before a per-visit grant can be requested). -#}
+{% macro row_policy(kind) -%}
+    {%- if kind == 'fact' -%}
+consent.row_allowed(patient_key, hospital_code, is_sensitive)
+and consent.per_visit_gate(patient_key, hospital_code)
+    {%- elif kind == 'patient' -%}
+consent.patient_visible(patient_key, known_at_hospitals)
+    {%- else -%}
+    {{ exceptions.raise_compiler_error("row_policy: unknown kind " ~ kind) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Post-hook of the intermediate and mart layers: patient data the API must never read, even
+    after a stray grant. Tables get FORCE RLS with one policy for the role that builds (and
+    incrementally rewrites) them; views check their owner's rights, so need nothing. -#}
+{% macro secure_internal() -%}
+    {{ return(adapter.dispatch('secure_internal', 'healthlink')()) }}
+{%- endmacro %}
+
+{% macro default__secure_internal() -%}{%- endmacro %}
+
+{% macro postgres__secure_internal() -%}
+    {%- if not execute or model.config.materialized not in ('table', 'incremental') -%}
+        {{ return('') }}
+    {%- endif %}
+alter table {{ this }} enable row level security;
+alter table {{ this }} force row level security;
+drop policy if exists builder_only on {{ this }};
+create policy builder_only on {{ this }} to current_user using (true) with check (true);
+revoke all on {{ this }} from public;
+{%- endmacro %}

@@ -1,0 +1,3 @@
+-- PostgreSQL only. Grain: one row of fct_medication_dispense with its hospital's name and per-visit flag;
+-- row-level security (consent + per-visit gate) decides what a reader sees.
+{{ healthlink.published_rows('fct_medication_dispense') }}

@@ -1,0 +1,187 @@
+"""What the service roles may do, and the catalog state every dbt build must leave behind."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from psycopg import errors
+
+from tests.postgres_security.conftest import SecuredWarehouse
+from tests.postgres_security.helpers import API, connect, one
+from warehouse.migrations import SERVICE_ROLES
+
+pytestmark = pytest.mark.postgres
+
+# Layers holding patient data; every table in them with a patient_key must force RLS.
+PATIENT_DATA_SCHEMAS = ("raw", "consent", "staging", "intermediate", "marts", "published")
+
+
+@pytest.fixture(scope="module")
+def rebuilt(secured: SecuredWarehouse) -> SecuredWarehouse:
+    """A second full build: the incremental path, and every relation recreated once more."""
+    secured.dbt("build")
+    return secured
+
+
+@pytest.mark.parametrize(
+    "relation",
+    [
+        "raw.encounter",
+        "raw.patient",
+        "marts.fct_encounter",
+        "marts.dim_patient",
+        "consent.patient_consent",
+        "consent.per_visit_grant",
+        "consent.hospital",
+        "staging.stg_consent__patient_consent",
+        "intermediate.int_consent__patient_hospital",
+        "ops.transform_pending",
+        "audit.access_log",
+    ],
+)
+def test_api_cannot_read_sources_marts_or_consent(rebuilt: SecuredWarehouse, relation: str) -> None:
+    with connect(rebuilt.dsn(API)) as conn, pytest.raises(errors.InsufficientPrivilege):
+        conn.execute(f"SELECT count(*) FROM {relation}")
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit.access_log SET action = 'edited'",
+        "DELETE FROM audit.access_log",
+        "TRUNCATE audit.access_log",
+    ],
+)
+def test_api_appends_audit_rows_but_cannot_change_them(
+    rebuilt: SecuredWarehouse, statement: str
+) -> None:
+    with connect(rebuilt.dsn(API)) as conn:
+        conn.execute(
+            "INSERT INTO audit.access_log (physician_licence, action) VALUES ('MD-1', 'read')"
+        )
+        conn.commit()
+        with pytest.raises(errors.InsufficientPrivilege):
+            conn.execute(statement)
+    with connect(rebuilt.dsn()) as conn:
+        assert one(conn, "SELECT count(*) FROM audit.access_log WHERE action = 'read'") >= 1
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "ALTER TABLE published.encounter_rows DISABLE ROW LEVEL SECURITY",
+        "DROP POLICY consent_allows ON published.encounter_rows",
+        "ALTER VIEW published.encounter SET (security_invoker = false)",
+        "DELETE FROM published.encounter_rows",
+        "CREATE OR REPLACE FUNCTION consent.per_visit_gate(varchar, varchar)"
+        " RETURNS boolean LANGUAGE sql AS 'select true'",
+    ],
+)
+def test_api_cannot_loosen_the_protection(rebuilt: SecuredWarehouse, statement: str) -> None:
+    with connect(rebuilt.dsn(API)) as conn, pytest.raises(errors.InsufficientPrivilege):
+        conn.execute(statement)
+
+
+def test_api_cannot_switch_row_security_off(rebuilt: SecuredWarehouse) -> None:
+    """row_security = off makes a query fail instead of bypassing the policies."""
+    with connect(rebuilt.dsn(API)) as conn:
+        conn.execute("SET row_security = off")
+        with pytest.raises(errors.InsufficientPrivilege):
+            conn.execute("SELECT count(*) FROM published.encounter_rows")
+
+
+def test_no_service_role_is_privileged(rebuilt: SecuredWarehouse) -> None:
+    with connect(rebuilt.dsn()) as conn:
+        rows = conn.execute(
+            "SELECT rolname, rolsuper, rolbypassrls, rolcreaterole, rolcanlogin FROM pg_roles"
+            " WHERE rolname = ANY(%s) ORDER BY rolname",
+            [list(SERVICE_ROLES)],
+        ).fetchall()
+    assert sorted(r[0] for r in rows) == sorted(SERVICE_ROLES)
+    assert all(row[1:] == (False, False, False, True) for row in rows), rows
+
+
+def test_api_owns_nothing_it_reads(rebuilt: SecuredWarehouse) -> None:
+    with connect(rebuilt.dsn()) as conn:
+        owned = conn.execute(
+            "SELECT n.nspname || '.' || c.relname FROM pg_class AS c"
+            " JOIN pg_namespace AS n ON n.oid = c.relnamespace"
+            " WHERE c.relowner = %s::regrole AND n.nspname <> 'api'",
+            [API],
+        ).fetchall()
+        readable = conn.execute(
+            "SELECT c.oid::regclass::text, pg_get_userbyid(c.relowner) FROM pg_class AS c"
+            " JOIN pg_namespace AS n ON n.oid = c.relnamespace"
+            " WHERE c.relkind IN ('r', 'p', 'v', 'm') AND n.nspname NOT IN ('api', 'pg_catalog',"
+            " 'information_schema') AND has_table_privilege(%s, c.oid, 'SELECT')",
+            [API],
+        ).fetchall()
+    assert owned == []
+    # The API reads the published relations only, all owned by the transformer.
+    assert readable and all(name.startswith("published.") for name, _ in readable), readable
+    assert {owner for _, owner in readable} == {"healthlink_transformer"}
+
+
+def test_every_table_with_patient_data_forces_row_security(rebuilt: SecuredWarehouse) -> None:
+    with connect(rebuilt.dsn()) as conn:
+        tables = conn.execute(
+            "SELECT c.oid::regclass::text, c.relrowsecurity, c.relforcerowsecurity"
+            " FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace"
+            " WHERE c.relkind IN ('r', 'p') AND n.nspname = ANY(%s)"
+            " AND EXISTS (SELECT FROM pg_attribute AS a WHERE a.attrelid = c.oid"
+            " AND a.attname = 'patient_key' AND NOT a.attisdropped)",
+            [list(PATIENT_DATA_SCHEMAS)],
+        ).fetchall()
+    names = {name for name, _, _ in tables}
+    assert {
+        "raw.encounter",
+        "marts.fct_encounter",
+        "published.encounter_rows",
+        "published.patient_rows",
+        "consent.per_visit_grant",
+    } <= names
+    assert [t for t in tables if not (t[1] and t[2])] == []
+
+
+def test_published_views_are_security_invoker(rebuilt: SecuredWarehouse) -> None:
+    with connect(rebuilt.dsn()) as conn:
+        views = conn.execute(
+            "SELECT c.relname, coalesce(c.reloptions, '{}') FROM pg_class AS c"
+            " JOIN pg_namespace AS n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = 'published' AND c.relkind = 'v'"
+        ).fetchall()
+    assert len(views) == 10  # nine categories and patient
+    assert all("security_invoker=true" in options for _, options in views), views
+
+
+def test_consent_functions_are_pinned_security_definers(rebuilt: SecuredWarehouse) -> None:
+    with connect(rebuilt.dsn()) as conn:
+        functions = conn.execute(
+            "SELECT p.proname, p.prosecdef, p.provolatile, p.proconfig,"
+            " pg_get_userbyid(p.proowner), has_function_privilege('public', p.oid, 'EXECUTE')"
+            " FROM pg_proc AS p JOIN pg_namespace AS n ON n.oid = p.pronamespace"
+            " WHERE n.nspname = 'consent' ORDER BY p.proname"
+        ).fetchall()
+    assert [f[0] for f in functions] == ["patient_visible", "per_visit_gate", "row_allowed"]
+    for _name, definer, volatility, config, owner, public_execute in functions:
+        assert definer and volatility == "s" and not public_execute
+        assert config == ["search_path=pg_catalog, pg_temp"]
+        assert owner == "healthlink_transformer"
+
+
+def test_rebuild_keeps_rows_hidden(rebuilt: SecuredWarehouse) -> None:
+    with connect(rebuilt.dsn(API)) as conn:
+        assert one(conn, "SELECT count(*) FROM published.encounter") == 4
+        assert one(conn, "SELECT count(*) FROM published.encounter_rows") == 4
+    with connect(rebuilt.dsn()) as conn:  # the superuser reads past RLS: the rows are there
+        assert one(conn, "SELECT count(*) FROM published.encounter_rows") > 4
+
+
+def test_migration_is_idempotent(rebuilt: SecuredWarehouse) -> None:
+    from warehouse import migrations
+
+    with psycopg.connect(rebuilt.dsn()) as conn:
+        migrations.apply(conn)
+        migrations.apply(conn)
+    with connect(rebuilt.dsn(API)) as conn:
+        assert one(conn, "SELECT count(*) FROM published.encounter") == 4
