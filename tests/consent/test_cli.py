@@ -1,0 +1,104 @@
+"""The consent CLI: identities only through stdin/files, refusals exit 2 with a reason code."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.consent.kit import BANGKOK, KEY, key_of, national_id
+from warehouse.consent_cli import app
+from warehouse.settings import get_settings
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    registry = tmp_path / "registry"
+    (registry / "hospitals").mkdir(parents=True)
+    (registry / "networks.yml").write_text(
+        "networks:\n  - {code: NET01, name: Network one}\n", encoding="utf-8"
+    )
+    (registry / "hospitals" / "10001.yml").write_text(
+        "hospital_code: '10001'\nname: Hospital one\nnetwork: NET01\n"
+        "participating_since: 2024-01-01\nconnector: {kind: file43, path: extracts}\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("HEALTHLINK_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HEALTHLINK_REGISTRY_DIR", str(registry))
+    monkeypatch.setenv("HEALTHLINK_PSEUDONYM_KEY", KEY.decode())
+    monkeypatch.setenv("HEALTHLINK_ENVIRONMENT", "test")
+    get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()
+
+
+def _registration(serial: int, **overrides: object) -> str:
+    verified = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+    data = {
+        "national_id": national_id(serial),
+        "birth_date": "1980-05-01",
+        "verification": {
+            "method": "thaid",
+            "verified_at": verified,
+            "national_id": national_id(serial),
+        },
+        "sender": {"hospitals": ["10001"]},
+    } | overrides
+    return json.dumps(data)
+
+
+def test_register_show_and_refusals(home: Path) -> None:
+    runner = CliRunner()
+    registered = runner.invoke(app, ["register", "--json"], input=_registration(1))
+    assert registered.exit_code == 0, registered.output
+    assert json.loads(registered.stdout)["patient_key"] == key_of(1)
+    assert national_id(1) not in registered.output
+
+    again = runner.invoke(app, ["register", "--json"], input=_registration(1))
+    assert again.exit_code == 2
+    assert json.loads(again.stdout)["refused"] == "already_registered"
+
+    same_day = runner.invoke(app, ["sources", key_of(1), "--all"])
+    assert same_day.exit_code == 2 and "changed_today" in same_day.output
+
+    unknown = runner.invoke(app, ["sources", key_of(1), "--network", "NOPE", "--json"])
+    assert json.loads(unknown.stdout)["refused"] == "unknown_network"
+
+    sensitive = runner.invoke(app, ["sensitive", key_of(1), "--on", "--json"])
+    assert json.loads(sensitive.stdout)["sensitive_allowed"] is True
+
+    withdrawn = runner.invoke(app, ["withdraw", key_of(1), "--json"])
+    assert json.loads(withdrawn.stdout)["status"] == "withdrawn"
+    rejoin = runner.invoke(app, ["rejoin", key_of(1)])
+    assert rejoin.exit_code == 2 and "rejoin_same_day" in rejoin.output
+
+    shown = runner.invoke(app, ["show", key_of(1), "--json"])
+    assert json.loads(shown.stdout)["status"] == "withdrawn"
+    today = datetime.now(BANGKOK).date().isoformat()  # the day is a Bangkok day
+    seen = runner.invoke(app, ["who-could-see", "--date", today, "--json"])
+    assert seen.exit_code == 0, seen.output
+    assert [a["patient_key"] for a in json.loads(seen.stdout)] == [key_of(1)]
+
+
+def test_registration_file_and_invalid_id_message_hold_no_identity(home: Path) -> None:
+    path = home / "registration.json"
+    bad_id = "1234567890123"
+    path.write_text(
+        _registration(
+            2,
+            national_id=bad_id,
+            verification={
+                "method": "thaid",
+                "verified_at": "2024-01-01T00:00:00+00:00",
+                "national_id": bad_id,
+            },
+        ),
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(app, ["register", "--file", str(path)])
+    assert result.exit_code == 2
+    assert "invalid_national_id" in result.output and bad_id not in result.output
