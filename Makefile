@@ -14,7 +14,7 @@ export SCARF_ANALYTICS := false
 DEMO_DIR := $(CURDIR)/.demo
 DEMO_START := 2026-11-23
 
-.PHONY: venv demo test test-long lint bench serve dbt-parse clean
+.PHONY: venv demo test test-long lint bench bench-api serve dbt-parse clean
 
 venv: $(STAMP)
 $(STAMP): requirements.txt pyproject.toml
@@ -28,6 +28,7 @@ $(STAMP): requirements.txt pyproject.toml
 # dbt's manifest, which cosmos reads instead of parsing the project on every DAG parse.
 dbt-parse: venv
 	cd dbt_project && HEALTHLINK_DUCKDB_PATH=/tmp/healthlink-parse.duckdb ../$(BIN)/dbt parse --profiles-dir . --quiet
+	cd dbt_project && ../$(BIN)/dbt parse --profiles-dir . --quiet --target postgres --target-path target/postgres
 
 demo: venv dbt-parse
 	$(BIN)/python -m warehouse.demo --out $(DEMO_DIR) --start $(DEMO_START)
@@ -46,6 +47,14 @@ lint: venv
 
 bench: venv dbt-parse
 	$(BIN)/python -m bench.ingest
+
+bench-api: venv dbt-parse
+	$(BIN)/python -m bench.api
+
+# The physician API and web viewer on the demo warehouse (run `make demo` first).
+serve: venv
+	HEALTHLINK_HOME=$(DEMO_DIR)/warehouse HEALTHLINK_REGISTRY_DIR=$(DEMO_DIR)/registry \
+	  $(BIN)/uvicorn warehouse.api.main:app --host 127.0.0.1 --port 8000
 
 clean:
 	rm -rf .demo .healthlink dbt_project/target dbt_project/logs

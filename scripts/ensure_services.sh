@@ -8,8 +8,13 @@ if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
     for _ in $(seq 1 30); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 1; done
   fi
 fi
-if ! command -v chromium >/dev/null; then
-  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
-    (apt-get install -y -qq chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium; }) || echo "chromium not installed; browser tests will skip"
-  fi
+# Thai fonts, so that the viewer's screenshots show Thai text rather than boxes.
+missing=()
+command -v chromium >/dev/null || missing+=(chromium)
+[ -d /usr/share/fonts/truetype/tlwg ] || missing+=(fonts-thai-tlwg-ttf)
+if [ ${#missing[@]} -gt 0 ] && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1 \
+    || { apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null; } \
+    || echo "could not install ${missing[*]}; browser tests will fail"
 fi
