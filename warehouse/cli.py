@@ -334,5 +334,16 @@ def print_run_summary(rows: list[dict[str, Any]]) -> None:
     )
 
 
+def _register_sub_apps() -> None:
+    """Sub-commands that live beside the modules they drive (imported lazily by typer)."""
+    from warehouse import audit_cli
+    from warehouse.api import admin_cli
+
+    app.add_typer(audit_cli.app, name="audit")
+    app.add_typer(admin_cli.app, name="api")
+
+
+_register_sub_apps()
+
 if __name__ == "__main__":
     app()

@@ -107,6 +107,28 @@ def main() -> None:
     console.rule("4. run summary")
     _run([*healthlink, "status"], env)
     _show_published(Path(env["HEALTHLINK_HOME"]) / "warehouse.duckdb")
+    _add_demo_physician(healthlink, env, out)
+
+
+# A synthetic physician for trying the viewer on the demo warehouse (`make serve`).
+DEMO_LICENCE = "99999"
+DEMO_PINCODE = "246810"
+
+
+def _add_demo_physician(healthlink: list[str], env: dict[str, str], out: Path) -> None:
+    first_hospital = sorted(p.stem for p in (out / "registry" / "hospitals").glob("*.yml"))[0]
+    result = subprocess.run(
+        [*healthlink, "api", "add-physician", "--licence", DEMO_LICENCE,
+         "--name", "แพทย์ทดลอง ระบบสาธิต", "--hospital", first_hospital],
+        env={**env, "HEALTHLINK_NEW_PINCODE": DEMO_PINCODE}, capture_output=True, text=True,
+    )
+    if result.returncode != 0 and "exists" not in (result.stdout + result.stderr):
+        raise SystemExit(f"could not add the demo physician: {result.stderr[-500:]}")
+    console.rule("6. physician viewer")
+    console.print(
+        f"make serve, then open http://127.0.0.1:8000/ and log in with licence "
+        f"{DEMO_LICENCE}, pincode {DEMO_PINCODE} (synthetic demo account, hospital {first_hospital})"
+    )
 
 
 def _show_published(path: Path) -> None:
