@@ -1,0 +1,42 @@
+"""Build the API tests' warehouse in a child process (dbt-duckdb keeps its file handle open
+for the life of the process that ran it, which would lock the API server out).
+
+Usage: python -m tests.api.build_warehouse HOME DATASET [POSTGRESQL_URL]
+(with a URL the same pipeline builds that PostgreSQL database instead of the DuckDB file)
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+from tests.conftest import START, TEST_KEY
+from warehouse.consent import import_registrations, sync_hospitals
+from warehouse.db import connect
+from warehouse.registry import load_registry
+from warehouse.settings import Settings
+from warehouse.sync import sync_batch
+from warehouse.transform import run_dbt
+
+
+def build(home: Path, dataset: Path, warehouse: str = "") -> None:
+    settings = Settings(
+        home=home,
+        registry_dir=dataset / "registry",
+        pseudonym_key=TEST_KEY,  # type: ignore[arg-type]
+        environment="test",
+        warehouse=warehouse,
+    )
+    registry = load_registry(settings.registry_dir)
+    with connect(settings) as conn:
+        sync_hospitals(conn, registry)
+        import_registrations(conn, dataset / "consent" / "registrations.csv", TEST_KEY.encode())
+    for day in (START, START + timedelta(days=1)):
+        for hospital in registry.hospitals.values():
+            sync_batch(hospital, day, settings=settings)
+    run_dbt(["build", "--quiet"], settings)
+
+
+if __name__ == "__main__":
+    build(Path(sys.argv[1]), Path(sys.argv[2]), *sys.argv[3:4])

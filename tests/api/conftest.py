@@ -1,0 +1,270 @@
+"""One warehouse per session and backend (4 hospitals, 300 patients) and the API served
+over real HTTP.
+
+`api_server` is parametrised: the DuckDB file, and a throwaway PostgreSQL database built by
+the same pipeline (generate → consent import → sync_batch → dbt build). On PostgreSQL the
+server connects as healthlink_api (RLS applies consent and the per-visit gate) while the
+tests use the administrative URL in `Server.settings` to set up and inspect. The server is a
+uvicorn subprocess on 127.0.0.1 with a free port; tests talk to it with httpx and may open
+the warehouse themselves between requests (the DuckDB file lock serialises the two).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import REPO, TEST_KEY, throwaway_pg_database
+
+CITIZEN_APP_TOKEN = "citizen-app-test-token"
+PINCODE = "482916"
+TERMS_VERSION = "2026-01"
+
+
+@dataclass
+class Cast:
+    """The people the tests act with, chosen from the generated data."""
+
+    multi_hospital_patient: (
+        str  # data from 4 hospitals, 2 of them per-visit; registered via the consent service
+    )
+    multi_hospital_cid: str
+    multi_hospital_name: tuple[str, str]
+    withdrawn_patient: str
+    withdrawn_cid: str
+    per_visit_hospitals: list[str]
+    one_time_hospitals: list[str]
+
+
+@dataclass
+class Server:
+    url: str
+    home: Path
+    settings: Any
+    cast: Cast
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=60)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _build_warehouse(home: Path, dataset: Path, warehouse: str) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "tests.api.build_warehouse", str(home), str(dataset), warehouse],
+        cwd=REPO,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def _register_in_consent_service(conn: Any, settings: Any, patient_key: str) -> None:
+    """The generator's registrations are imported as projection rows only; the consent
+    service (per-visit requests, withdrawal) works from its event log, so the patients the
+    tests act on are registered through it, as the citizen app would."""
+    from warehouse import consent_service
+    from warehouse.registry import load_registry
+
+    cid, birth_date = conn.execute(
+        "SELECT cid, birth_date FROM published.patient WHERE patient_key = ?", [patient_key]
+    ).fetchone()
+    verified = datetime.now(UTC) - timedelta(days=3)
+    consent_service.register(
+        conn,
+        load_registry(settings.registry_dir),
+        consent_service.Registration(
+            national_id=cid,
+            birth_date=birth_date,
+            verification_method="thaid",
+            verified_at=verified,
+            verified_national_id=cid,
+            choice=consent_service.SenderChoice.everyone(),
+            sensitive_allowed=True,
+        ),
+        TEST_KEY.encode(),
+        now=verified,
+    )
+
+
+def _cast(settings: Any) -> Cast:
+    from warehouse import consent_service
+    from warehouse.db import connect
+
+    with connect(settings) as conn:
+        consent_service.ensure_consent_tables(conn)
+        per_visit = [
+            r[0]
+            for r in conn.execute(
+                "SELECT hospital_code FROM published.hospital_freshness "
+                "WHERE per_visit_consent ORDER BY 1"
+            ).fetchall()
+        ]
+        # Patients with encounters at every hospital, adults (the service checks age).
+        candidates = conn.execute(
+            "SELECT e.patient_key FROM published.encounter AS e "
+            "JOIN published.patient AS p ON p.patient_key = e.patient_key "
+            "WHERE p.birth_date < DATE '2000-01-01' "
+            "GROUP BY e.patient_key HAVING count(DISTINCT e.hospital_code) = 4 ORDER BY 1"
+        ).fetchall()
+        multi, withdrawn = candidates[0][0], candidates[1][0]
+        one_time = [
+            r[0]
+            for r in conn.execute(
+                "SELECT hospital_code FROM published.hospital_freshness "
+                "WHERE NOT per_visit_consent ORDER BY 1"
+            ).fetchall()
+        ]
+        (withdrawn_cid,) = conn.execute(
+            "SELECT cid FROM published.patient WHERE patient_key = ?", [withdrawn]
+        ).fetchone()
+        for key in (multi, withdrawn):
+            _register_in_consent_service(conn, settings, key)
+        consent_service.withdraw(conn, withdrawn, now=datetime.now(UTC) - timedelta(days=1))
+        if conn.dialect == "postgres":
+            # The consent service created its tables after the migration ran: grants and RLS.
+            from warehouse.migrations import apply
+
+            apply(conn)
+        cid, first, last = conn.execute(
+            "SELECT cid, first_name, last_name FROM published.patient WHERE patient_key = ?",
+            [multi],
+        ).fetchone()
+    return Cast(multi, cid, (first, last), withdrawn, withdrawn_cid, per_visit, one_time)
+
+
+def add_physician(
+    settings: Any, licence: str, hospitals: list[str], name: str = "นพ. ทดสอบ"
+) -> None:
+    from warehouse.api import physicians
+    from warehouse.api.schema import ensure_api_schema
+    from warehouse.db import connect
+
+    with connect(settings) as conn:
+        ensure_api_schema(conn)
+        with conn.transaction():
+            physicians.add_physician(conn, licence, name, PINCODE, hospitals)
+
+
+@pytest.fixture(
+    scope="session", params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def api_server(
+    request: pytest.FixtureRequest,
+    small_dataset: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Server]:
+    if request.param == "duckdb":
+        yield from _serve(small_dataset, tmp_path_factory, "")
+        return
+    with throwaway_pg_database("healthlink_api_test") as url:
+        yield from _serve(small_dataset, tmp_path_factory, url)
+
+
+def _serve(
+    small_dataset: Path, tmp_path_factory: pytest.TempPathFactory, warehouse: str
+) -> Iterator[Server]:
+    from warehouse.settings import Settings
+
+    home = tmp_path_factory.mktemp("api") / "home"
+    settings = Settings(
+        home=home,
+        registry_dir=small_dataset / "registry",
+        pseudonym_key=TEST_KEY,  # type: ignore[arg-type]
+        environment="test",
+        warehouse=warehouse,
+    )
+    _build_warehouse(home, small_dataset, warehouse)
+    cast = _cast(settings)
+    port = _free_port()
+    env = {
+        **os.environ,
+        "HEALTHLINK_HOME": str(home),
+        "HEALTHLINK_REGISTRY_DIR": str(settings.registry_dir),
+        "HEALTHLINK_PSEUDONYM_KEY": TEST_KEY,
+        "HEALTHLINK_ENVIRONMENT": "test",
+        "HEALTHLINK_API_CITIZEN_APP_TOKEN": CITIZEN_APP_TOKEN,
+        "HEALTHLINK_API_AUDIT_HEAD_INTERVAL_SECONDS": "0",
+        "HEALTHLINK_API_SEARCH_PER_MINUTE": "25",
+        "HEALTHLINK_WAREHOUSE": warehouse,
+    }
+    log = (home / "uvicorn.log").open("w")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "warehouse.api.main:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{url}/openapi.json", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"API did not start: {(home / 'uvicorn.log').read_text()[-3000:]}"
+                )
+            time.sleep(0.3)
+        yield Server(url, home, settings, cast)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+def login(client: httpx.Client, licence: str, *, hospital: str | None = None) -> str:
+    """Log in, accept the terms, pick the hospital: a token ready for data."""
+    response = client.post("/auth/login", json={"licence": licence, "pincode": PINCODE})
+    assert response.status_code == 200, response.text
+    token = str(response.json()["token"])
+    headers = {"Authorization": f"Bearer {token}"}
+    if not response.json()["terms_accepted"]:
+        accepted = client.post(
+            "/auth/terms", json={"accept": True, "terms_version": TERMS_VERSION}, headers=headers
+        )
+        assert accepted.status_code == 200, accepted.text
+    if hospital is not None:
+        chosen = client.post("/auth/hospital", json={"hospital_code": hospital}, headers=headers)
+        assert chosen.status_code == 200, chosen.text
+    return token
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def audit_count(settings: Any) -> int:
+    from warehouse.db import connect
+
+    with connect(settings) as conn:
+        return int(conn.execute("SELECT count(*) FROM audit.access_log").fetchone()[0])

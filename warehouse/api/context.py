@@ -1,0 +1,101 @@
+"""What every request needs: settings, the compiled gate, the verifier, limits, the audit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from warehouse.api.credentials import LocalPincodeVerifier, PincodeVerifier
+from warehouse.api.name_index import NameIndex
+from warehouse.api.postgres import API_ROLE, CITIZEN_APP_ROLE, ConnectionPool, url_for_role
+from warehouse.api.schema import ensure_api_schema
+from warehouse.api.search import RateLimiter
+from warehouse.api.settings import ApiSettings
+from warehouse.audit import HeadExporter
+from warehouse.audit_cli import head_dir
+from warehouse.db import WarehouseConnection, connect
+from warehouse.registry import Registry, load_registry
+from warehouse.settings import Settings
+
+
+@dataclass
+class ApiContext:
+    settings: Settings
+    api: ApiSettings
+    verifier: PincodeVerifier = field(default_factory=LocalPincodeVerifier)
+
+    def __post_init__(self) -> None:
+        self.search_limiter = RateLimiter(self.api.search_per_minute)
+        self.name_index = NameIndex()
+        self.head_exporter = HeadExporter(
+            head_dir(self.settings.home), self.api.audit_head_interval_seconds
+        )
+
+    @property
+    def uses_postgres(self) -> bool:
+        return self.settings.uses_postgres
+
+    def prepare(self) -> None:
+        """At startup: the API's tables exist; on DuckDB the gate is compiled from dbt (on
+        PostgreSQL the RLS policy applies it, and the API must not restate it)."""
+        with self.connect() as conn:
+            if not self.uses_postgres:  # PostgreSQL: the consent service's role creates them
+                from warehouse.consent_service import ensure_consent_tables
+
+                ensure_consent_tables(conn)
+            ensure_api_schema(conn)
+            self.name_index.ensure(conn)
+        if not self.uses_postgres:
+            _ = self.gate_sql
+
+    @cached_property
+    def gate_sql(self) -> str:
+        """DuckDB only: the per-visit gate predicate for a view aliased `gated`."""
+        from warehouse.api.gate import compile_gate
+
+        return compile_gate(self.settings)
+
+    @cached_property
+    def _api_pool(self) -> ConnectionPool:
+        url = self.api.warehouse_url.get_secret_value()
+        return ConnectionPool(url or url_for_role(self.settings.warehouse, API_ROLE))
+
+    @cached_property
+    def _consent_pool(self) -> ConnectionPool:
+        url = self.api.consent_service_url.get_secret_value()
+        return ConnectionPool(url or url_for_role(self.settings.warehouse, CITIZEN_APP_ROLE))
+
+    @property
+    def record_gate(self) -> str | None:
+        """What records.read_record takes: the compiled gate on DuckDB, None on PostgreSQL."""
+        return None if self.uses_postgres else self.gate_sql
+
+    @contextmanager
+    def consent_service(self, conn: WarehouseConnection) -> Iterator[WarehouseConnection]:
+        """Where warehouse.consent_service runs (per-visit requests and decisions).
+
+        DuckDB: the request's own connection (one file, one writer). PostgreSQL: a separate
+        connection as healthlink_citizen_app, because the API role may not touch consent
+        tables; its writes commit on their own, before the request's audit row."""
+        if not self.uses_postgres:
+            yield conn
+            return
+        with self._consent_pool.connection() as consent_conn:
+            yield consent_conn
+
+    @cached_property
+    def registry(self) -> Registry:
+        return load_registry(self.settings.registry_dir)
+
+    @contextmanager
+    def connect(self) -> Iterator[WarehouseConnection]:
+        """One warehouse connection per request (DuckDB: held only for the request;
+        PostgreSQL: from the pool, as healthlink_api)."""
+        if self.uses_postgres:
+            with self._api_pool.connection() as conn:
+                yield conn
+            return
+        with connect(self.settings) as conn:
+            yield conn

@@ -1,0 +1,53 @@
+"""Pincode verification (pluggable) and opaque tokens.
+
+The Medical Council's credential service can replace `LocalPincodeVerifier`: anything with
+`verify(licence, pincode) -> bool` fits. Tokens are random and stored only as sha256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from typing import Protocol
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from warehouse.db import WarehouseConnection
+
+_hasher = PasswordHasher()
+# Verified against when the licence is unknown, so both paths cost one argon2 check.
+_DUMMY_HASH = _hasher.hash("not-a-real-pincode")
+
+
+class PincodeVerifier(Protocol):
+    def verify(self, conn: WarehouseConnection, licence: str, pincode: str) -> bool: ...
+
+
+def hash_secret(secret: str) -> str:
+    return _hasher.hash(secret)
+
+
+def check_secret(stored_hash: str | None, secret: str) -> bool:
+    try:
+        return _hasher.verify(stored_hash or _DUMMY_HASH, secret) and stored_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+class LocalPincodeVerifier:
+    """Development store: argon2 hashes in api.physician."""
+
+    def verify(self, conn: WarehouseConnection, licence: str, pincode: str) -> bool:
+        row = conn.execute(
+            "SELECT pincode_hash FROM api.physician WHERE licence = ?", [licence]
+        ).fetchone()
+        return check_secret(row[0] if row else None, pincode)
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()

@@ -1,0 +1,67 @@
+"""Dependencies as Annotated aliases: the context, the bearer token, the identifiers in paths.
+
+The database connection is NOT a yield dependency: a sync generator dependency may exit on
+another thread than it entered, and the DuckDB file lock is per thread. Endpoints open it
+with `with ctx.connect() as conn:` and resolve the session there (see `physician_session`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Path, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from warehouse.api.context import ApiContext
+from warehouse.api.sessions import PhysicianSession, resolve
+from warehouse.db import WarehouseConnection
+
+_bearer = HTTPBearer(auto_error=False, description="Opaque session token from /auth/login")
+
+
+def get_context(request: Request) -> ApiContext:
+    context: ApiContext = request.app.state.context
+    return context
+
+
+def bearer_token(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str:
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, "not_authenticated", {"WWW-Authenticate": "Bearer"}
+        )
+    return credentials.credentials
+
+
+Context = Annotated[ApiContext, Depends(get_context)]
+BearerToken = Annotated[str, Depends(bearer_token)]
+# The pseudonymous key (not an identifier of the person): safe in a URL.
+PatientKey = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="Pseudonymous patient key")]
+
+# Free text from a client: anything but NUL, which PostgreSQL text cannot hold (a request
+# carrying one is a 422, never a 500).
+NO_NUL = r"^[^\x00]*$"
+
+Responses = dict[int | str, dict[str, Any]]
+UNAUTHORIZED: Responses = {
+    401: {"description": "No live session (missing, expired, ended or suspended)"}
+}
+FORBIDDEN: Responses = {403: {"description": "Terms not accepted or no current hospital chosen"}}
+NOT_FOUND: Responses = {404: {"description": "No patient whose data may be shown has this key"}}
+
+
+def physician_session(
+    conn: WarehouseConnection, context: ApiContext, token: str, *, ready: bool = True
+) -> PhysicianSession:
+    """The live session; with ready=True also terms accepted and a current hospital."""
+    session = resolve(conn, token, context.api.terms_version)
+    if session is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, "not_authenticated", {"WWW-Authenticate": "Bearer"}
+        )
+    if ready and not session.terms_accepted:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "terms_not_accepted")
+    if ready and session.hospital_code is None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "hospital_not_chosen")
+    return session

@@ -1,0 +1,305 @@
+"""FHIR R4 JSON from a patient's record (the same gated read as the record endpoint).
+
+Identifier and code systems are listed in docs/api.md. Naive warehouse timestamps are
+Bangkok wall-clock time, so they are written with +07:00.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, datetime
+from typing import Any
+
+from warehouse.api.records import PatientRecordData
+
+TH_CID = "https://terms.sil-th.org/id/th-cid"
+TH_HCODE = "https://terms.sil-th.org/id/th-moph-hcode"
+TH_RECORD = "https://healthlink.example/id/source-record"  # hospital code + "|" + record key
+ICD10_TM = "https://terms.sil-th.org/core/CodeSystem/icd-10-tm"
+TMT_24 = "https://terms.sil-th.org/core/CodeSystem/th-drug-24-digit"
+ATC = "http://www.whocc.no/atc"
+MOPH_VACCINE = "https://terms.sil-th.org/core/CodeSystem/moph-vaccine"
+CVX = "http://hl7.org/fhir/sid/cvx"
+ICD9_CM = "http://hl7.org/fhir/sid/icd-9-cm"
+TH_LAB = "https://terms.sil-th.org/core/CodeSystem/moph-lab"
+LOINC = "http://loinc.org"
+UCUM = "http://unitsofmeasure.org"
+ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+OBS_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
+CONDITION_CATEGORY = "http://terminology.hl7.org/CodeSystem/condition-category"
+SENSITIVITY = "https://healthlink.example/CodeSystem/sensitivity"
+
+# LOINC codes of the vital signs profile (https://hl7.org/fhir/R4/observation-vitalsigns.html).
+VITAL_LOINC = {
+    "systolic_bp": ("8480-6", "Systolic blood pressure"),
+    "diastolic_bp": ("8462-4", "Diastolic blood pressure"),
+    "pulse_rate": ("8867-4", "Heart rate"),
+    "respiratory_rate": ("9279-1", "Respiratory rate"),
+    "body_temperature": ("8310-5", "Body temperature"),
+    "body_weight": ("29463-7", "Body weight"),
+    "body_height": ("8302-2", "Body height"),
+    "bmi": ("39156-5", "Body mass index"),
+    "waist_circumference": ("8280-0", "Waist circumference"),
+    "blood_glucose": ("2339-0", "Glucose [Mass/volume] in Blood"),
+}
+
+
+def resource_id(hospital_code: str, record_key: str) -> str:
+    return hashlib.sha256(f"{hospital_code}|{record_key}".encode()).hexdigest()[:40]
+
+
+def fhir_datetime(value: datetime | date | None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        stamp = value.replace(microsecond=0).isoformat()
+        return stamp if value.tzinfo is not None else stamp + "+07:00"
+    return value.isoformat()
+
+
+def _concept(system: str | None, code: Any, display: Any) -> dict[str, Any]:
+    concept: dict[str, Any] = {}
+    if code:
+        coding = {"system": system, "code": str(code)}
+        if display:
+            coding["display"] = str(display)
+        concept["coding"] = [coding]
+    if display:
+        concept["text"] = str(display)
+    return concept or {"text": "unknown"}
+
+
+def _base(kind: str, hospital: Any, row: dict[str, Any]) -> dict[str, Any]:
+    """id, provenance (source hospital and record) and the sensitivity tag."""
+    resource: dict[str, Any] = {
+        "resourceType": kind,
+        "id": resource_id(hospital.hospital_code, row["record_key"]),
+        "meta": {"source": f"{TH_HCODE}|{hospital.hospital_code}"},
+        "identifier": [
+            {"system": TH_RECORD, "value": f"{hospital.hospital_code}|{row['record_key']}"}
+        ],
+    }
+    if row.get("is_sensitive"):
+        resource["meta"]["security"] = [
+            {"system": SENSITIVITY, "code": str(row.get("sensitivity_category") or "sensitive")}
+        ]
+    if row.get("received_at"):
+        resource["meta"]["lastUpdated"] = fhir_datetime(row["received_at"])
+    return resource
+
+
+def patient_resource(patient: dict[str, Any], national_id: str | None) -> dict[str, Any]:
+    resource: dict[str, Any] = {
+        "resourceType": "Patient",
+        "id": patient["patient_key"],
+        "name": [
+            {
+                "family": patient.get("last_name"),
+                "given": [patient["first_name"]] if patient.get("first_name") else [],
+                "prefix": [patient["prename"]] if patient.get("prename") else [],
+            }
+        ],
+    }
+    if national_id:
+        resource["identifier"] = [{"system": TH_CID, "value": national_id}]
+    if patient.get("sex") in ("male", "female"):
+        resource["gender"] = patient["sex"]
+    if patient.get("birth_date"):
+        resource["birthDate"] = patient["birth_date"].isoformat()
+    return resource
+
+
+def _subject(patient_key: str) -> dict[str, str]:
+    return {"reference": f"Patient/{patient_key}"}
+
+
+def _map(category: str, h: Any, row: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    subject = _subject(key)
+    when = fhir_datetime(row.get("recorded_at"))
+    if category == "encounters":
+        r = _base("Encounter", h, row) | {
+            "status": "finished",
+            "class": {
+                "system": ACT_CODE,
+                "code": "IMP" if row["encounter_class"] == "IPD" else "AMB",
+            },
+            "subject": subject,
+            "serviceProvider": {
+                "identifier": {"system": TH_HCODE, "value": h.hospital_code},
+                "display": h.hospital_name,
+            },
+        }
+        start = fhir_datetime(row.get("start_at")) or fhir_datetime(row.get("service_date"))
+        r["period"] = {"start": start} | (
+            {"end": fhir_datetime(row["end_at"])} if row.get("end_at") else {}
+        )
+        if row.get("chief_complaint"):
+            r["reasonCode"] = [{"text": row["chief_complaint"]}]
+        return [r]
+    if category == "diagnoses":
+        return [
+            _base("Condition", h, row)
+            | {
+                "category": [
+                    {"coding": [{"system": CONDITION_CATEGORY, "code": "encounter-diagnosis"}]}
+                ],
+                "code": _concept(
+                    ICD10_TM,
+                    row["icd10_code"],
+                    row.get("diagnosis_name_th") or row.get("diagnosis_name_en"),
+                ),
+                "subject": subject,
+                "recordedDate": when,
+            }
+        ]
+    if category == "allergies":
+        return [
+            _base("AllergyIntolerance", h, row)
+            | {
+                "category": ["medication"],
+                "code": _concept(TMT_24, row.get("drug_code"), row.get("drug_name")),
+                "patient": subject,
+                "recordedDate": when,
+            }
+        ]
+    if category == "medication_dispenses":
+        r = _base("MedicationDispense", h, row) | {
+            "status": "completed",
+            "medicationCodeableConcept": _concept(
+                TMT_24, row.get("drug_code"), row.get("drug_name")
+            ),
+            "subject": subject,
+            "whenHandedOver": when,
+        }
+        if row.get("quantity") is not None:
+            r["quantity"] = {"value": row["quantity"], "unit": row.get("unit")}
+        return [r]
+    if category == "immunizations":
+        return [
+            _base("Immunization", h, row)
+            | {
+                "status": "completed",
+                "vaccineCode": _concept(
+                    MOPH_VACCINE, row.get("vaccine_code"), row.get("vaccine_name")
+                ),
+                "patient": subject,
+                "occurrenceDateTime": fhir_datetime(row.get("service_date")) or when,
+            }
+        ]
+    if category == "procedures":
+        return [
+            _base("Procedure", h, row)
+            | {
+                "status": "completed",
+                "code": _concept(ICD9_CM, row.get("procedure_code"), row.get("procedure_name")),
+                "subject": subject,
+                "performedDateTime": fhir_datetime(row.get("service_date")) or when,
+            }
+        ]
+    if category == "vital_signs":
+        loinc, name = VITAL_LOINC.get(row["vital_code"], (None, row["vital_code"]))
+        return [
+            _observation(h, row, "vital-signs", _concept(LOINC, loinc, name), subject, when)
+            | {"valueQuantity": _quantity(row.get("value"), row.get("unit"))}
+        ]
+    if category == "lab_results":
+        code = _concept(LOINC, row.get("loinc_code"), row.get("lab_name"))
+        r = _observation(h, row, "laboratory", code, subject, when)
+        if row.get("result_value") is not None:
+            r["valueQuantity"] = _quantity(row["result_value"], row.get("unit"))
+        elif row.get("result_text"):
+            r["valueString"] = row["result_text"]
+        if row.get("reference_low") is not None or row.get("reference_high") is not None:
+            r["referenceRange"] = [
+                {
+                    k: _quantity(row[c], row.get("unit"))
+                    for k, c in (("low", "reference_low"), ("high", "reference_high"))
+                    if row.get(c) is not None
+                }
+            ]
+        return [r]
+    if category == "imaging_reports":
+        return [
+            _base("DiagnosticReport", h, row)
+            | {
+                "status": "final",
+                "category": [
+                    {"coding": [{"system": LOINC, "code": "LP29684-5", "display": "Radiology"}]}
+                ],
+                "code": _concept(
+                    None,
+                    None,
+                    " ".join(filter(None, [row.get("modality"), row.get("body_site")]))
+                    or row.get("study_code"),
+                ),
+                "subject": subject,
+                "effectiveDateTime": when,
+                "conclusion": row.get("conclusion"),
+            }
+        ]
+    return []
+
+
+def _quantity(value: Any, unit: Any) -> dict[str, Any]:
+    quantity: dict[str, Any] = {"value": value}
+    if unit:
+        quantity |= {"unit": str(unit), "system": UCUM, "code": str(unit)}
+    return quantity
+
+
+def _observation(
+    h: Any,
+    row: dict[str, Any],
+    category: str,
+    code: dict[str, Any],
+    subject: dict[str, str],
+    when: str | None,
+) -> dict[str, Any]:
+    return _base("Observation", h, row) | {
+        "status": "final",
+        "category": [{"coding": [{"system": OBS_CATEGORY, "code": category}]}],
+        "code": code,
+        "subject": subject,
+        "effectiveDateTime": when,
+    }
+
+
+def everything_bundle(record: PatientRecordData, national_id: str | None) -> dict[str, Any]:
+    """A searchset Bundle: the Patient, then every shown row as its resource."""
+    key = record.patient["patient_key"]
+    resources = [patient_resource(record.patient, national_id)]
+    for hospital in record.hospitals:
+        if hospital.withheld:
+            continue
+        for category, rows in hospital.categories.items():
+            for row in rows:
+                resources.extend(_map(category, hospital, row, key))
+    return _bundle(resources)
+
+
+def _bundle(resources: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": len(resources),
+        "entry": [
+            {
+                "fullUrl": f"{r['resourceType']}/{r['id']}",
+                "resource": _drop_none(r),
+                "search": {"mode": "match" if r["resourceType"] == "Patient" else "include"},
+            }
+            for r in resources
+        ],
+    }
+
+
+def search_bundle(patients: list[dict[str, Any]], national_id: str) -> dict[str, Any]:
+    return _bundle([patient_resource(p, national_id) for p in patients])
+
+
+def _drop_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _drop_none(v) for k, v in value.items() if v is not None and v != []}
+    if isinstance(value, list):
+        return [_drop_none(v) for v in value]
+    return value

@@ -1,0 +1,113 @@
+"""FHIR R4: patient search by national ID (in the body) and $everything as a Bundle."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, status
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from warehouse import audit
+from warehouse.api import fhir, search
+from warehouse.api.deps import (
+    FORBIDDEN,
+    NOT_FOUND,
+    UNAUTHORIZED,
+    BearerToken,
+    Context,
+    PatientKey,
+    physician_session,
+)
+from warehouse.api.gate import set_physician
+from warehouse.api.records import read_record
+
+router = APIRouter(prefix="/fhir", tags=["fhir"])
+FHIR_JSON = "application/fhir+json"
+
+
+class FhirJSONResponse(JSONResponse):
+    media_type = FHIR_JSON
+
+
+class FhirSearch(BaseModel):
+    identifier: str = Field(
+        pattern=r"^https://terms\.sil-th\.org/id/th-cid\|[0-9]{13}$",
+        description="FHIR token: system|value, e.g. https://terms.sil-th.org/id/th-cid|1234567890123",
+    )
+
+
+class Bundle(BaseModel):
+    resourceType: str
+    type: str
+    total: int
+    entry: list[dict[str, Any]]
+
+
+@router.post(
+    "/Patient/_search",
+    response_model=Bundle,
+    response_class=FhirJSONResponse,
+    responses={**UNAUTHORIZED, **FORBIDDEN, 429: {"description": "search rate limit"}},
+)
+def patient_search(body: FhirSearch, token: BearerToken, context: Context) -> JSONResponse:
+    national_id = body.identifier.split("|", 1)[1]
+    with context.connect() as conn:
+        physician = physician_session(conn, context, token)
+        allowed = context.search_limiter.allow(physician.licence)
+        with conn.transaction():
+            hits = search.by_national_id(conn, national_id) if allowed else []
+            audit.append(
+                conn,
+                audit.AuditEntry(
+                    action="fhir_search",
+                    outcome="ok" if allowed else "rate_limited",
+                    physician_licence=physician.licence,
+                    physician_hospital_code=physician.hospital_code,
+                    returned_patients=[h["patient_key"] for h in hits],
+                ),
+            )
+        context.head_exporter.maybe_export(conn)
+    if not allowed:
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "rate_limited")
+    return FhirJSONResponse(fhir.search_bundle(hits, national_id))
+
+
+@router.get(
+    "/Patient/{patient_key}/$everything",
+    response_model=Bundle,
+    response_class=FhirJSONResponse,
+    responses={**UNAUTHORIZED, **FORBIDDEN, **NOT_FOUND},
+)
+def patient_everything(
+    patient_key: PatientKey, token: BearerToken, context: Context
+) -> JSONResponse:
+    """Everything this physician may see now (per-visit gate applied, no break-glass)."""
+    with context.connect() as conn:
+        physician = physician_session(conn, context, token)
+        assert physician.hospital_code is not None
+        with conn.transaction():
+            set_physician(conn, physician.licence, physician.hospital_code)
+            record = read_record(conn, context.record_gate, patient_key)
+            national_id = None
+            if record is not None:
+                row = conn.execute(
+                    "SELECT cid FROM published.patient WHERE patient_key = ?", [patient_key]
+                ).fetchone()
+                national_id = row[0] if row else None
+            audit.append(
+                conn,
+                audit.AuditEntry(
+                    action="fhir_everything",
+                    outcome="ok" if record else "not_found",
+                    physician_licence=physician.licence,
+                    physician_hospital_code=physician.hospital_code,
+                    patient_key=patient_key,
+                    categories=record.returned_categories if record else [],
+                    source_hospitals=record.returned_hospitals if record else [],
+                ),
+            )
+        context.head_exporter.maybe_export(conn)
+    if record is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "patient_not_found")
+    return FhirJSONResponse(fhir.everything_bundle(record, national_id))

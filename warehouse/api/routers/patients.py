@@ -1,0 +1,256 @@
+"""Patient search and the patient record (per-visit gated; break-glass), every call audited.
+
+Each handler reads and writes its audit row in ONE transaction, then exports the chain head
+when due. A withdrawn patient and a key that never existed take the same path to the same
+404 body.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, HTTPException, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from warehouse import audit
+from warehouse.api import per_visit, search
+from warehouse.api.clock import utc_now
+from warehouse.api.deps import (
+    FORBIDDEN,
+    NO_NUL,
+    NOT_FOUND,
+    UNAUTHORIZED,
+    BearerToken,
+    Context,
+    PatientKey,
+    physician_session,
+)
+from warehouse.api.gate import set_physician
+from warehouse.api.records import (
+    CATEGORIES,
+    DISCLAIMER_EN,
+    DISCLAIMER_TH,
+    PatientRecordData,
+    read_record,
+)
+
+router = APIRouter(tags=["patients"])
+
+
+class _Page(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    page: int = Field(default=1, ge=1, le=1000)
+    page_size: int = Field(default=20, ge=1, le=50)
+
+
+class SearchById(_Page):
+    national_id: str = Field(pattern=r"^[0-9]{13}$", description="Exact match")
+
+
+class SearchByName(_Page):
+    first_name: str = Field(
+        min_length=1, max_length=100, pattern=NO_NUL, description="Thai; typo tolerant"
+    )
+    last_name: str = Field(min_length=1, max_length=100, pattern=NO_NUL)
+
+
+SearchRequest = SearchById | SearchByName
+
+
+class PatientSummary(BaseModel):
+    patient_key: str
+    prename: str | None
+    first_name: str | None
+    last_name: str | None
+    sex: str | None
+    birth_date: date | None
+
+
+class SearchHit(PatientSummary):
+    score: float
+
+
+class SearchResponse(BaseModel):
+    total: int
+    page: int
+    page_size: int
+    items: list[SearchHit]
+
+
+ConsentStatus = Literal["consented", "per_visit_required", "requested", "declined", "break_glass"]
+
+
+class HospitalRecord(BaseModel):
+    hospital_code: str
+    hospital_name: str | None
+    per_visit_required: bool
+    consent_status: ConsentStatus
+    withheld: bool = Field(description="True: per-visit consent needed; no rows are included")
+    per_visit_request_endpoint: str | None
+    data_as_of: datetime | None = Field(description="When the warehouse last received data")
+    last_extract_date: date | None
+    categories: dict[str, list[dict[str, Any]]]
+
+
+class PatientRecord(BaseModel):
+    patient: PatientSummary
+    disclaimer_th: str
+    disclaimer_en: str
+    break_glass: bool
+    categories: list[str] = Field(description="The category keys every hospital section has")
+    hospitals: list[HospitalRecord]
+
+
+class BreakGlassRequest(BaseModel):
+    reason: str = Field(
+        min_length=10, max_length=1000, pattern=NO_NUL, description="Why this is an emergency"
+    )
+
+
+def _record_response(record: PatientRecordData, break_glass: bool) -> PatientRecord:
+    key = record.patient["patient_key"]
+    return PatientRecord(
+        patient=PatientSummary(**record.patient),
+        disclaimer_th=DISCLAIMER_TH,
+        disclaimer_en=DISCLAIMER_EN,
+        break_glass=break_glass,
+        categories=list(CATEGORIES),
+        hospitals=[
+            HospitalRecord(
+                hospital_code=h.hospital_code,
+                hospital_name=h.hospital_name,
+                per_visit_required=h.per_visit_required,
+                consent_status=h.consent_status,  # type: ignore[arg-type]
+                withheld=h.withheld,
+                per_visit_request_endpoint=(
+                    f"/patients/{key}/per-visit-requests" if h.withheld else None
+                ),
+                data_as_of=h.data_as_of,
+                last_extract_date=h.last_extract_date,
+                categories=h.categories,
+            )
+            for h in record.hospitals
+        ],
+    )
+
+
+@router.post(
+    "/patients/search",
+    response_model=SearchResponse,
+    responses={**UNAUTHORIZED, **FORBIDDEN, 429: {"description": "search rate limit"}},
+)
+def search_patients(body: SearchRequest, token: BearerToken, context: Context) -> SearchResponse:
+    with context.connect() as conn:
+        physician = physician_session(conn, context, token)
+        allowed = context.search_limiter.allow(physician.licence)
+        if allowed and not isinstance(body, SearchById):
+            context.name_index.ensure(conn)  # rebuilt only after a sync
+        with conn.transaction():
+            hits: list[dict[str, Any]] = []
+            if allowed:
+                if isinstance(body, SearchById):
+                    hits = search.by_national_id(conn, body.national_id)
+                else:
+                    hits = search.by_name(conn, body.first_name, body.last_name)
+            page = search.paginate(hits, body.page, body.page_size)
+            audit.append(
+                conn,
+                audit.AuditEntry(
+                    action="search_by_id" if isinstance(body, SearchById) else "search_by_name",
+                    outcome="ok" if allowed else "rate_limited",
+                    physician_licence=physician.licence,
+                    physician_hospital_code=physician.hospital_code,
+                    returned_patients=[h["patient_key"] for h in page.items],
+                ),
+            )
+        context.head_exporter.maybe_export(conn)
+    if not allowed:
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "rate_limited")
+    return SearchResponse(
+        total=page.total,
+        page=body.page,
+        page_size=body.page_size,
+        items=[SearchHit(**item) for item in page.items],
+    )
+
+
+def _read_audited(
+    context: Context, token: str, patient_key: str, *, reason: str | None
+) -> PatientRecord:
+    break_glass = reason is not None
+    with context.connect() as conn:
+        physician = physician_session(conn, context, token)
+        assert physician.hospital_code is not None  # physician_session(ready=True)
+        with conn.transaction():
+            set_physician(conn, physician.licence, physician.hospital_code)
+            record = read_record(conn, context.record_gate, patient_key, break_glass=break_glass)
+            if record is not None:
+                with context.consent_service(conn) as consent_conn:
+                    per_visit.apply_statuses(
+                        consent_conn,
+                        record,
+                        physician.licence,
+                        physician.hospital_code,
+                        break_glass=break_glass,
+                    )
+            opened = (
+                [h.hospital_code for h in record.hospitals if not h.gate_open] if record else []
+            )
+            audit.append(
+                conn,
+                audit.AuditEntry(
+                    action="break_glass_record" if break_glass else "record",
+                    outcome="ok" if record is not None else "not_found",
+                    physician_licence=physician.licence,
+                    physician_hospital_code=physician.hospital_code,
+                    patient_key=patient_key,
+                    categories=record.returned_categories if record else [],
+                    source_hospitals=record.returned_hospitals if record else [],
+                    purpose="emergency" if break_glass else "treatment",
+                    break_glass=break_glass,
+                    reason=reason,
+                ),
+            )
+            if record is not None and break_glass:
+                conn.execute(
+                    "INSERT INTO api.patient_notification (notification_id, patient_key, kind, "
+                    "physician_licence, physician_hospital_code, reason, source_hospitals, "
+                    "created_at) VALUES (?, ?, 'break_glass', ?, ?, ?, ?, ?)",
+                    [
+                        uuid.uuid4().hex,
+                        patient_key,
+                        physician.licence,
+                        physician.hospital_code,
+                        reason,
+                        ",".join(opened),
+                        utc_now(),
+                    ],
+                )
+        context.head_exporter.maybe_export(conn)
+    if record is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "patient_not_found")
+    return _record_response(record, break_glass)
+
+
+@router.get(
+    "/patients/{patient_key}/record",
+    response_model=PatientRecord,
+    responses={**UNAUTHORIZED, **FORBIDDEN, **NOT_FOUND},
+)
+def patient_record(patient_key: PatientKey, token: BearerToken, context: Context) -> PatientRecord:
+    return _read_audited(context, token, patient_key, reason=None)
+
+
+@router.post(
+    "/patients/{patient_key}/break-glass",
+    response_model=PatientRecord,
+    responses={**UNAUTHORIZED, **FORBIDDEN, **NOT_FOUND},
+)
+def break_glass_record(
+    patient_key: PatientKey, body: BreakGlassRequest, token: BearerToken, context: Context
+) -> PatientRecord:
+    """Emergency: per-visit-gated data without approval; flagged in the audit, patient notified."""
+    return _read_audited(context, token, patient_key, reason=body.reason)

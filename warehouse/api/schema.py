@@ -1,0 +1,59 @@
+"""The API's own state (DESIGN §6): physicians, admins, sessions, lockouts, terms, ratings,
+per-visit requests and patient notifications, in schema `api`. Portable DDL (DuckDB and
+PostgreSQL). Timestamps are naive UTC."""
+
+from __future__ import annotations
+
+from warehouse.api.name_index import NAME_INDEX_DDL
+from warehouse.audit import ensure_audit_schema
+from warehouse.db import WarehouseConnection
+
+API_DDL = [
+    "CREATE SCHEMA IF NOT EXISTS api",
+    """CREATE TABLE IF NOT EXISTS api.physician (
+        licence VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, status VARCHAR NOT NULL,
+        pincode_hash VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL, changed_at TIMESTAMP)""",
+    """CREATE TABLE IF NOT EXISTS api.physician_hospital (
+        licence VARCHAR NOT NULL, hospital_code VARCHAR NOT NULL,
+        PRIMARY KEY (licence, hospital_code))""",
+    """CREATE TABLE IF NOT EXISTS api.admin_account (
+        username VARCHAR PRIMARY KEY, hospital_code VARCHAR NOT NULL,
+        password_hash VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS api.terms_acceptance (
+        licence VARCHAR NOT NULL, terms_version VARCHAR NOT NULL, accepted_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (licence, terms_version))""",
+    """CREATE TABLE IF NOT EXISTS api.session (
+        token_hash VARCHAR PRIMARY KEY, kind VARCHAR NOT NULL, subject VARCHAR NOT NULL,
+        hospital_code VARCHAR, created_at TIMESTAMP NOT NULL, expires_at TIMESTAMP NOT NULL,
+        ended_at TIMESTAMP, ended_reason VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS api.login_failure (
+        licence VARCHAR PRIMARY KEY, failures INTEGER NOT NULL, locked_until TIMESTAMP)""",
+    """CREATE TABLE IF NOT EXISTS api.rating_ticket (
+        ticket_hash VARCHAR PRIMARY KEY, hospital_code VARCHAR, issued_at TIMESTAMP NOT NULL,
+        used_at TIMESTAMP)""",
+    """CREATE TABLE IF NOT EXISTS api.rating (
+        hospital_code VARCHAR, score INTEGER NOT NULL, comment VARCHAR,
+        rated_at TIMESTAMP NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS api.per_visit_request (
+        request_id VARCHAR NOT NULL, physician_licence VARCHAR NOT NULL,
+        physician_hospital_code VARCHAR NOT NULL, patient_key VARCHAR NOT NULL,
+        source_hospital_code VARCHAR NOT NULL, status VARCHAR NOT NULL,
+        requested_at TIMESTAMP NOT NULL, decided_at TIMESTAMP,
+        PRIMARY KEY (request_id, source_hospital_code))""",
+    """CREATE TABLE IF NOT EXISTS api.patient_notification (
+        notification_id VARCHAR PRIMARY KEY, patient_key VARCHAR NOT NULL, kind VARCHAR NOT NULL,
+        physician_licence VARCHAR, physician_hospital_code VARCHAR, reason VARCHAR,
+        source_hospitals VARCHAR, created_at TIMESTAMP NOT NULL, delivered_at TIMESTAMP)""",
+]
+
+
+def ensure_api_schema(conn: WarehouseConnection) -> None:
+    """Create what is missing. On PostgreSQL schema api is the migration's (the API role
+    owns it but may not create schemas), so only the tables are created here."""
+    for statement in API_DDL:
+        if conn.dialect == "postgres" and statement.startswith("CREATE SCHEMA"):
+            continue
+        conn.execute(statement)
+    for statement in NAME_INDEX_DDL:
+        conn.execute(statement)
+    ensure_audit_schema(conn)

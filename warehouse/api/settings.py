@@ -1,0 +1,51 @@
+"""API configuration, read from the environment (prefix HEALTHLINK_API_).
+
+The warehouse itself (home, DuckDB file or PostgreSQL URL) comes from warehouse.settings;
+this class only holds what the API adds. Development defaults are refused elsewhere.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from warehouse.settings import get_settings
+
+DEVELOPMENT_CITIZEN_APP_TOKEN = "citizen-app-development-token-not-for-production"
+
+
+class ApiSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HEALTHLINK_API_", extra="ignore")
+
+    # Short-lived physician sessions; each request checks expiry and suspension.
+    token_ttl_minutes: int = 30
+    lockout_failures: int = 5
+    lockout_minutes: int = 15
+    # Searches per physician per minute (process-local sliding window).
+    search_per_minute: int = 30
+    # The citizen app approves or declines per-visit requests with this bearer token.
+    citizen_app_token: SecretStr = SecretStr(DEVELOPMENT_CITIZEN_APP_TOKEN)
+    terms_version: str = "2026-01"
+    # The audit chain head is exported outside the database at most this often (0: every row).
+    audit_head_interval_seconds: float = 60.0
+    # PostgreSQL only (warehouse/api/postgres.py): the URLs the API connects with. Empty:
+    # HEALTHLINK_WAREHOUSE's host and database as healthlink_api / healthlink_citizen_app.
+    warehouse_url: SecretStr = SecretStr("")
+    consent_service_url: SecretStr = SecretStr("")
+
+    @model_validator(mode="after")
+    def _refuse_development_secrets(self) -> ApiSettings:
+        environment = get_settings().environment
+        if (
+            environment != "development"
+            and self.citizen_app_token.get_secret_value() == DEVELOPMENT_CITIZEN_APP_TOKEN
+        ):
+            raise ValueError("HEALTHLINK_API_CITIZEN_APP_TOKEN must be set outside development")
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_api_settings() -> ApiSettings:
+    return ApiSettings()
