@@ -237,10 +237,10 @@ def pipeline(dataset: Path, home: Path) -> dict[str, Any]:
 
     clock = time.perf_counter()
     with connect(settings) as conn:
-        imported = consent.import_registrations(
-            conn, dataset / "consent" / "registrations.csv", key
-        )
         consent.sync_hospitals(conn, registry)
+        imported = consent.import_registrations(
+            conn, dataset / "consent" / "registrations.csv", key, registry
+        )
     setup_s = time.perf_counter() - clock
 
     stages = dict.fromkeys(STAGES, 0.0)

@@ -1,4 +1,9 @@
-"""Consent registrations as the citizen app would deliver them (adults only)."""
+"""Consent registrations as the citizen app would deliver them (adults only).
+
+Every row passes the consent service's rules on its own registration time: the person is
+18 or over on that Bangkok day and every named hospital participates by then
+(`healthlink consent import` replays each row through those rules). Times are UTC.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +19,10 @@ from synthetic import fmt
 from synthetic.hospitals import Hospitals
 from synthetic.patients import Memberships, Patients
 
-COLUMNS = ["cid", "registered_at", "status", "sender_scope", "sender_networks",
+COLUMNS = ["cid", "birth_date", "registered_at", "status", "sender_scope", "sender_networks",
            "sender_hospitals", "sensitive_allowed", "verification_method", "verified_at"]
+# Midnight in Bangkok is 17:00 UTC the day before.
+BANGKOK_MIDNIGHT = np.timedelta64(-7 * 3600, "s")
 VERIFICATION_METHODS = ["dopa_face", "thaid"]
 
 
@@ -38,13 +45,25 @@ def _network_lists(rng: np.random.Generator, hospitals: Hospitals, home: np.ndar
 
 
 def _hospital_lists(rng: np.random.Generator, hospitals: Hospitals, memberships: Memberships,
-                    slots: np.ndarray) -> pa.Array:
+                    slots: np.ndarray) -> tuple[pa.Array, np.ndarray]:
+    """The ';'-joined hospital lists and, per row, the day its latest hospital joined."""
     parts = []
+    since = np.array(hospitals.participating_since, dtype="datetime64[D]")
+    latest = np.full(len(slots), np.datetime64("1900-01-01"), dtype="datetime64[D]")
     for j in range(slots.shape[1]):
         used = (slots[:, j] >= 0) & ((j == 0) | (rng.random(len(slots)) < 0.5))
-        codes = fmt.pick(hospitals.codes, memberships.hosp[np.maximum(slots[:, j], 0)])
+        hosp = memberships.hosp[np.maximum(slots[:, j], 0)]
+        codes = fmt.pick(hospitals.codes, hosp)
         parts.append(pc.if_else(pa.array(used), codes, pa.scalar(None, pa.string())))
-    return pc.binary_join_element_wise(*parts, ";", null_handling="skip")
+        latest = np.where(used, np.maximum(latest, since[hosp]), latest)
+    return pc.binary_join_element_wise(*parts, ";", null_handling="skip"), latest
+
+
+def _eighteenth_birthday(birth: np.ndarray) -> np.ndarray:
+    """birth + 18 years (29 February gives 1 March), as datetime64[D]."""
+    month = birth.astype("datetime64[M]")
+    return (month + np.timedelta64(18 * 12, "M")).astype("datetime64[D]") + (
+        birth.astype("datetime64[D]") - month.astype("datetime64[D]"))
 
 
 def build_registrations(rng: np.random.Generator, patients: Patients, memberships: Memberships,
@@ -54,13 +73,24 @@ def build_registrations(rng: np.random.Generator, patients: Patients, membership
     n = len(who)
     registered = np.datetime64(start, "D").astype("datetime64[s]") - rng.integers(
         3600, 365 * 86_400, n).astype("timedelta64[s]")
-    verified = registered - rng.integers(60, 1800, n).astype("timedelta64[s]")
+    verification_delay = rng.integers(60, 1800, n).astype("timedelta64[s]")
     listed = rng.random(n) >= 0.6
     mode = rng.random(n)  # networks only, hospitals only, or both
     networks = _network_lists(rng, hospitals, memberships.hosp[patients.slots[who, 0]])
-    hospital_list = _hospital_lists(rng, hospitals, memberships, patients.slots[who])
+    hospital_list, latest_joined = _hospital_lists(rng, hospitals, memberships,
+                                                   patients.slots[who])
+    # Nobody registers before their 18th birthday or names a hospital before it joins
+    # (both judged on the Bangkok day): such rows move to the first Bangkok minute allowed.
+    names_hospitals = listed & (mode >= 0.5)
+    birth = patients.birth[who].astype("datetime64[D]")
+    earliest = _eighteenth_birthday(birth).astype("datetime64[s]") + BANGKOK_MIDNIGHT
+    joined = latest_joined.astype("datetime64[s]") + BANGKOK_MIDNIGHT
+    earliest = np.where(names_hospitals, np.maximum(earliest, joined), earliest)
+    registered = np.maximum(registered, earliest + np.timedelta64(60, "s"))
+    verified = registered - verification_delay
     columns = {
         "cid": fmt.ints(patients.cid[who]),
+        "birth_date": pc.strftime(pa.array(birth), format="%Y-%m-%d"),
         "registered_at": _iso(registered),
         "status": fmt.pick(["active", "withdrawn"], rng.random(n) < 0.04),
         "sender_scope": fmt.pick(["ALL", "LIST"], listed),

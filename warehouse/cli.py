@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -16,12 +16,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from warehouse import consent_cli
+
 if TYPE_CHECKING:
     from warehouse.registry import Registry
 
 app = typer.Typer(help="Health Link data platform", no_args_is_help=True, add_completion=False)
-consent_app = typer.Typer(help="Consent registrations", no_args_is_help=True)
-app.add_typer(consent_app, name="consent")
+# Consent goes through the consent service only (warehouse/consent_cli.py, docs/consent.md).
+app.add_typer(consent_cli.app, name="consent")
 # Wide enough for the tables when output goes to a file or `make` (not a terminal).
 console = Console() if sys.stdout.isatty() else Console(width=160)
 
@@ -259,43 +261,6 @@ def rejects(
         _emit_json(rows)
     else:
         console.print(_table(f"Rejects {hospital} {date_}", rows, columns))
-
-
-@consent_app.command("import")
-def consent_import(
-    csv_path: Annotated[Path, typer.Argument(help="registrations.csv from the citizen app feed")],
-    json_output: JsonFlag = False,
-) -> None:
-    """Import verified consent registrations."""
-    from warehouse.consent import import_registrations
-    from warehouse.db import connect
-    from warehouse.settings import get_settings
-
-    key = get_settings().pseudonym_key.get_secret_value().encode("utf-8")
-    with connect() as conn:
-        result = import_registrations(conn, csv_path, key)
-    data = {"imported": result.imported, "refused": result.refused}
-    if json_output:
-        _emit_json(data)
-    else:
-        console.print(f"imported {result.imported}, refused {len(result.refused)}")
-        for line in result.refused[:20]:
-            console.print(f"  {line}")
-
-
-@consent_app.command("withdraw")
-def consent_withdraw() -> None:
-    """Withdraw a patient (the national ID is read from stdin, never from the command line)."""
-    from warehouse.consent import withdraw
-    from warehouse.db import connect
-    from warehouse.pseudonym import patient_key
-    from warehouse.settings import get_settings
-
-    national_id = typer.prompt("National ID", hide_input=True).strip()
-    key = get_settings().pseudonym_key.get_secret_value().encode("utf-8")
-    with connect() as conn:
-        changed = withdraw(conn, patient_key(national_id, key), datetime.now().date())
-    console.print("withdrawn" if changed else "no active consent for that ID")
 
 
 @app.command()

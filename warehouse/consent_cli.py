@@ -270,3 +270,60 @@ def who_could_see(
                 f"{grant['physician_hospital_code']} -> {grant['source_hospital_code']} "
                 f"until {grant['expires_at']}"
             )
+
+
+@app.command("import")
+def import_file(
+    csv_path: Annotated[Path, typer.Argument(help="registrations.csv from the citizen app feed")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Import the citizen app's verified registrations through the rules (bulk).
+
+    Refused lines are listed as "line N: reason_code" (never their content)."""
+    from warehouse.consent import import_registrations
+
+    result = _run(
+        lambda conn, registry, settings: import_registrations(
+            conn, csv_path, settings.pseudonym_key.get_secret_value().encode("utf-8"), registry
+        ),
+        as_json,
+    )
+    data = {"imported": result.imported, "withdrawn": result.withdrawn, "refused": result.refused}
+    if as_json:
+        _emit(data, True)
+        return
+    typer.echo(
+        f"imported {result.imported} ({result.withdrawn} withdrawn), "
+        f"refused {len(result.refused)}"
+    )
+    for line in result.refused[:20]:
+        typer.echo(f"  {line}")
+
+
+@app.command()
+def key(as_json: JsonFlag = False) -> None:
+    """The pseudonymous key of a national ID read from stdin (never from the command line)."""
+    from expectations.national_id import is_valid_thai_national_id
+    from warehouse.pseudonym import patient_key
+    from warehouse.settings import get_settings
+
+    national_id = sys.stdin.readline().strip()
+    if not is_valid_thai_national_id(national_id):
+        _refuse("invalid_national_id", "The national ID is not a valid Thai ID.", as_json)
+    secret = get_settings().pseudonym_key.get_secret_value().encode("utf-8")
+    _emit({"patient_key": patient_key(national_id, secret)}, as_json)
+
+
+@app.command("history-requests")
+def history_requests(as_json: JsonFlag = False) -> None:
+    """Pending full-history requests per hospital (count, oldest request day)."""
+    from warehouse.consent_service.effects import pending_history_requests
+
+    rows = _run(lambda conn, _r, _s: pending_history_requests(conn), as_json)
+    if as_json:
+        _emit(rows, True)
+        return
+    for row in rows:
+        typer.echo(
+            f"{row['hospital_code']}: {row['pending']} pending since {row['oldest_request']}"
+        )

@@ -25,11 +25,19 @@ def _registry(registry_dir: Path | None, settings: Settings) -> Registry:
 def prepare_run(
     extract_date: date, registry_dir: Path | None = None, settings: Settings | None = None
 ) -> list[str]:
-    """Mirror the registry into the warehouse; return the hospitals participating that day."""
+    """Mirror the registry, apply consent's effects; return the hospitals participating that day.
+
+    Consent's effects run before any hospital loads (warehouse.consent_service.effects):
+    hospitals joining (notifications), expired per-visit requests, the purge of what consent
+    no longer allows (raw, marts, landing) and the day's full-history requests.
+    """
+    from warehouse.consent_service.effects import apply_before_sync
+
     settings = settings or get_settings()
     registry = _registry(registry_dir, settings)
     with connect(settings) as conn:
         consent.sync_hospitals(conn, registry)
+        apply_before_sync(conn, registry, extract_date, settings.landing_dir)
     return [h.hospital_code for h in registry.participating(extract_date)]
 
 

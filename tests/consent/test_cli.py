@@ -102,3 +102,32 @@ def test_registration_file_and_invalid_id_message_hold_no_identity(home: Path) -
     result = CliRunner().invoke(app, ["register", "--file", str(path)])
     assert result.exit_code == 2
     assert "invalid_national_id" in result.output and bad_id not in result.output
+
+
+def test_key_reads_the_id_from_stdin(home: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(app, ["key", "--json"], input=national_id(1) + "\n")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == {"patient_key": key_of(1)}
+    refused = runner.invoke(app, ["key"], input="1234567890123\n")
+    assert refused.exit_code == 2 and "1234567890123" not in refused.output
+
+
+def test_import_reports_lines_not_content(home: Path) -> None:
+    csv_path = home / "registrations.csv"
+    csv_path.write_text(
+        "cid,birth_date,registered_at,status,sender_scope,sender_networks,sender_hospitals,"
+        "sensitive_allowed,verification_method,verified_at\n"
+        f"{national_id(1)},1980-01-01,2025-02-01T03:00:00,active,ALL,,,false,thaid,"
+        "2025-02-01T02:00:00\n"
+        f"{national_id(2)},2015-01-01,2025-02-01T03:00:00,active,ALL,,,false,thaid,"
+        "2025-02-01T02:00:00\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(app, ["import", str(csv_path), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == {
+        "imported": 1,
+        "withdrawn": 0,
+        "refused": ["line 3: under_age"],
+    }

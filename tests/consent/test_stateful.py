@@ -4,7 +4,8 @@ A reference model, written independently of the service (plain dicts, its own da
 arithmetic), predicts whether each action is accepted and the resulting state. After every
 step: the service's decision matched the model's, the projection tables equal the state
 folded from consent.event by the model's own fold, and no published row contradicts it.
-15 examples x 10 steps by default; HEALTHLINK_TEST_LONG=1 runs 200 x 30.
+Steps include the daily sync's purge. 8 examples x 8 steps by default;
+HEALTHLINK_TEST_LONG=1 runs 200 x 30.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from tests.consent.published import (
 )
 from warehouse import consent_service as cs
 from warehouse.consent_service import ConsentRefused, SenderChoice
+from warehouse.consent_service.purge import purgeable_tables
 from warehouse.db import DuckDBConnection
 
 LONG = os.environ.get("HEALTHLINK_TEST_LONG") == "1"
@@ -237,6 +239,25 @@ class ConsentMachine(RuleBasedStateMachine):
         assert joined == ([] if self.h4_joined else [H4])
         self.h4_joined = True
 
+    @rule()
+    def daily_sync(self) -> None:
+        """The sync's consent step (warehouse.consent_service.effects): purge, then nothing
+        stored in raw or marts belongs to a pair the model (not the service) disallows."""
+        assert self.workdir is not None
+        cs.purge(self.conn, self.workdir / "landing")
+        networks = dict(
+            self.conn.execute("SELECT hospital_code, network_code FROM consent.hospital").fetchall()
+        )
+        by_key = {key_of(serial): patient for serial, patient in self.model.items()}
+        for table, column in purgeable_tables(self.conn):
+            for key, hospital in self.conn.execute(
+                f"SELECT DISTINCT patient_key, {column} FROM {table}"
+            ).fetchall():
+                patient = by_key.get(key)
+                assert patient is not None and patient.allows(hospital, networks.get(hospital)), (
+                    table
+                )
+
     @rule(hours=st.sampled_from([1, 6, 13, 24, 31]))
     def time_passes(self, hours: int) -> None:
         self.now += timedelta(hours=hours)
@@ -265,8 +286,8 @@ def test_random_consent_histories(published_template: Path, tmp_path: Path) -> N
     ConsentMachine.template = published_template
     ConsentMachine.workdir = tmp_path
     machine_settings = settings(
-        max_examples=200 if LONG else 15,
-        stateful_step_count=30 if LONG else 10,
+        max_examples=200 if LONG else 8,
+        stateful_step_count=30 if LONG else 8,
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow],
     )

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import yaml
 from stdnum.th import pin
 from synthetic_testkit import START, Dataset
 
-COLUMNS = ["cid", "registered_at", "status", "sender_scope", "sender_networks",
+COLUMNS = ["cid", "birth_date", "registered_at", "status", "sender_scope", "sender_networks",
            "sender_hospitals", "sensitive_allowed", "verification_method", "verified_at"]
 
 
@@ -57,6 +57,24 @@ def test_only_adults_register_and_most_do(clean: Dataset) -> None:
     assert all(age_at(born[cid], START) >= 18 for cid in registered)
     adults = [cid for cid, b in born.items() if age_at(b, START) >= 18]
     assert 0.75 < len(registered) / len(adults) < 0.95
+
+
+def test_rows_pass_the_consent_rules_on_their_registration_day(clean: Dataset) -> None:
+    """Age 18+ and participating hospitals, judged on the Bangkok day of registered_at (UTC)."""
+    born = births(clean)
+    joined = {h.code: h for h in clean.hospitals}
+    since = {
+        code: date.fromisoformat(str(yaml.safe_load(
+            (clean.root / "registry" / "hospitals" / f"{code}.yml").read_text(encoding="utf-8")
+        )["participating_since"]))
+        for code in joined
+    }
+    for row in clean.registrations():
+        day = (datetime.fromisoformat(row["registered_at"]) + timedelta(hours=7)).date()
+        assert date.fromisoformat(row["birth_date"]) == born[row["cid"]]
+        assert age_at(born[row["cid"]], day) >= 18
+        for code in filter(None, row["sender_hospitals"].split(";")):
+            assert since[code] <= day
 
 
 def test_consent_mix(clean: Dataset) -> None:

@@ -21,6 +21,7 @@ from tests.warehouse.helpers import key
 from warehouse.consent import import_registrations
 from warehouse.db import WarehouseConnection, connect
 from warehouse.pipeline import run_daily_sync
+from warehouse.registry import load_registry
 from warehouse.settings import Settings
 
 pytestmark = pytest.mark.postgres
@@ -97,7 +98,12 @@ def test_both_targets_publish_identical_rows(tmp_path: Path, dataset: Path, pg_u
     for name, warehouse in (("duckdb", ""), ("postgres", pg_url)):
         settings = _settings(tmp_path / name, dataset, warehouse)
         with connect(settings) as conn:
-            import_registrations(conn, dataset / "consent" / "registrations.csv", key(settings))
+            import_registrations(
+                conn,
+                dataset / "consent" / "registrations.csv",
+                key(settings),
+                load_registry(settings.registry_dir),
+            )
         summary = run_daily_sync(START, settings=settings)
         assert {row["status"] for row in summary} == {"loaded"}
         with connect(settings) as conn:

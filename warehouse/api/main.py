@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from warehouse.api.context import ApiContext
-from warehouse.api.routers import admin, auth, fhir, patients, per_visit
+from warehouse.api.routers import admin, auth, citizen_consent, fhir, patients, per_visit
 from warehouse.api.settings import get_api_settings
 from warehouse.settings import get_settings
 
@@ -36,7 +36,7 @@ def create_app(context: ApiContext | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.context = context or ApiContext(get_settings(), get_api_settings())
-    for module in (auth, patients, per_visit, fhir, admin):
+    for module in (auth, patients, per_visit, citizen_consent, fhir, admin):
         app.include_router(module.router)
 
     @app.middleware("http")

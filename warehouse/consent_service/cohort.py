@@ -16,7 +16,7 @@ from typing import Any
 
 from warehouse.consent_service import storage
 from warehouse.consent_service.clock import as_utc
-from warehouse.consent_service.model import PatientState, apply_event, fold
+from warehouse.consent_service.model import Event, PatientState, apply_event, fold
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,7 @@ class CohortChanges:
     hospital_code: str
     newly_consenting: list[str]  # patient keys needing a full-history extract
     continuing: list[str]  # patient keys served by incremental extracts
+    hospital_joined: bool = False  # the hospital itself joined since: its whole cohort is new
 
 
 def _network_of(conn: Any, hospital_code: str) -> str | None:
@@ -45,8 +46,13 @@ def _joined_at(conn: Any, hospital_code: str) -> datetime | None:
     return None
 
 
-def cohort_changes(conn: Any, hospital_code: str, since: datetime) -> CohortChanges:
-    """Patients who may send to `hospital_code` now, split by whether that is new since `since`."""
+def cohort_changes(
+    conn: Any, hospital_code: str, since: datetime, events: list[Event] | None = None
+) -> CohortChanges:
+    """Patients who may send to `hospital_code` now, split by whether that is new since `since`.
+
+    `events`: the whole log, when the caller already read it (one read for every hospital).
+    """
     network = _network_of(conn, hospital_code)
     joined_at = _joined_at(conn, hospital_code)
     since_utc = as_utc(since)
@@ -54,7 +60,7 @@ def cohort_changes(conn: Any, hospital_code: str, since: datetime) -> CohortChan
     def allowed(state: PatientState | None) -> bool:
         return state is not None and state.active and state.choice.covers(hospital_code, network)
 
-    events = storage.load_events(conn)
+    events = storage.load_events(conn) if events is None else events
     states = fold([e for e in events if as_utc(e.occurred_at) <= since_utc])
     interrupted = {key for key, state in states.items() if not allowed(state)}
     for event in events:
@@ -70,4 +76,4 @@ def cohort_changes(conn: Any, hospital_code: str, since: datetime) -> CohortChan
     hospital_new = joined_at is not None and joined_at > since_utc
     newly = [key for key in now_allowed if hospital_new or key in interrupted]
     continuing = [key for key in now_allowed if not (hospital_new or key in interrupted)]
-    return CohortChanges(hospital_code, newly, continuing)
+    return CohortChanges(hospital_code, newly, continuing, hospital_new)

@@ -89,8 +89,12 @@ def check_registration(
     participation: Participation,
     now: datetime,
     recorded_by: str,
+    *,
+    national_id_checked: bool = False,
 ) -> Event:
-    if not is_valid_thai_national_id(registration.national_id):
+    """`national_id_checked`: the caller validated the ID already (the bulk import does it
+    vectorised for the whole file)."""
+    if not national_id_checked and not is_valid_thai_national_id(registration.national_id):
         raise ConsentRefused("invalid_national_id", "The national ID is not a valid Thai ID.")
     if registration.verified_national_id != registration.national_id:
         raise ConsentRefused(

@@ -154,27 +154,33 @@ def load_events(
     return [_event(row) for row in rows]
 
 
+def projection_rows(state: PatientState) -> tuple[tuple[Any, ...], list[tuple[str, str, str]]]:
+    """The patient's consent.patient_consent row and consent.patient_sender rows."""
+    consent_row = (
+        state.patient_key,
+        state.status,
+        state.choice.scope,
+        state.sensitive_allowed,
+        bangkok_day(state.consenting_since),
+        bangkok_local(state.changed_at),
+    )
+    senders = [(state.patient_key, "network", code) for code in sorted(state.choice.networks)]
+    senders += [(state.patient_key, "hospital", code) for code in sorted(state.choice.hospitals)]
+    return consent_row, senders
+
+
 def write_projection(conn: Any, state: PatientState) -> None:
     """Replace the patient's rows in the current-state tables with `state`."""
     conn.execute("DELETE FROM consent.patient_sender WHERE patient_key = ?", [state.patient_key])
     conn.execute("DELETE FROM consent.patient_consent WHERE patient_key = ?", [state.patient_key])
+    consent_row, senders = projection_rows(state)
     conn.execute(
         "INSERT INTO consent.patient_consent (patient_key, status, sender_scope,"
         " sensitive_allowed, registered_on, changed_at) VALUES (?, ?, ?, ?, ?, ?)",
-        [
-            state.patient_key,
-            state.status,
-            state.choice.scope,
-            state.sensitive_allowed,
-            bangkok_day(state.consenting_since),
-            bangkok_local(state.changed_at),
-        ],
+        list(consent_row),
     )
-    senders = [("network", code) for code in sorted(state.choice.networks)] + [
-        ("hospital", code) for code in sorted(state.choice.hospitals)
-    ]
-    for kind, code in senders:
+    for sender in senders:
         conn.execute(
             "INSERT INTO consent.patient_sender (patient_key, kind, code) VALUES (?, ?, ?)",
-            [state.patient_key, kind, code],
+            list(sender),
         )

@@ -1,0 +1,226 @@
+"""The citizen app's consent endpoints (issue 4 item 6): register, sources, withdraw, rejoin,
+sensitive choice, state and notifications.
+
+Authenticated as the citizen app (its own bearer token), never as a physician. National IDs
+and birth dates travel in the body of the registration only; afterwards the app names the
+patient by the pseudonymous key the registration returned. The rules are
+warehouse.consent_service's: a refusal is a 4xx whose body is {reason_code, message}
+(422 for what the request itself gets wrong, 404 for an unknown patient, 409 for what the
+patient's current state does not allow).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, status
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from warehouse import consent_service
+from warehouse.api.deps import UNAUTHORIZED, Context, PatientKey
+from warehouse.api.routers.per_visit import citizen_app
+from warehouse.consent_service import ConsentRefused, PatientState, SenderChoice
+
+router = APIRouter(
+    prefix="/citizen-app/consent",
+    tags=["citizen app: consent"],
+    dependencies=[Depends(citizen_app)],
+)
+
+# Refusals about the request itself; the others are about the patient's current state.
+_UNPROCESSABLE = {
+    "invalid_national_id",
+    "under_age",
+    "not_self",
+    "verification_missing",
+    "empty_choice",
+    "unknown_network",
+    "not_participating",
+}
+Code = Annotated[str, Field(pattern=r"^[0-9A-Za-z]{1,16}$")]
+REFUSED: dict[int | str, dict[str, Any]] = {
+    404: {"description": "not_registered: no consent for this key"},
+    409: {"description": "refused by the consent rules: {reason_code, message}"},
+    422: {"description": "the request breaks a rule (invalid ID, under 18, unknown hospital...)"},
+    **UNAUTHORIZED,
+}
+
+
+class Sender(BaseModel):
+    scope: Literal["ALL", "LIST"]
+    networks: list[Code] = Field(default_factory=list, max_length=50)
+    hospitals: list[Code] = Field(default_factory=list, max_length=200)
+
+    def choice(self) -> SenderChoice:
+        if self.scope == "ALL":
+            return SenderChoice.everyone()
+        return SenderChoice.of(set(self.networks), set(self.hospitals))
+
+
+class Verification(BaseModel):
+    method: str = Field(min_length=1, max_length=40, pattern=r"^[^\x00]*$")
+    verified_at: datetime = Field(description="ISO 8601 with offset")
+    national_id: str = Field(pattern=r"^[0-9]{13}$", description="The verified identity")
+
+
+class RegistrationBody(BaseModel):
+    national_id: str = Field(pattern=r"^[0-9]{13}$")
+    birth_date: date
+    verification: Verification
+    sender: Sender
+    sensitive: bool = False
+
+
+class RejoinBody(BaseModel):
+    sender: Sender | None = Field(None, description="Omitted: the previous choice")
+    sensitive: bool = False
+
+
+class SensitiveBody(BaseModel):
+    allowed: bool
+
+
+class ConsentState(BaseModel):
+    patient_key: str
+    status: Literal["active", "withdrawn"]
+    sender: Sender
+    sensitive_allowed: bool
+    consenting_since: datetime
+    list_set_on: date
+
+
+class Notification(BaseModel):
+    notification_id: int
+    kind: str
+    payload: dict[str, Any]
+    created_at: datetime
+    read_at: datetime | None
+
+
+def _state(state: PatientState) -> ConsentState:
+    return ConsentState(
+        patient_key=state.patient_key,
+        status=state.status,
+        sender=Sender(
+            scope=state.choice.scope,
+            networks=sorted(state.choice.networks),
+            hospitals=sorted(state.choice.hospitals),
+        ),
+        sensitive_allowed=state.sensitive_allowed,
+        consenting_since=state.consenting_since,
+        list_set_on=state.list_set_on,
+    )
+
+
+def _refused(refusal: ConsentRefused) -> JSONResponse:
+    code = refusal.reason_code
+    status_code = (
+        status.HTTP_404_NOT_FOUND
+        if code == "not_registered"
+        else status.HTTP_422_UNPROCESSABLE_ENTITY
+        if code in _UNPROCESSABLE
+        else status.HTTP_409_CONFLICT
+    )
+    return JSONResponse({"reason_code": code, "message": refusal.message}, status_code)
+
+
+def _act(context: Any, action: Callable[[Any], Any]) -> Any:
+    """Run a consent-service call as the citizen app; a refusal becomes its 4xx response."""
+    with context.connect() as conn, context.consent_service(conn) as consent_conn:
+        try:
+            return action(consent_conn)
+        except ConsentRefused as refusal:
+            return _refused(refusal)
+
+
+def _as_state(result: Any) -> Any:
+    return _state(result) if isinstance(result, PatientState) else result
+
+
+@router.post(
+    "/registrations",
+    response_model=ConsentState,
+    status_code=status.HTTP_201_CREATED,
+    responses=REFUSED,
+)
+def register(body: RegistrationBody, context: Context) -> Any:
+    """Register the verified person (the verified identity must be the patient's own)."""
+    registration = consent_service.Registration(
+        national_id=body.national_id,
+        birth_date=body.birth_date,
+        verification_method=body.verification.method,
+        verified_at=body.verification.verified_at,
+        verified_national_id=body.verification.national_id,
+        choice=body.sender.choice(),
+        sensitive_allowed=body.sensitive,
+    )
+    secret = context.settings.pseudonym_key.get_secret_value().encode("utf-8")
+    return _as_state(
+        _act(
+            context,
+            lambda conn: consent_service.register(conn, context.registry, registration, secret),
+        )
+    )
+
+
+@router.get("/{patient_key}", response_model=ConsentState, responses=REFUSED)
+def show(patient_key: PatientKey, context: Context) -> Any:
+    """The patient's consent, derived from the event log."""
+
+    def action(conn: Any) -> PatientState:
+        state = consent_service.current_state(conn, patient_key)
+        if state is None:
+            raise ConsentRefused("not_registered", "This person has not registered.")
+        return state
+
+    return _as_state(_act(context, action))
+
+
+@router.put("/{patient_key}/sources", response_model=ConsentState, responses=REFUSED)
+def change_sources(patient_key: PatientKey, body: Sender, context: Context) -> Any:
+    """Change the sender choice (at most once per Bangkok calendar day)."""
+    return _as_state(
+        _act(
+            context,
+            lambda conn: consent_service.change_sources(
+                conn, context.registry, patient_key, body.choice()
+            ),
+        )
+    )
+
+
+@router.post("/{patient_key}/withdrawal", response_model=ConsentState, responses=REFUSED)
+def withdraw(patient_key: PatientKey, context: Context) -> Any:
+    """Withdraw: every row is hidden at once and purged by the next sync."""
+    return _as_state(_act(context, lambda conn: consent_service.withdraw(conn, patient_key)))
+
+
+@router.post("/{patient_key}/rejoin", response_model=ConsentState, responses=REFUSED)
+def rejoin(patient_key: PatientKey, body: RejoinBody, context: Context) -> Any:
+    """Join again, from the day after withdrawing (Bangkok)."""
+    choice = body.sender.choice() if body.sender is not None else None
+    return _as_state(
+        _act(
+            context,
+            lambda conn: consent_service.rejoin(
+                conn, context.registry, patient_key, choice, sensitive_allowed=body.sensitive
+            ),
+        )
+    )
+
+
+@router.put("/{patient_key}/sensitive", response_model=ConsentState, responses=REFUSED)
+def sensitive(patient_key: PatientKey, body: SensitiveBody, context: Context) -> Any:
+    """Share sensitive data or not (off by default)."""
+    return _as_state(
+        _act(context, lambda conn: consent_service.set_sensitive(conn, patient_key, body.allowed))
+    )
+
+
+@router.get("/{patient_key}/notifications", response_model=list[Notification], responses=REFUSED)
+def notifications(patient_key: PatientKey, context: Context) -> Any:
+    """Notifications for the patient (e.g. a hospital joined that their choice does not cover)."""
+    return _act(context, lambda conn: consent_service.notifications(conn, patient_key))
