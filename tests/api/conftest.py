@@ -78,12 +78,23 @@ def _register_in_consent_service(conn: Any, settings: Any, patient_key: str) -> 
     service (per-visit requests, withdrawal) works from its event log, so the patients the
     tests act on are registered through it, as the citizen app would."""
     from warehouse import consent_service
-    from warehouse.registry import load_registry
 
     cid, birth_date = conn.execute(
         "SELECT cid, birth_date FROM published.patient WHERE patient_key = ?", [patient_key]
     ).fetchone()
     verified = datetime.now(UTC) - timedelta(days=3)
+    try:
+        _register(conn, settings, cid, birth_date, verified)
+    except consent_service.ConsentRefused as refused:
+        # warehouse.consent.import_registrations now writes through the service's event log
+        if refused.reason_code != "already_registered":
+            raise
+
+
+def _register(conn: Any, settings: Any, cid: str, birth_date: Any, verified: datetime) -> None:
+    from warehouse import consent_service
+    from warehouse.registry import load_registry
+
     consent_service.register(
         conn,
         load_registry(settings.registry_dir),

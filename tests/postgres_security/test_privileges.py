@@ -47,23 +47,26 @@ def test_api_cannot_read_sources_marts_or_consent(rebuilt: SecuredWarehouse, rel
 @pytest.mark.parametrize(
     "statement",
     [
+        "INSERT INTO audit.access_log (physician_licence, action) VALUES ('MD-1', 'read')",
         "UPDATE audit.access_log SET action = 'edited'",
         "DELETE FROM audit.access_log",
         "TRUNCATE audit.access_log",
     ],
 )
-def test_api_appends_audit_rows_but_cannot_change_them(
-    rebuilt: SecuredWarehouse, statement: str
-) -> None:
-    with connect(rebuilt.dsn(API)) as conn:
-        conn.execute(
-            "INSERT INTO audit.access_log (physician_licence, action) VALUES ('MD-1', 'read')"
-        )
-        conn.commit()
-        with pytest.raises(errors.InsufficientPrivilege):
-            conn.execute(statement)
+def test_api_cannot_write_audit_rows_directly(rebuilt: SecuredWarehouse, statement: str) -> None:
+    """The api role appends only through audit.append_access (which chains the hash)."""
     with connect(rebuilt.dsn()) as conn:
-        assert one(conn, "SELECT count(*) FROM audit.access_log WHERE action = 'read'") >= 1
+        before = one(conn, "SELECT count(*) FROM audit.access_log")
+    with connect(rebuilt.dsn(API)) as conn, pytest.raises(errors.InsufficientPrivilege):
+        conn.execute(statement)
+    with connect(rebuilt.dsn()) as conn:
+        assert one(conn, "SELECT count(*) FROM audit.access_log") == before
+        assert one(
+            conn,
+            "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+            "WHERE n.nspname = 'audit' AND p.proname = 'append_access' "
+            "AND has_function_privilege('healthlink_api', p.oid, 'EXECUTE')",
+        ) == 1
 
 
 @pytest.mark.parametrize(
@@ -162,11 +165,16 @@ def test_consent_functions_are_pinned_security_definers(rebuilt: SecuredWarehous
             " FROM pg_proc AS p JOIN pg_namespace AS n ON n.oid = p.pronamespace"
             " WHERE n.nspname = 'consent' ORDER BY p.proname"
         ).fetchall()
-    assert [f[0] for f in functions] == ["patient_visible", "per_visit_gate", "row_allowed"]
-    for _name, definer, volatility, config, owner, public_execute in functions:
-        assert definer and volatility == "s" and not public_execute
-        assert config == ["search_path=pg_catalog, pg_temp"]
-        assert owner == "healthlink_transformer"
+    # The row predicates come from dbt (the transformer owns them); the API's helpers
+    # (withheld-hospital list, break-glass) come from the migration.
+    predicates = {"patient_visible", "per_visit_gate", "row_allowed"}
+    api_helpers = {"patient_sources", "open_break_glass"}
+    assert {f[0] for f in functions} == predicates | api_helpers
+    for name, definer, volatility, config, owner, public_execute in functions:
+        assert definer and not public_execute, name
+        assert config == ["search_path=pg_catalog, pg_temp"], name
+        if name in predicates:
+            assert volatility == "s" and owner == "healthlink_transformer", name
 
 
 def test_rebuild_keeps_rows_hidden(rebuilt: SecuredWarehouse) -> None:

@@ -7,6 +7,23 @@ GRANT USAGE, CREATE ON SCHEMA api TO healthlink_api;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA api TO healthlink_api;
 ALTER DEFAULT PRIVILEGES IN SCHEMA api
     GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO healthlink_api;
+-- ... and owns them, so its start-up DDL (CREATE INDEX IF NOT EXISTS) works on tables an
+-- administrator created first. Only when needed: ALTER TABLE takes a strong lock.
+DO $$
+DECLARE
+    api_table record;
+BEGIN
+    FOR api_table IN
+        SELECT c.oid::regclass AS rel
+        FROM pg_catalog.pg_class AS c
+        JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+        WHERE n.nspname = 'api' AND c.relkind IN ('r', 'p')
+          AND c.relowner <> (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = 'healthlink_api')
+    LOOP
+        EXECUTE format('ALTER TABLE %s OWNER TO healthlink_api', api_table.rel);
+    END LOOP;
+END
+$$;
 
 -- The consent service (run by the API for per-visit requests and the citizen app's
 -- decisions, as healthlink_citizen_app) draws event ids from sequences in consent.

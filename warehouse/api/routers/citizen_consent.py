@@ -5,8 +5,8 @@ Authenticated as the citizen app (its own bearer token), never as a physician. N
 and birth dates travel in the body of the registration only; afterwards the app names the
 patient by the pseudonymous key the registration returned. The rules are
 warehouse.consent_service's: a refusal is a 4xx whose body is {reason_code, message}
-(422 for what the request itself gets wrong, 404 for an unknown patient, 409 for what the
-patient's current state does not allow).
+(400 for what the request itself gets wrong by the rules, 404 for an unknown patient, 409 for
+what the patient's current state does not allow; 422 stays FastAPI's schema validation error).
 """
 
 from __future__ import annotations
@@ -41,10 +41,20 @@ _UNPROCESSABLE = {
     "not_participating",
 }
 Code = Annotated[str, Field(pattern=r"^[0-9A-Za-z]{1,16}$")]
+
+
+class Refusal(BaseModel):
+    reason_code: str
+    message: str
+
+
 REFUSED: dict[int | str, dict[str, Any]] = {
-    404: {"description": "not_registered: no consent for this key"},
-    409: {"description": "refused by the consent rules: {reason_code, message}"},
-    422: {"description": "the request breaks a rule (invalid ID, under 18, unknown hospital...)"},
+    400: {
+        "model": Refusal,
+        "description": "the request breaks a rule (invalid ID, under 18, unknown hospital...)",
+    },
+    404: {"model": Refusal, "description": "not_registered: no consent for this key"},
+    409: {"model": Refusal, "description": "refused by the consent rules for the current state"},
     **UNAUTHORIZED,
 }
 
@@ -120,7 +130,7 @@ def _refused(refusal: ConsentRefused) -> JSONResponse:
     status_code = (
         status.HTTP_404_NOT_FOUND
         if code == "not_registered"
-        else status.HTTP_422_UNPROCESSABLE_ENTITY
+        else status.HTTP_400_BAD_REQUEST
         if code in _UNPROCESSABLE
         else status.HTTP_409_CONFLICT
     )

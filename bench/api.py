@@ -1,0 +1,375 @@
+"""API latency benchmark: server-side p50/p95/p99 against the bare SQL for the same patients.
+
+    .venv/bin/python -m bench.api [--patients 1000000] [--backend both|duckdb|postgres]
+                                  [--requests 300] [--visits-per-patient 0.3]
+
+1. A synthetic dataset (4 hospitals, two extract days, 1 year of history, few visits per
+   patient so that 1M patients stays cheap), built through the real pipeline: consent
+   import → sync_batch per hospital → dbt build (tests/api/build_warehouse.py, in a child
+   process). PostgreSQL: a throwaway database, dropped at the end.
+2. uvicorn on 127.0.0.1 serving warehouse.api.main:app (on PostgreSQL connected as
+   healthlink_api); one physician; for --requests random visible patients: search by
+   national ID, search by (first, last) name with a one-letter typo, and the patient record.
+   Server-side time is the app's own `Server-Timing: app;dur=` header (session check,
+   queries, audit append, serialisation), not the HTTP round trip.
+3. Bare SQL in the same run for the same patients, on a connection of the same role with
+   the same physician context: the patient lookup by cid; the candidate query of the name
+   search; the patient row plus the nine category queries of the record.
+4. bench/results/api-<UTC>.json (absolute ms and the API / SQL ratio per percentile).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+
+ROOT = Path(__file__).resolve().parent.parent
+START = date(2026, 11, 23)
+PINCODE = "482916"
+LICENCE = "99001"
+KEY = "test-pseudonym-key"  # the key tests/api/build_warehouse.py builds with
+CATEGORY_VIEWS = (
+    "allergy",
+    "diagnosis",
+    "medication_dispense",
+    "immunization",
+    "procedure",
+    "vital_sign",
+    "lab_result",
+    "imaging_report",
+    "encounter",
+)
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+
+    def at(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
+
+    return {"p50": at(0.50), "p95": at(0.95), "p99": at(0.99), "n": len(ordered)}
+
+
+def generate(out: Path, patients: int, visits: float) -> None:
+    from synthetic import generate_dataset
+
+    if (out / "manifest.json").exists():
+        return
+    generate_dataset(
+        out,
+        hospitals=4,
+        patients=patients,
+        days=2,  # the build syncs two days, as the API tests do
+        start_date=START,
+        seed=11,
+        tis620_hospitals=1,
+        buddhist_era_hospitals=1,
+        headerless_hospitals=1,
+        error_rate=0.0,
+        visits_per_patient=visits,
+        history_years=1,
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serve(env: dict[str, str], log: Path) -> Iterator[str]:
+    port = _free_port()
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "warehouse.api.main:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            import httpx
+
+            deadline = time.monotonic() + 1800  # the name index is built at start-up
+            while True:
+                try:
+                    if httpx.get(f"{url}/openapi.json", timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(log.read_text()[-2000:])
+                time.sleep(0.5)
+            yield url
+        except Exception:
+            sys.stderr.write(log.read_text()[-4000:])
+            raise
+        finally:
+            process.terminate()
+            process.wait(timeout=60)
+
+
+def _typo(name: str) -> str:
+    """One letter replaced in the middle: the misspelling a physician might type."""
+    middle = len(name) // 2
+    return name[:middle] + ("ก" if name[middle] != "ก" else "ข") + name[middle + 1 :]
+
+
+def measure_api(url: str, sample: list[tuple[str, str, str, str]]) -> dict[str, Any]:
+    import httpx
+
+    timings: dict[str, list[float]] = {"search_id": [], "search_name": [], "record": []}
+    with httpx.Client(base_url=url, timeout=120) as client:
+        token = client.post("/auth/login", json={"licence": LICENCE, "pincode": PINCODE}).json()[
+            "token"
+        ]
+        headers = {"Authorization": f"Bearer {token}"}
+        client.post(
+            "/auth/terms", json={"accept": True, "terms_version": "2026-01"}, headers=headers
+        )
+
+        def timed(kind: str, response: httpx.Response) -> None:
+            assert response.status_code == 200, response.text[:200]
+            value = response.headers["server-timing"].split("dur=")[1]
+            timings[kind].append(float(value))
+
+        for key, cid, first, last in sample:
+            timed(
+                "search_id",
+                client.post("/patients/search", json={"national_id": cid}, headers=headers),
+            )
+            timed(
+                "search_name",
+                client.post(
+                    "/patients/search",
+                    json={"first_name": _typo(first), "last_name": last},
+                    headers=headers,
+                ),
+            )
+            timed("record", client.get(f"/patients/{key}/record", headers=headers))
+    return timings
+
+
+def measure_sql(
+    conn: Any, sample: list[tuple[str, str, str, str]], hospital: str
+) -> dict[str, list[float]]:
+    from warehouse.api.gate import set_physician
+    from warehouse.api.name_index import blocking_keys
+    from warehouse.api.search import normalise_name
+
+    timings: dict[str, list[float]] = {"search_id": [], "search_name": [], "record": []}
+
+    def timed(kind: str, work: Callable[[], None]) -> None:
+        started = time.perf_counter()
+        with conn.transaction():
+            set_physician(conn, LICENCE, hospital)
+            work()
+        timings[kind].append((time.perf_counter() - started) * 1000)
+
+    for key, cid, first, last in sample:
+
+        def by_id(cid: str = cid) -> None:
+            conn.execute("SELECT * FROM published.patient WHERE cid = ?", [cid]).fetchall()
+
+        timed("search_id", by_id)
+        keys = sorted(blocking_keys(normalise_name(_typo(first)), normalise_name(last)))
+
+        def by_name(keys: list[str] = keys) -> None:
+            conn.execute(
+                "SELECT * FROM published.patient WHERE patient_key IN (SELECT patient_key FROM "
+                f"api.name_key WHERE name_key IN ({', '.join('?' for _ in keys)}))",
+                keys,
+            ).fetchall()
+
+        timed(
+            "search_name",
+            by_name,
+        )
+
+        def record(key: str = key) -> None:
+            conn.execute("SELECT * FROM published.patient WHERE patient_key = ?", [key]).fetchall()
+            for view in CATEGORY_VIEWS:
+                conn.execute(
+                    f"SELECT * FROM published.{view} WHERE patient_key = ?", [key]
+                ).fetchall()
+
+        timed("record", record)
+    return timings
+
+
+def run_backend(backend: str, dataset: Path, work: Path, requests: int) -> dict[str, Any]:
+    from tests.conftest import pg_url
+    from warehouse.settings import Settings
+
+    warehouse = ""
+    database = None
+    if backend == "postgres":
+        import psycopg
+
+        database = f"healthlink_bench_{int(time.time())}"
+        with psycopg.connect(pg_url("postgres"), autocommit=True) as admin:
+            admin.execute(f"CREATE DATABASE {database}")
+        warehouse = pg_url(database)
+    home = work / f"home-{backend}"
+    try:
+        started = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "tests.api.build_warehouse", str(home), str(dataset), warehouse],
+            cwd=ROOT,
+            check=True,
+        )
+        build_seconds = time.perf_counter() - started
+        settings = Settings(
+            home=home,
+            registry_dir=dataset / "registry",
+            pseudonym_key=SecretStr(KEY),
+            environment="test",
+            warehouse=warehouse,
+        )
+        from warehouse.api import physicians
+        from warehouse.api.schema import ensure_api_schema
+        from warehouse.db import connect
+
+        with connect(settings) as conn:
+            from warehouse.consent_service import ensure_consent_tables
+
+            ensure_consent_tables(conn)  # as `healthlink consent` leaves a deployment
+            ensure_api_schema(conn)
+            hospital = conn.execute(
+                "SELECT hospital_code FROM published.hospital_freshness "
+                "WHERE NOT per_visit_consent ORDER BY 1 LIMIT 1"
+            ).fetchone()[0]
+            with conn.transaction():
+                physicians.add_physician(conn, LICENCE, "นพ. ทดสอบ", PINCODE, [hospital])
+            (patients,) = conn.execute("SELECT count(*) FROM published.patient").fetchone()
+            rows = conn.execute(
+                "SELECT patient_key, cid, first_name, last_name FROM published.patient "
+                "WHERE length(first_name) >= 4 ORDER BY md5(patient_key) LIMIT ?",
+                [requests],
+            ).fetchall()
+            if warehouse:
+                from warehouse.migrations import apply
+
+                apply(conn)  # grants on the API tables created just now
+        if not rows:
+            raise RuntimeError(f"{backend}: no visible patient to sample ({patients} visible)")
+        sample = [(str(r[0]), str(r[1]), str(r[2]), str(r[3])) for r in rows]
+        env = {
+            **os.environ,
+            "HEALTHLINK_HOME": str(home),
+            "HEALTHLINK_WAREHOUSE": warehouse,
+            "HEALTHLINK_REGISTRY_DIR": str(dataset / "registry"),
+            "HEALTHLINK_PSEUDONYM_KEY": KEY,
+            "HEALTHLINK_ENVIRONMENT": "test",
+            "HEALTHLINK_API_CITIZEN_APP_TOKEN": "bench-citizen-token",
+            "HEALTHLINK_API_SEARCH_PER_MINUTE": "1000000",
+        }
+        started = time.perf_counter()
+        with serve(env, work / f"uvicorn-{backend}.log") as url:
+            startup_seconds = time.perf_counter() - started
+            api = measure_api(url, sample)
+            sql = _bare_sql(settings, sample, hospital)
+        result: dict[str, Any] = {
+            "published_patients": patients,
+            "build_seconds": round(build_seconds, 1),
+            "api_startup_seconds": round(startup_seconds, 1),
+        }
+        for kind in api:
+            a, s = percentiles(api[kind]), percentiles(sql[kind])
+            result[kind] = {
+                "api_ms": a,
+                "sql_ms": s,
+                "ratio": {
+                    q: round(a[q] / s[q], 2) if s[q] else None for q in ("p50", "p95", "p99")
+                },
+            }
+        return result
+    finally:
+        if database:
+            import psycopg
+
+            with psycopg.connect(pg_url("postgres"), autocommit=True) as admin:
+                admin.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+
+
+def _bare_sql(
+    settings: Any, sample: list[tuple[str, str, str, str]], hospital: str
+) -> dict[str, list[float]]:
+    """The same queries on a connection of the API's own role (PostgreSQL: RLS applies)."""
+    if settings.uses_postgres:
+        from warehouse.api.postgres import API_ROLE, url_for_role
+        from warehouse.postgres.connection import PostgresConnection, open_postgres
+
+        conn = PostgresConnection(open_postgres(url_for_role(settings.warehouse, API_ROLE)))
+        try:
+            return measure_sql(conn, sample, hospital)
+        finally:
+            conn.raw.close()
+    from warehouse.db import connect
+
+    with connect(settings) as duck:  # the server waits on the file lock meanwhile
+        return measure_sql(duck, sample, hospital)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--patients", type=int, default=1_000_000)
+    parser.add_argument("--visits-per-patient", type=float, default=0.3)
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--backend", choices=["both", "duckdb", "postgres"], default="both")
+    parser.add_argument("--data-dir", type=Path, default=ROOT / "bench" / "data")
+    args = parser.parse_args()
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
+    random.seed(11)
+    dataset = args.data_dir / f"api-{args.patients}-{args.visits_per_patient}"
+    started = time.perf_counter()
+    generate(dataset, args.patients, args.visits_per_patient)
+    generate_seconds = time.perf_counter() - started
+    backends = ["duckdb", "postgres"] if args.backend == "both" else [args.backend]
+    results: dict[str, Any] = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "patients_generated": args.patients,
+        "visits_per_patient": args.visits_per_patient,
+        "requests": args.requests,
+        "generate_seconds": round(generate_seconds, 1),
+        "cpus": os.cpu_count(),
+    }
+    with tempfile.TemporaryDirectory(prefix="healthlink-bench-api-") as work:
+        for backend in backends:
+            results[backend] = run_backend(backend, dataset, Path(work), args.requests)
+            print(json.dumps({backend: results[backend]}, indent=1), flush=True)
+    out = ROOT / "bench" / "results" / f"api-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
+    out.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
