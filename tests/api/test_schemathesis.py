@@ -9,8 +9,14 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import positive_data_acceptance
 
 from tests.api.conftest import CITIZEN_APP_TOKEN, Server, add_physician, bearer, login
+
+# Consent rules go beyond what a schema can say (the national ID check digit, age 18 on the
+# Bangkok day, the patient's current state): a schema-valid request may rightly be refused
+# with a documented 400/409 {reason_code, message}. Every other check still applies there.
+RULE_CHECKED_PREFIX = "/citizen-app/consent/"
 
 
 @pytest.fixture(scope="session")
@@ -61,8 +67,10 @@ def test_openapi_contract(api_schema: Any, api_server: Server, identities: dict[
             max_examples=20, deadline=None, suppress_health_check=list(HealthCheck), database=None
         )
         def run(case: Any) -> None:
+            path = case.operation.path
+            excluded = [positive_data_acceptance] if path.startswith(RULE_CHECKED_PREFIX) else []
             case.call_and_validate(
-                headers=bearer(_token(case.operation.path, api_server, identities))
+                headers=bearer(_token(path, api_server, identities)), excluded_checks=excluded
             )
 
         try:
