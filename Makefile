@@ -45,8 +45,11 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
+# Ingest (DuckDB + PostgreSQL load stage), then API latency at 1 million patients.
 bench: venv dbt-parse
+	bash scripts/ensure_services.sh
 	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench.api
 
 bench-api: venv dbt-parse
 	$(BIN)/python -m bench.api
