@@ -132,6 +132,26 @@ class DuckDBConnection:
         self.raw.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {select_sql}", list(params))
 
 
+# DuckDB files whose schema this process has already ensured: the API opens the file once
+# per request (single writer, DESIGN §6), and some thirty CREATE ... IF NOT EXISTS
+# statements cost more than the request's own queries. A freed inode can be reused by a new
+# file, so a hit is confirmed by one catalog lookup of the table ensure_schema creates last.
+_schema_ensured: set[tuple[str, int, int]] = set()
+
+
+def _file_identity(path: Path) -> tuple[str, int, int]:
+    stat = path.stat()
+    return (str(path.resolve()), stat.st_dev, stat.st_ino)
+
+
+def _has_schema(raw: duckdb.DuckDBPyConnection) -> bool:
+    found = raw.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'ops'"
+        " AND table_name = 'run_summary'"
+    ).fetchone()
+    return bool(found and found[0])
+
+
 @contextmanager
 def _connect_duckdb(settings: Settings) -> Iterator[WarehouseConnection]:
     from warehouse.schema import ensure_schema
@@ -141,7 +161,10 @@ def _connect_duckdb(settings: Settings) -> Iterator[WarehouseConnection]:
         raw = duckdb.connect(str(settings.duckdb_path))
         try:
             conn = DuckDBConnection(raw)
-            ensure_schema(conn)
+            file_identity = _file_identity(settings.duckdb_path)
+            if file_identity not in _schema_ensured or not _has_schema(raw):
+                ensure_schema(conn)
+                _schema_ensured.add(file_identity)
             yield conn
         finally:
             raw.close()

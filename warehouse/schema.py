@@ -114,9 +114,16 @@ POSTGRES_INDEXES = [
     "(hospital_code, extract_date)"
     for entity in ENTITIES
 ] + [
-    f"CREATE INDEX IF NOT EXISTS {entity}_hospital_hash ON raw.{entity} "
-    "(hospital_code, row_hash)"
+    f"CREATE INDEX IF NOT EXISTS {entity}_hospital_hash ON raw.{entity} (hospital_code, row_hash)"
     for entity in ENTITIES
+]
+
+# PostgreSQL only: row-level security asks "may this patient's rows from this hospital be
+# shown?" for every published row (consent.row_allowed, consent.per_visit_gate), by patient.
+POSTGRES_INDEXES += [
+    "CREATE INDEX IF NOT EXISTS patient_sender_patient ON consent.patient_sender (patient_key)",
+    "CREATE INDEX IF NOT EXISTS per_visit_grant_patient ON consent.per_visit_grant "
+    "(patient_key, source_hospital_code)",
 ]
 
 

@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
+from typing import Any
 
 from filelock import FileLock
 
@@ -42,10 +43,42 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def run_dbt(args: list[str], settings: Settings | None = None) -> None:
-    """Invoke dbt in-process (on DuckDB, holding the writer lock for the whole run)."""
+def invoke_dbt(
+    args: list[str],
+    environment: dict[str, str],
+    *,
+    work_dir: Path | None = None,
+    quiet: bool = False,
+) -> Any:
+    """dbt in-process with the profile's environment set only for the call (telemetry off).
+
+    `work_dir`: where target/ and logs/ go instead of the project's own (tests and parallel
+    builds must not share them). Returns dbt's result; the caller decides what failure means.
+    """
     from dbt.cli.main import dbtRunner  # heavy import, only when transforming
 
+    values = {"DBT_SEND_ANONYMOUS_USAGE_STATS": "False", "DO_NOT_TRACK": "1", **environment}
+    paths = (
+        ["--target-path", str(work_dir / "target"), "--log-path", str(work_dir / "logs")]
+        if work_dir is not None
+        else []
+    )
+    with _environment(values):
+        return dbtRunner().invoke(
+            [
+                *args,
+                "--project-dir",
+                str(DBT_PROJECT_DIR),
+                "--profiles-dir",
+                str(DBT_PROJECT_DIR),
+                *paths,
+                *(["--quiet"] if quiet else []),
+            ]
+        )
+
+
+def run_dbt(args: list[str], settings: Settings | None = None) -> None:
+    """Invoke dbt in-process (on DuckDB, holding the writer lock for the whole run)."""
     settings = settings or get_settings()
     settings.home.mkdir(parents=True, exist_ok=True)
     with connect(settings):
@@ -55,16 +88,8 @@ def run_dbt(args: list[str], settings: Settings | None = None) -> None:
         if settings.uses_postgres
         else FileLock(str(settings.lock_path), timeout=LOCK_TIMEOUT_SECONDS)
     )
-    with _environment(dbt_environment(settings)), writer_lock:
-        result = dbtRunner().invoke(
-            [
-                *args,
-                "--project-dir",
-                str(DBT_PROJECT_DIR),
-                "--profiles-dir",
-                str(DBT_PROJECT_DIR),
-            ]
-        )
+    with writer_lock:
+        result = invoke_dbt(args, dbt_environment(settings))
     if not result.success:
         raise TransformError(f"dbt {' '.join(args)} failed (see the dbt log above)")
 

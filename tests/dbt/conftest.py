@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -13,7 +12,7 @@ import duckdb
 import pytest
 import raw_fixture
 
-PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
+from warehouse.transform import invoke_dbt
 
 CATEGORIES = (
     "encounter",
@@ -38,38 +37,12 @@ class Warehouse:
     target_env: dict[str, str] = field(default_factory=dict)
 
     def dbt(self, *args: str) -> Any:
-        from dbt.cli.main import dbtRunner  # heavy import, only when building
-
         env = {
             "HEALTHLINK_DUCKDB_PATH": str(self.path),
             "DBT_TARGET": "duckdb",
-            "DO_NOT_TRACK": "1",
-            "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
             **self.target_env,
         }
-        saved = {key: os.environ.get(key) for key in env}
-        os.environ.update(env)
-        try:
-            result = dbtRunner().invoke(
-                [
-                    *args,
-                    "--project-dir",
-                    str(PROJECT_DIR),
-                    "--profiles-dir",
-                    str(PROJECT_DIR),
-                    "--target-path",
-                    str(self.workdir / "target"),
-                    "--log-path",
-                    str(self.workdir / "logs"),
-                    "--quiet",
-                ]
-            )
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+        result = invoke_dbt(list(args), env, work_dir=self.workdir, quiet=True)
         assert result.success, f"dbt {' '.join(args)} failed: {result.exception}"
         return result
 

@@ -17,10 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from warehouse.transform import invoke_dbt
+
 psycopg = pytest.importorskip("psycopg")
 
 REPO = Path(__file__).resolve().parents[2]
-PROJECT_DIR = REPO / "dbt_project"
 sys.path.insert(0, str(REPO / "tests" / "dbt"))  # raw_fixture: shared with the dbt tests
 
 SERVER = {
@@ -46,40 +47,14 @@ class SecuredWarehouse:
 
     def dbt(self, *args: str) -> None:
         """dbt on this database, connected as the transformer role."""
-        from dbt.cli.main import dbtRunner  # heavy import, only when building
-
         env = {
             "DBT_TARGET": "postgres",
-            "DO_NOT_TRACK": "1",
-            "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
             **{f"HEALTHLINK_PG_{k.upper()}": v for k, v in SERVER.items()},
             "HEALTHLINK_PG_USER": "healthlink_transformer",
             "HEALTHLINK_PG_PASSWORD": os.environ.get("HEALTHLINK_PG_TRANSFORMER_PASSWORD", ""),
             "HEALTHLINK_PG_DBNAME": self.dbname,
         }
-        saved = {key: os.environ.get(key) for key in env}
-        os.environ.update(env)
-        try:
-            result = dbtRunner().invoke(
-                [
-                    *args,
-                    "--project-dir",
-                    str(PROJECT_DIR),
-                    "--profiles-dir",
-                    str(PROJECT_DIR),
-                    "--target-path",
-                    str(self.workdir / "target"),
-                    "--log-path",
-                    str(self.workdir / "logs"),
-                    "--quiet",
-                ]
-            )
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+        result = invoke_dbt(list(args), env, work_dir=self.workdir, quiet=True)
         assert result.success, f"dbt {' '.join(args)} failed: {result.exception}"
 
 
