@@ -145,11 +145,13 @@ def _file_identity(path: Path) -> tuple[str, int, int]:
 
 
 def _has_schema(raw: duckdb.DuckDBPyConnection) -> bool:
+    # fetchall, not fetchone: a result left open makes the connection's next sql() fail
+    # (ResourceInUseException), and the caller's first statement may be one.
     found = raw.execute(
         "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'ops'"
         " AND table_name = 'run_summary'"
-    ).fetchone()
-    return bool(found and found[0])
+    ).fetchall()
+    return bool(found[0][0])
 
 
 @contextmanager

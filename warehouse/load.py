@@ -17,6 +17,8 @@ import time
 from datetime import date, datetime
 from pathlib import Path
 
+import pyarrow.parquet as pq
+
 from warehouse.db import WarehouseConnection
 from warehouse.schema import raw_columns
 
@@ -79,3 +81,28 @@ def load_batch(
         "INSERT INTO ops.transform_pending VALUES (?, ?) ON CONFLICT DO NOTHING",
         [hospital_code, extract_date],
     )
+
+
+# PostgreSQL: re-sample a raw table once a load changed more than this share of it.
+# Autovacuum applies the same rule, but a minute later; the dbt build that follows a first
+# big load would otherwise plan against an empty table's statistics (a nested loop over
+# millions of vital signs ran for more than ten minutes that way).
+ANALYZE_CHANGED_SHARE = 0.1
+
+
+def refresh_statistics(conn: WarehouseConnection, files: dict[str, Path]) -> list[str]:
+    """ANALYZE the raw tables this batch changed a lot; returns the entities analysed."""
+    if conn.dialect != "postgres":
+        return []  # DuckDB keeps its statistics as it writes
+    analysed = []
+    for entity, parquet in sorted(files.items()):
+        loaded = pq.ParquetFile(parquet).metadata.num_rows
+        (estimated,) = conn.execute(
+            "SELECT coalesce(max(reltuples), -1) FROM pg_catalog.pg_class"
+            " WHERE oid = to_regclass(?)",
+            [f"raw.{entity}"],
+        ).fetchone()
+        if loaded and (estimated < 0 or loaded > ANALYZE_CHANGED_SHARE * estimated):
+            conn.execute(f"ANALYZE raw.{entity}")
+            analysed.append(entity)
+    return analysed

@@ -29,7 +29,7 @@ from expectations.national_id import valid_national_id_mask
 from expectations.validate import reject_rate_exceeded, validate_entity
 from warehouse import consent, landing, ops
 from warehouse.db import connect
-from warehouse.load import load_batch
+from warehouse.load import load_batch, refresh_statistics
 from warehouse.ops import BatchSummary, EntityCounts
 from warehouse.pseudonym import patient_keys
 from warehouse.registry import Hospital
@@ -303,6 +303,8 @@ def sync_batch(
         ops.record_batch(conn, summary, run_id)
         ops.record_rejects(conn, hospital.hospital_code, extract_date, extract.batch_id, rejects)
         ops.record_validation(conn, hospital.hospital_code, extract_date, documents)
+    with connect(settings) as conn:
+        refresh_statistics(conn, landed.files)
     stage["load"] = time.perf_counter() - clock
     log.info(
         "batch_loaded",

@@ -17,32 +17,47 @@ with measured as (
       and value > 0
 ),
 
+-- Weight and height side by side by conditional aggregation, not a self-join: at most one
+-- ranked row per (encounter, vital_code), so max() picks it. A self-join of the ranked rows
+-- looks tiny to PostgreSQL's planner (a filtered CTE) and became a nested loop over
+-- millions of rows at the 1M-patient benchmark.
+latest_pair as (
+    select
+        hospital_code,
+        patient_key,
+        encounter_id,
+        {%- for side in ['weight', 'height'] %}
+        {%- set code = 'body_' ~ side %}
+        max(case when vital_code = '{{ code }}' then value end) as {{ side }}_value,
+        {%- for column in lineage %}
+        max(case when vital_code = '{{ code }}' then {{ column }} end) as {{ side }}_{{ column }}{{ ',' if not (loop.last and side == 'height') }}
+        {%- endfor %}
+        {%- endfor %}
+    from measured
+    where measurement_rank = 1
+    group by hospital_code, patient_key, encounter_id
+),
+
 pairs as (
     select
-        weight.hospital_code,
-        weight.patient_key,
-        weight.encounter_id,
-        weight.value as weight_kg,
-        height.value as height_cm,
+        hospital_code,
+        patient_key,
+        encounter_id,
+        weight_value as weight_kg,
+        height_value as height_cm,
         (
-            weight.extract_date > height.extract_date
-            or (weight.extract_date = height.extract_date
-                and coalesce(weight.received_at, height.received_at)
-                    >= coalesce(height.received_at, weight.received_at))
+            weight_extract_date > height_extract_date
+            or (weight_extract_date = height_extract_date
+                and coalesce(weight_received_at, height_received_at)
+                    >= coalesce(height_received_at, weight_received_at))
         ) as weight_is_newer,
         {%- for column in lineage %}
-        weight.{{ column }} as weight_{{ column }},
-        height.{{ column }} as height_{{ column }}{{ ',' if not loop.last }}
+        weight_{{ column }},
+        height_{{ column }}{{ ',' if not loop.last }}
         {%- endfor %}
-    from measured as weight
-    inner join measured as height
-        on height.hospital_code = weight.hospital_code
-        and height.patient_key = weight.patient_key
-        and height.encounter_id = weight.encounter_id
-        and height.vital_code = 'body_height'
-        and height.measurement_rank = 1
-    where weight.vital_code = 'body_weight'
-      and weight.measurement_rank = 1
+    from latest_pair
+    where weight_value is not null
+      and height_value is not null
 ),
 
 derived_bmi as (
