@@ -293,8 +293,7 @@ def import_file(
         _emit(data, True)
         return
     typer.echo(
-        f"imported {result.imported} ({result.withdrawn} withdrawn), "
-        f"refused {len(result.refused)}"
+        f"imported {result.imported} ({result.withdrawn} withdrawn), refused {len(result.refused)}"
     )
     for line in result.refused[:20]:
         typer.echo(f"  {line}")
@@ -312,6 +311,41 @@ def key(as_json: JsonFlag = False) -> None:
         _refuse("invalid_national_id", "The national ID is not a valid Thai ID.", as_json)
     secret = get_settings().pseudonym_key.get_secret_value().encode("utf-8")
     _emit({"patient_key": patient_key(national_id, secret)}, as_json)
+
+
+@app.command()
+def purge(
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="Compare every stored row with consent (a scan of the whole warehouse), not"
+            " only the patients whose consent narrowed since the last purge",
+        ),
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Delete from raw, marts and landing what consent no longer allows (counts only).
+
+    The daily sync runs the daily purge itself; run --full after a hospital moved to another
+    network or left the registry, or after rows were restored from a backup."""
+    from warehouse.consent_service import purge as do_purge
+
+    result = _run(
+        lambda conn, _r, settings: do_purge(conn, settings.landing_dir, full=full), as_json
+    )
+    _emit(
+        {
+            "full": result.full,
+            "pairs": result.pairs,
+            "patients": result.patients,
+            "hospitals": result.hospitals,
+            "rows_raw": result.rows_raw,
+            "rows_marts": result.rows_marts,
+            "landing_files_rewritten": result.landing_files_rewritten,
+        },
+        as_json,
+    )
 
 
 @app.command("history-requests")

@@ -118,6 +118,14 @@ POSTGRES_INDEXES = [
     for entity in ENTITIES
 ]
 
+# PostgreSQL only: the daily purge deletes the rows of the few patients whose consent
+# narrowed (warehouse.consent_service.purge); without this index that is a scan of every raw
+# table, every day. It costs the load about 15% (2.3 s on 1M rows).
+POSTGRES_INDEXES += [
+    f"CREATE INDEX IF NOT EXISTS {entity}_patient ON raw.{entity} (patient_key)"
+    for entity in ENTITIES
+]
+
 # PostgreSQL only: row-level security asks "may this patient's rows from this hospital be
 # shown?" for every published row (consent.row_allowed, consent.per_visit_gate), by patient.
 POSTGRES_INDEXES += [

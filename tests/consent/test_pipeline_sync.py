@@ -70,9 +70,7 @@ def test_withdrawal_purged_by_next_sync_and_replay_keeps_it_out(
             "SELECT pairs, detail FROM consent.purge_log ORDER BY purge_id DESC LIMIT 1"
         ).fetchone()
         assert pairs >= hospitals and key not in detail
-        requested = conn.execute(
-            "SELECT DISTINCT patient_key FROM ops.history_request"
-        ).fetchall()
+        requested = conn.execute("SELECT DISTINCT patient_key FROM ops.history_request").fetchall()
         assert requested == [(widened,)]
         assert pending_history_requests(conn)
     # Replay the first day: the loads filter by today's consent, nothing comes back.

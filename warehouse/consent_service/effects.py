@@ -25,7 +25,7 @@ import structlog
 
 from warehouse.consent_service import storage
 from warehouse.consent_service.clock import as_utc, to_storage, utc_now
-from warehouse.consent_service.cohort import cohort_changes
+from warehouse.consent_service.cohort import LogSince, newly_consenting, read_log_since
 from warehouse.consent_service.hospitals import record_hospital_joined
 from warehouse.consent_service.per_visit import expire_requests
 from warehouse.consent_service.purge import purge
@@ -87,21 +87,26 @@ def request_full_history(
     ensure_effect_tables(conn)
     asked: dict[str, int] = {}
     with storage.transaction(conn):
-        events = storage.load_events(conn)
+        # Hospitals share their checkpoint time (written together below): one read of the
+        # log per distinct `since`, covering only the patients with an event after it.
+        logs: dict[datetime, LogSince] = {}
         for code in hospital_codes:
             row = conn.execute(
                 "SELECT computed_at FROM ops.cohort_checkpoint WHERE hospital_code = ?", [code]
             ).fetchone()
             if row is not None:
-                changes = cohort_changes(conn, code, as_utc(row[0]), events)
-                reason = "hospital_joined" if changes.hospital_joined else "newly_consenting"
+                since = as_utc(row[0])
+                if since not in logs:
+                    logs[since] = read_log_since(conn, since)
+                keys, hospital_joined = newly_consenting(conn, code, logs[since])
+                reason = "hospital_joined" if hospital_joined else "newly_consenting"
                 rows = pa.Table.from_pydict(
                     {
-                        "hospital_code": [code] * len(changes.newly_consenting),
-                        "extract_date": [extract_date] * len(changes.newly_consenting),
-                        "patient_key": changes.newly_consenting,
-                        "reason": [reason] * len(changes.newly_consenting),
-                        "requested_at": [to_storage(moment)] * len(changes.newly_consenting),
+                        "hospital_code": [code] * len(keys),
+                        "extract_date": [extract_date] * len(keys),
+                        "patient_key": keys,
+                        "reason": [reason] * len(keys),
+                        "requested_at": [to_storage(moment)] * len(keys),
                     },
                     schema=HISTORY_SCHEMA,
                 )

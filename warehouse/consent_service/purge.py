@@ -1,9 +1,20 @@
 """Purging rows consent no longer allows: raw, marts and the landing zone.
 
 The published views hide such rows at once (they read the live consent tables); the next sync
-calls `purge` so the rows are also gone from storage. The plan compares what storage holds
-with the current consent (the projection tables), so it also catches changes made before the
-last purge failed half way; it is idempotent. The purge log keeps counts only.
+calls `purge` so the rows are also gone from storage. The purge log keeps counts only.
+
+Daily, the plan looks only at the patients who may have lost a hospital since the last purge:
+those with a narrowing event (below) after the checkpoint, `ops.purge_checkpoint`, the highest
+consent.event id covered. For them it compares what storage holds with the current consent
+(the projection tables). The checkpoint moves in the transaction that deletes, so a purge that
+fails half way is planned again next time. `full=True` compares every stored pair instead (a
+scan of the whole warehouse); the first purge of a warehouse (no checkpoint yet) is one.
+
+No event records these, so only a full sweep catches them: a hospital moving to another
+network or leaving the registry (consent.hospital mirrors the registry YAML, and a network
+choice follows it), and rows stored without the load's consent filter (a restored backup, a
+manual insert). The checkpoint is kept in ops, not consent: the citizen app's database role
+may write every consent table (migrations/004_grants.sql), and must not move it.
 """
 
 from __future__ import annotations
@@ -12,6 +23,7 @@ import hashlib
 import io
 import json
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +40,24 @@ from warehouse.consent_service.clock import to_storage, utc_now
 _HOSPITAL_COLUMNS = ("hospital_code", "demographics_hospital_code")
 _PAIRS_PER_STATEMENT = 200
 
+# Events that can take a hospital away from a patient. Registering and rejoining cannot: they
+# start from a state that allows nothing (one registration per person; a rejoining follows a
+# withdrawal, itself purged). sensitive_changed and the per-visit events do not decide what is
+# stored (the views apply them); hospital_joined only adds hospitals.
+NARROWING_EVENTS = ("withdrawn", "sources_changed")
+
+# PostgreSQL hands out event ids before the appending transaction commits, so an event can
+# become visible after a higher id was covered. The daily plan reads this many ids below the
+# checkpoint again (seconds of appends at any plausible rate); a patient purged already
+# contributes nothing.
+RECHECKED_EVENT_IDS = 1000
+
+PURGE_DDL = [
+    "CREATE SCHEMA IF NOT EXISTS ops",
+    """CREATE TABLE IF NOT EXISTS ops.purge_checkpoint (
+        through_event_id BIGINT NOT NULL, moved_at TIMESTAMP NOT NULL)""",
+]
+
 
 @dataclass(frozen=True)
 class PurgeResult:
@@ -36,6 +66,7 @@ class PurgeResult:
     hospitals: int
     rows: dict[str, int] = field(default_factory=dict)  # table -> rows deleted
     landing_files_rewritten: int = 0
+    full: bool = False  # every stored pair was compared, not only the changed patients'
 
     @property
     def rows_raw(self) -> int:
@@ -44,6 +75,13 @@ class PurgeResult:
     @property
     def rows_marts(self) -> int:
         return sum(n for t, n in self.rows.items() if t.startswith("marts."))
+
+
+@dataclass(frozen=True)
+class _Plan:
+    pairs: list[tuple[str, str]]
+    through_event_id: int  # what the checkpoint becomes once the pairs are deleted
+    full: bool
 
 
 def purgeable_tables(conn: Any) -> list[tuple[str, str]]:
@@ -66,18 +104,45 @@ def purgeable_tables(conn: Any) -> list[tuple[str, str]]:
     return found
 
 
-def purge_plan(conn: Any) -> list[tuple[str, str]]:
-    """(patient_key, hospital_code) pairs stored somewhere that consent no longer allows."""
-    tables = purgeable_tables(conn)
-    if not tables:
-        return []
+def _checkpoint(conn: Any) -> int | None:
+    for statement in PURGE_DDL:
+        conn.execute(statement)
+    (through,) = conn.execute("SELECT max(through_event_id) FROM ops.purge_checkpoint").fetchone()
+    return None if through is None else int(through)
+
+
+def _move_checkpoint(conn: Any, through_event_id: int) -> None:
+    """Only forward; called in the deleting transaction."""
+    previous = _checkpoint(conn)
+    conn.execute("DELETE FROM ops.purge_checkpoint")
+    conn.execute(
+        "INSERT INTO ops.purge_checkpoint (through_event_id, moved_at) VALUES (?, ?)",
+        [max(through_event_id, previous or 0), to_storage(utc_now())],
+    )
+
+
+_NARROWED_SQL = (
+    "SELECT DISTINCT patient_key FROM consent.event WHERE event_id > ? AND event_id <= ?"
+    f" AND event_type IN ({', '.join(repr(kind) for kind in NARROWING_EVENTS)})"
+)
+
+
+def _disallowed_pairs(
+    conn: Any, tables: list[tuple[str, str]], event_ids: tuple[int, int] | None
+) -> list[tuple[str, str]]:
+    """Stored pairs the current consent does not allow: of every patient (`event_ids` None),
+    or of the patients with a narrowing event in the id range (low, high]."""
+    only_narrowed = (
+        "" if event_ids is None else " WHERE patient_key IN (SELECT patient_key FROM narrowed)"
+    )
     present = " UNION ".join(
-        f"SELECT DISTINCT patient_key, {column} AS hospital_code FROM {name}"
+        f"SELECT DISTINCT patient_key, {column} AS hospital_code FROM {name}{only_narrowed}"
         for name, column in tables
     )
+    narrowed = "" if event_ids is None else f"WITH narrowed AS ({_NARROWED_SQL}) "
     rows = conn.execute(
         f"""
-        SELECT p.patient_key, p.hospital_code
+        {narrowed}SELECT p.patient_key, p.hospital_code
         FROM ({present}) AS p
         LEFT JOIN consent.hospital AS h ON h.hospital_code = p.hospital_code
         WHERE p.patient_key IS NOT NULL AND p.hospital_code IS NOT NULL
@@ -90,20 +155,55 @@ def purge_plan(conn: Any) -> list[tuple[str, str]]:
                   AND ((s.kind = 'hospital' AND s.code = p.hospital_code)
                     OR (s.kind = 'network' AND s.code = h.network_code)))))
         ORDER BY 1, 2
-        """
+        """,
+        [] if event_ids is None else list(event_ids),
     ).fetchall()
     return [(key, code) for key, code in rows]
 
 
-def _pair_filter(column: str, chunk: list[tuple[str, str]]) -> tuple[str, list[str]]:
-    where = " OR ".join(f"(patient_key = ? AND {column} = ?)" for _ in chunk)
-    return where, [value for pair in chunk for value in pair]
+def _plan(conn: Any, *, full: bool) -> _Plan:
+    # The id bound is read first: an event appended while the plan runs stays uncovered.
+    (through,) = conn.execute("SELECT coalesce(max(event_id), 0) FROM consent.event").fetchone()
+    through = int(through)
+    checkpoint = _checkpoint(conn)
+    tables = purgeable_tables(conn)
+    if full or checkpoint is None:
+        return _Plan(_disallowed_pairs(conn, tables, None) if tables else [], through, True)
+    event_ids = (max(checkpoint - RECHECKED_EVENT_IDS, 0), through)
+    (narrowed,) = conn.execute(f"SELECT count(*) FROM ({_NARROWED_SQL}) AS n", event_ids).fetchone()
+    if not narrowed or not tables:  # nothing narrowed: no clinical table is read
+        return _Plan([], through, False)
+    return _Plan(_disallowed_pairs(conn, tables, event_ids), through, False)
+
+
+def purge_plan(conn: Any, *, full: bool = False) -> list[tuple[str, str]]:
+    """(patient_key, hospital_code) pairs stored somewhere that consent no longer allows.
+
+    Daily: of the patients with a narrowing event since the checkpoint (or of everyone when
+    there is no checkpoint yet). `full`: of everyone.
+    """
+    return _plan(conn, full=full).pairs
+
+
+def _pair_filters(column: str, pairs: list[tuple[str, str]]) -> Iterator[tuple[str, list[str]]]:
+    """WHERE clauses covering `pairs`, a few hundred each, one arm per hospital
+    (`hospital = ? AND patient_key IN (...)`): PostgreSQL reads the raw tables through their
+    hospital index, DuckDB skips other hospitals' row groups."""
+    ordered = sorted(pairs, key=lambda pair: (pair[1], pair[0]))
+    for start in range(0, len(ordered), _PAIRS_PER_STATEMENT):
+        keys_by_hospital: dict[str, list[str]] = defaultdict(list)
+        for key, hospital in ordered[start : start + _PAIRS_PER_STATEMENT]:
+            keys_by_hospital[hospital].append(key)
+        arms, params = [], []
+        for hospital, keys in keys_by_hospital.items():
+            arms.append(f"({column} = ? AND patient_key IN ({', '.join('?' * len(keys))}))")
+            params += [hospital, *keys]
+        yield " OR ".join(arms), params
 
 
 def _delete_pairs(conn: Any, table: str, column: str, pairs: list[tuple[str, str]]) -> int:
     deleted = 0
-    for start in range(0, len(pairs), _PAIRS_PER_STATEMENT):
-        where, params = _pair_filter(column, pairs[start : start + _PAIRS_PER_STATEMENT])
+    for where, params in _pair_filters(column, pairs):
         (count,) = conn.execute(f"SELECT count(*) FROM {table} WHERE {where}", params).fetchone()
         if count:
             conn.execute(f"DELETE FROM {table} WHERE {where}", params)
@@ -144,39 +244,47 @@ def _rewrite_landing(landing_dir: Path, pairs: list[tuple[str, str]]) -> int:
     return rewritten
 
 
-def purge(conn: Any, landing_dir: Path) -> PurgeResult:
-    """Delete what consent no longer allows; record counts (never keys) in consent.purge_log."""
-    pairs = purge_plan(conn)
-    if not pairs:
-        return PurgeResult(pairs=0, patients=0, hospitals=0)
-    # Landing first: if the database step fails, the plan (read from the database) still
-    # finds the pairs next time; the other order could leave landing files behind.
-    rewritten = _rewrite_landing(landing_dir, pairs)
+def purge(conn: Any, landing_dir: Path, *, full: bool = False) -> PurgeResult:
+    """Delete what consent no longer allows; record counts (never keys) in consent.purge_log.
+
+    Daily by default (the patients changed since the checkpoint); `full`: compare every
+    stored pair (reconciliation, see the module docstring for when).
+    """
+    plan = _plan(conn, full=full)
+    pairs = plan.pairs
+    # Landing first: if the database step fails, the plan (read from the database, the
+    # checkpoint unmoved) still finds the pairs next time; the other order could leave
+    # landing files behind.
+    rewritten = _rewrite_landing(landing_dir, pairs) if pairs else 0
     rows: dict[str, int] = {}
     with storage.transaction(conn):
-        for table, column in purgeable_tables(conn):
-            rows[table] = _delete_pairs(conn, table, column, pairs)
+        if pairs:
+            for table, column in purgeable_tables(conn):
+                rows[table] = _delete_pairs(conn, table, column, pairs)
         result = PurgeResult(
             pairs=len(pairs),
             patients=len({key for key, _ in pairs}),
             hospitals=len({code for _, code in pairs}),
             rows=rows,
             landing_files_rewritten=rewritten,
+            full=plan.full,
         )
-        conn.execute(
-            "INSERT INTO consent.purge_log (purge_id, purged_at, pairs, patients, hospitals,"
-            " rows_raw, rows_marts, landing_files_rewritten, detail)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                storage.next_id(conn, "purge_id_seq"),
-                to_storage(utc_now()),
-                result.pairs,
-                result.patients,
-                result.hospitals,
-                result.rows_raw,
-                result.rows_marts,
-                result.landing_files_rewritten,
-                json.dumps({t: n for t, n in rows.items() if n}, sort_keys=True),
-            ],
-        )
+        if pairs:
+            conn.execute(
+                "INSERT INTO consent.purge_log (purge_id, purged_at, pairs, patients, hospitals,"
+                " rows_raw, rows_marts, landing_files_rewritten, detail)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    storage.next_id(conn, "purge_id_seq"),
+                    to_storage(utc_now()),
+                    result.pairs,
+                    result.patients,
+                    result.hospitals,
+                    result.rows_raw,
+                    result.rows_marts,
+                    result.landing_files_rewritten,
+                    json.dumps({t: n for t, n in rows.items() if n}, sort_keys=True),
+                ],
+            )
+        _move_checkpoint(conn, plan.through_event_id)
     return result

@@ -154,6 +154,21 @@ def load_events(
     return [_event(row) for row in rows]
 
 
+def load_events_of_patients_active_since(conn: Any, since: datetime) -> list[Event]:
+    """Every event, in log order, of the patients who have an event after `since`.
+
+    What happened since, plus the earlier history that says where each of them stood at
+    `since`; patients without a later event are left out (their state did not move).
+    """
+    rows = conn.execute(
+        f"SELECT {EVENT_COLUMNS} FROM consent.event WHERE patient_key IN ("
+        " SELECT patient_key FROM consent.event WHERE occurred_at > ?)"
+        " ORDER BY event_id",
+        [to_storage(since)],
+    ).fetchall()
+    return [_event(row) for row in rows]
+
+
 def projection_rows(state: PatientState) -> tuple[tuple[Any, ...], list[tuple[str, str, str]]]:
     """The patient's consent.patient_consent row and consent.patient_sender rows."""
     consent_row = (
