@@ -24,13 +24,11 @@ import argparse
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -83,57 +81,6 @@ def generate(out: Path, patients: int, visits: float) -> None:
         visits_per_patient=visits,
         history_years=1,
     )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def serve(env: dict[str, str], log: Path) -> Iterator[str]:
-    port = _free_port()
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "warehouse.api.main:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            import httpx
-
-            deadline = time.monotonic() + 1800  # the name index is built at start-up
-            while True:
-                try:
-                    if httpx.get(f"{url}/openapi.json", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(log.read_text()[-2000:])
-                time.sleep(0.5)
-            yield url
-        except Exception:
-            sys.stderr.write(log.read_text()[-4000:])
-            raise
-        finally:
-            process.terminate()
-            process.wait(timeout=60)
 
 
 def _typo(name: str) -> str:
@@ -225,6 +172,7 @@ def measure_sql(
 
 
 def run_backend(backend: str, dataset: Path, work: Path, requests: int) -> dict[str, Any]:
+    from tests.api.uvicorn_server import running_api
     from tests.conftest import pg_url
     from warehouse.settings import Settings
 
@@ -292,7 +240,8 @@ def run_backend(backend: str, dataset: Path, work: Path, requests: int) -> dict[
             "HEALTHLINK_API_SEARCH_PER_MINUTE": "1000000",
         }
         started = time.perf_counter()
-        with serve(env, work / f"uvicorn-{backend}.log") as url:
+        # Start-up builds the name index from published.patient: minutes at 1M patients.
+        with running_api(env, work / f"uvicorn-{backend}.log", startup_seconds=1800) as url:
             startup_seconds = time.perf_counter() - started
             api = measure_api(url, sample)
             sql = _bare_sql(settings, sample, hospital)

@@ -68,8 +68,13 @@ def _generate(out_dir: str, hospitals: int, patients: int, seed: int) -> dict[st
     from synthetic import generate_dataset
 
     manifest = generate_dataset(
-        Path(out_dir), hospitals=hospitals, patients=patients, days=1,
-        start_date=EXTRACT_DATE, seed=seed, error_rate=ERROR_RATE,
+        Path(out_dir),
+        hospitals=hospitals,
+        patients=patients,
+        days=1,
+        start_date=EXTRACT_DATE,
+        seed=seed,
+        error_rate=ERROR_RATE,
         visits_per_patient=VISITS_PER_PATIENT,
     )
     return manifest
@@ -85,9 +90,15 @@ def prepare_dataset(data_dir: Path, rows_target: int, hospitals: int, seed: int)
     """The dataset for these parameters, generated once and reused afterwards."""
     folder = data_dir / f"rows{rows_target}-h{hospitals}-seed{seed}"
     stamp = folder / "bench-dataset.json"
-    wanted = {"rows_target": rows_target, "hospitals": hospitals, "seed": seed, "days": 1,
-              "error_rate": ERROR_RATE, "visits_per_patient": VISITS_PER_PATIENT,
-              "start_date": EXTRACT_DATE.isoformat()}
+    wanted = {
+        "rows_target": rows_target,
+        "hospitals": hospitals,
+        "seed": seed,
+        "days": 1,
+        "error_rate": ERROR_RATE,
+        "visits_per_patient": VISITS_PER_PATIENT,
+        "start_date": EXTRACT_DATE.isoformat(),
+    }
     if stamp.is_file():
         info = json.loads(stamp.read_text())
         if info["parameters"] == wanted and (folder / "manifest.json").is_file():
@@ -176,7 +187,8 @@ def raw_limit(registry_dir: Path, work_dir: Path) -> dict[str, Any]:
                 path,
                 read_options=pacsv.ReadOptions(
                     column_names=None if settings.header else names,
-                    encoding=settings.encoding, block_size=8 << 20,
+                    encoding=settings.encoding,
+                    block_size=8 << 20,
                 ),
                 parse_options=pacsv.ParseOptions(
                     delimiter=settings.delimiter, quote_char=False, invalid_row_handler=skip
@@ -229,7 +241,9 @@ def pipeline(dataset: Path, home: Path) -> dict[str, Any]:
     if home.exists():
         shutil.rmtree(home)
     settings = Settings(
-        home=home, registry_dir=dataset / "registry", pseudonym_key="bench-key",  # type: ignore[arg-type]
+        home=home,
+        registry_dir=dataset / "registry",
+        pseudonym_key="bench-key",  # type: ignore[arg-type]
         environment="test",
     )
     key = settings.pseudonym_key.get_secret_value().encode("utf-8")
@@ -244,8 +258,9 @@ def pipeline(dataset: Path, home: Path) -> dict[str, Any]:
     setup_s = time.perf_counter() - clock
 
     stages = dict.fromkeys(STAGES, 0.0)
-    totals = dict.fromkeys(("rows_read", "rows_loaded", "rows_rejected", "rows_filtered",
-                            "rows_quarantined"), 0)
+    totals = dict.fromkeys(
+        ("rows_read", "rows_loaded", "rows_rejected", "rows_filtered", "rows_quarantined"), 0
+    )
     batches = []
     wall = 0.0
     for hospital in registry.hospitals.values():
@@ -257,24 +272,30 @@ def pipeline(dataset: Path, home: Path) -> dict[str, Any]:
             stages[stage] = stages.get(stage, 0.0) + value
         for name in totals:
             totals[name] += getattr(summary, name)
-        batches.append({
-            "hospital_code": hospital.hospital_code,
-            "encoding": hospital.connector.encoding,
-            "date_era": hospital.connector.date_era,
-            "header": hospital.connector.header,
-            "status": summary.status,
-            "reason_code": summary.reason_code,
-            "seconds": round(seconds, 3),
-            "rows_read": summary.rows_read,
-            "rows_loaded": summary.rows_loaded,
-            "rows_rejected": summary.rows_rejected,
-            "rows_filtered": summary.rows_filtered,
-            "stage_seconds": {k: round(v, 3) for k, v in summary.stage_seconds.items()},
-            "landing_path": summary.landing_path,
-            "peak_rss_mb_after": _maxrss_mb(),
-        })
-        print(f"  {hospital.hospital_code} {summary.status} {summary.rows_read:,} rows read "
-              f"in {seconds:.1f} s", file=sys.stderr, flush=True)
+        batches.append(
+            {
+                "hospital_code": hospital.hospital_code,
+                "encoding": hospital.connector.encoding,
+                "date_era": hospital.connector.date_era,
+                "header": hospital.connector.header,
+                "status": summary.status,
+                "reason_code": summary.reason_code,
+                "seconds": round(seconds, 3),
+                "rows_read": summary.rows_read,
+                "rows_loaded": summary.rows_loaded,
+                "rows_rejected": summary.rows_rejected,
+                "rows_filtered": summary.rows_filtered,
+                "stage_seconds": {k: round(v, 3) for k, v in summary.stage_seconds.items()},
+                "landing_path": summary.landing_path,
+                "peak_rss_mb_after": _maxrss_mb(),
+            }
+        )
+        print(
+            f"  {hospital.hospital_code} {summary.status} {summary.rows_read:,} rows read "
+            f"in {seconds:.1f} s",
+            file=sys.stderr,
+            flush=True,
+        )
     return {
         "settings": settings,
         "consent_registrations_imported": imported.imported,
@@ -292,7 +313,10 @@ def _landed(batches: list[dict[str, Any]]) -> list[tuple[str, dict[str, Path]]]:
     landed = []
     for batch in batches:
         if batch["status"] == "loaded" and batch["landing_path"]:
-            files = {f.name.split("-")[0]: f for f in sorted(Path(batch["landing_path"]).glob("*.parquet"))}
+            files = {
+                f.name.split("-")[0]: f
+                for f in sorted(Path(batch["landing_path"]).glob("*.parquet"))
+            }
             landed.append((batch["hospital_code"], files))
     return landed
 
@@ -337,8 +361,11 @@ def postgres_load(admin_url: str, batches: list[dict[str, Any]], stamp: str) -> 
         with adbc.connect(url) as conn, conn.cursor() as cursor:
             for index, (_, files) in enumerate(landed):
                 for entity, path in files.items():
-                    cursor.adbc_ingest(f"plain_{entity}", pq.read_table(path),
-                                       mode="create" if index == 0 else "append")
+                    cursor.adbc_ingest(
+                        f"plain_{entity}",
+                        pq.read_table(path),
+                        mode="create" if index == 0 else "append",
+                    )
             conn.commit()
         plain = time.perf_counter() - clock
         version = admin.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
@@ -400,35 +427,62 @@ def _machine(load_before: list[float]) -> dict[str, Any]:
     }
 
 
-def build_report(args: argparse.Namespace, dataset: dict[str, Any], raw: dict[str, Any],
-                 ours: dict[str, Any], dbt: dict[str, Any], load_before: list[float],
-                 memory: dict[str, Any], started: datetime, wall: float) -> dict[str, Any]:
+def build_report(
+    args: argparse.Namespace,
+    dataset: dict[str, Any],
+    raw: dict[str, Any],
+    ours: dict[str, Any],
+    dbt: dict[str, Any],
+    load_before: list[float],
+    memory: dict[str, Any],
+    started: datetime,
+    wall: float,
+) -> dict[str, Any]:
     data_rows = dataset["data_rows"]
     stage = ours["stage_seconds"]
     read, loaded = ours["rows_read"], ours["rows_loaded"]
     validated = read - ours["rows_filtered"]
     e2e = ours["sync_wall_seconds"]
-    basis = {"parse": read, "consent_filter": read, "validate": validated,
-             "land": loaded, "load": loaded}
+    basis = {
+        "parse": read,
+        "consent_filter": read,
+        "validate": validated,
+        "land": loaded,
+        "load": loaded,
+    }
     stages = {
-        name: {"seconds": stage.get(name, 0.0), "rows": basis[name],
-               "rows_per_s": _rate(basis[name], stage.get(name))}
+        name: {
+            "seconds": stage.get(name, 0.0),
+            "rows": basis[name],
+            "rows_per_s": _rate(basis[name], stage.get(name)),
+        }
         for name in STAGES
     }
-    stages["dbt"] = {"seconds": dbt["seconds"], "rows": loaded,
-                     "rows_per_s": _rate(loaded, dbt["seconds"])}
+    stages["dbt"] = {
+        "seconds": dbt["seconds"],
+        "rows": loaded,
+        "rows_per_s": _rate(loaded, dbt["seconds"]),
+    }
     share = raw["seconds"] / e2e if e2e else None
     return {
         "benchmark": "ingest",
         "started_at_utc": started.isoformat(timespec="seconds"),
         "wall_seconds": round(wall, 1),
         "command": " ".join([".venv/bin/python -m bench.ingest", *sys.argv[1:]]),
-        "parameters": {"rows_target": args.rows_target, "hospitals": args.hospitals,
-                       "seed": args.seed, "extract_date": EXTRACT_DATE.isoformat(),
-                       "days": 1, "error_rate": ERROR_RATE},
+        "parameters": {
+            "rows_target": args.rows_target,
+            "hospitals": args.hospitals,
+            "seed": args.seed,
+            "extract_date": EXTRACT_DATE.isoformat(),
+            "days": 1,
+            "error_rate": ERROR_RATE,
+        },
         "dataset": {k: v for k, v in dataset.items() if k != "folder"},
-        "raw_limit": {**raw, "rows_per_s": _rate(raw["rows"], raw["seconds"]),
-                      "data_rows_per_s": _rate(data_rows, raw["seconds"])},
+        "raw_limit": {
+            **raw,
+            "rows_per_s": _rate(raw["rows"], raw["seconds"]),
+            "data_rows_per_s": _rate(data_rows, raw["seconds"]),
+        },
         "pipeline": {
             "consent_registrations_imported": ours["consent_registrations_imported"],
             "setup_seconds": ours["setup_seconds"],
@@ -436,8 +490,10 @@ def build_report(args: argparse.Namespace, dataset: dict[str, Any], raw: dict[st
             "data_rows_per_s": _rate(data_rows, e2e),
             "stage_sum_seconds": ours["stage_sum_seconds"],
             "unstaged_seconds": round(e2e - ours["stage_sum_seconds"], 3),
-            "rows_read": read, "rows_loaded": loaded,
-            "rows_rejected": ours["rows_rejected"], "rows_filtered": ours["rows_filtered"],
+            "rows_read": read,
+            "rows_loaded": loaded,
+            "rows_rejected": ours["rows_rejected"],
+            "rows_filtered": ours["rows_filtered"],
             "rows_quarantined": ours["rows_quarantined"],
             "stages": stages,
             "batches": ours["batches"],
@@ -462,7 +518,7 @@ def _fmt_rate(value: float | None) -> str:
 def _postgres_md(pg: dict[str, Any]) -> str:
     if "skipped" in pg:
         return f"## PostgreSQL load\n\nSkipped in this run: {pg['skipped']}."
-    return f"""## PostgreSQL load (same run, same landed Parquet, PostgreSQL {pg['server_version']})
+    return f"""## PostgreSQL load (same run, same landed Parquet, PostgreSQL {pg["server_version"]})
 
 **Method.** The batches the pipeline landed above, loaded into a throwaway PostgreSQL database
 by our `warehouse.load.load_batch` (Arrow → CSV → `COPY` into a TEMP staging table
@@ -473,10 +529,10 @@ tables. **Ratio** = plain seconds / our seconds.
 
 | | seconds | rows/s |
 |---|---:|---:|
-| plain ADBC ingest ({pg['rows']:,} rows, {pg['batches']} batches) | {pg['plain_adbc_ingest_seconds']:.1f} | {_fmt_rate(pg['plain_rows_per_s'])} |
-| our load, first day | {pg['our_load_seconds']:.1f} | {_fmt_rate(pg['our_rows_per_s'])} |
-| our load, same day re-sent | {pg['our_reload_seconds']:.1f} | |
-| **ratio, first day / re-sent** | **{pg['share_of_plain_ingest']:.1%}** / {pg['reload_share_of_plain_ingest']:.1%} | |"""
+| plain ADBC ingest ({pg["rows"]:,} rows, {pg["batches"]} batches) | {pg["plain_adbc_ingest_seconds"]:.1f} | {_fmt_rate(pg["plain_rows_per_s"])} |
+| our load, first day | {pg["our_load_seconds"]:.1f} | {_fmt_rate(pg["our_rows_per_s"])} |
+| our load, same day re-sent | {pg["our_reload_seconds"]:.1f} | |
+| **ratio, first day / re-sent** | **{pg["share_of_plain_ingest"]:.1%}** / {pg["reload_share_of_plain_ingest"]:.1%} | |"""
 
 
 def write_benchmarks_md(report: dict[str, Any], path: Path) -> None:
@@ -484,25 +540,28 @@ def write_benchmarks_md(report: dict[str, Any], path: Path) -> None:
     machine, data = report["machine"], report["dataset"]
     stages = ours["stages"]
     e2e = ours["end_to_end_seconds"]
-    ranked = sorted(((n, s["seconds"]) for n, s in stages.items() if n != "dbt"),
-                    key=lambda item: -item[1])
+    ranked = sorted(
+        ((n, s["seconds"]) for n, s in stages.items() if n != "dbt"), key=lambda item: -item[1]
+    )
     where = ", ".join(f"{n} {s:.1f} s ({s / e2e:.0%})" for n, s in ranked) if e2e else ""
     verdict = "**met**" if ratio["met"] else "**not met**"
     postgres_section = _postgres_md(report.get("postgres_load") or {"skipped": "not run"})
     rows = [
         "| stage | seconds | rows | rows/s |",
         "|---|---:|---:|---:|",
-        *(f"| {name} | {s['seconds']:.2f} | {s['rows']:,} | {_fmt_rate(s['rows_per_s'])} |"
-          for name, s in stages.items()),
+        *(
+            f"| {name} | {s['seconds']:.2f} | {s['rows']:,} | {_fmt_rate(s['rows_per_s'])} |"
+            for name, s in stages.items()
+        ),
     ]
     text = f"""# Benchmarks
 
 ## Ingest (`make bench`, `bench/ingest.py`)
 
-**Method.** One synthetic extract day (`days=1`, `error_rate` {report['parameters']['error_rate']},
-{report['parameters']['hospitals']} hospitals, the generator's default mix: one TIS-620 hospital,
-one Buddhist-era, one headerless; seed {report['parameters']['seed']}), sized to at least
-{report['parameters']['rows_target']:,} data rows. On the same files, in the same run:
+**Method.** One synthetic extract day (`days=1`, `error_rate` {report["parameters"]["error_rate"]},
+{report["parameters"]["hospitals"]} hospitals, the generator's default mix: one TIS-620 hospital,
+one Buddhist-era, one headerless; seed {report["parameters"]["seed"]}), sized to at least
+{report["parameters"]["rows_target"]:,} data rows. On the same files, in the same run:
 
 - **Raw limit**: every file parsed by plain `pyarrow.csv` (delimiter `|`, no quoting, every column
   a string, header per the hospital's YAML, TIS-620 transcoded by pyarrow's own
@@ -522,26 +581,26 @@ Stage rows/s: parse and consent filter over rows read (canonical entity rows, wh
 than file lines: one SERVICE line also yields vital-sign rows), validate over rows that passed
 the consent filter, land / load / dbt over rows loaded.
 
-## Latest result ({report['started_at_utc'].replace('T', ' ').replace('+00:00', ' UTC')})
+## Latest result ({report["started_at_utc"].replace("T", " ").replace("+00:00", " UTC")})
 
-`{report['command']}`
+`{report["command"]}`
 
 | | value |
 |---|---:|
-| data rows in the files (manifest) | {data['data_rows']:,} ({data['extract_bytes'] / 2**20:,.0f} MiB, {data['patients']:,} patients) |
-| raw limit: parse + load | {raw['seconds']:.1f} s ({raw['parse_seconds']:.1f} parse + {raw['load_seconds']:.1f} load), {_fmt_rate(raw['data_rows_per_s'])} rows/s |
-| our pipeline end-to-end ({len(ours['batches'])} × `sync_batch`) | {e2e:.1f} s, {_fmt_rate(ours['data_rows_per_s'])} file rows/s |
-| **ratio (target ≥ {TARGET_SHARE:.0%})** | **{ratio['share_of_raw_limit']:.1%}**, {verdict} |
-| rows read / loaded / rejected / filtered by consent | {ours['rows_read']:,} / {ours['rows_loaded']:,} / {ours['rows_rejected']:,} / {ours['rows_filtered']:,} |
-| dbt build | {report['dbt']['seconds']:.1f} s{' (FAILED)' if report['dbt']['error'] else ''} |
-| peak RSS (benchmark process) | {report['memory']['peak_rss_mb']:,.0f} MB |
-| machine | {machine['nproc']} cores, {machine['memory_gb']} GB, Python {machine['python']}, DuckDB {machine['duckdb']}, pyarrow {machine['pyarrow']}, GE {machine['great_expectations']}, dbt {machine['dbt_core']} |
-| load average before → after | {' / '.join(map(str, machine['load_average_before']))} → {' / '.join(map(str, machine['load_average_after']))} |
+| data rows in the files (manifest) | {data["data_rows"]:,} ({data["extract_bytes"] / 2**20:,.0f} MiB, {data["patients"]:,} patients) |
+| raw limit: parse + load | {raw["seconds"]:.1f} s ({raw["parse_seconds"]:.1f} parse + {raw["load_seconds"]:.1f} load), {_fmt_rate(raw["data_rows_per_s"])} rows/s |
+| our pipeline end-to-end ({len(ours["batches"])} × `sync_batch`) | {e2e:.1f} s, {_fmt_rate(ours["data_rows_per_s"])} file rows/s |
+| **ratio (target ≥ {TARGET_SHARE:.0%})** | **{ratio["share_of_raw_limit"]:.1%}**, {verdict} |
+| rows read / loaded / rejected / filtered by consent | {ours["rows_read"]:,} / {ours["rows_loaded"]:,} / {ours["rows_rejected"]:,} / {ours["rows_filtered"]:,} |
+| dbt build | {report["dbt"]["seconds"]:.1f} s{" (FAILED)" if report["dbt"]["error"] else ""} |
+| peak RSS (benchmark process) | {report["memory"]["peak_rss_mb"]:,.0f} MB |
+| machine | {machine["nproc"]} cores, {machine["memory_gb"]} GB, Python {machine["python"]}, DuckDB {machine["duckdb"]}, pyarrow {machine["pyarrow"]}, GE {machine["great_expectations"]}, dbt {machine["dbt_core"]} |
+| load average before → after | {" / ".join(map(str, machine["load_average_before"]))} → {" / ".join(map(str, machine["load_average_after"]))} |
 
 {chr(10).join(rows)}
 
 Where the end-to-end time goes: {where}; outside the timed stages (consent-state read, reject
-and quarantine bookkeeping, accounting) {ours['unstaged_seconds']:.1f} s.
+and quarantine bookkeeping, accounting) {ours["unstaged_seconds"]:.1f} s.
 
 {postgres_section}
 
@@ -554,20 +613,30 @@ Full figures, per hospital: `bench/results/latest.json` (and `bench/results/inge
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.ingest", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.ingest",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--rows-target", type=int, default=5_000_000)
     parser.add_argument("--hospitals", type=int, default=8)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--data-dir", type=Path, default=ROOT / "bench" / "data")
-    parser.add_argument("--no-markdown", action="store_true",
-                        help="do not rewrite BENCHMARKS.md (smoke runs)")
-    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres",
-                        help="PostgreSQL server for the load stage (a throwaway database is "
-                             "created and dropped there); skipped when none answers, or ''")
-    parser.add_argument("--keep-home", action="store_true",
-                        help="keep the pipeline's HEALTHLINK home under --data-dir")
+    parser.add_argument(
+        "--no-markdown", action="store_true", help="do not rewrite BENCHMARKS.md (smoke runs)"
+    )
+    parser.add_argument(
+        "--postgres",
+        default="postgresql://postgres@127.0.0.1:5432/postgres",
+        help="PostgreSQL server for the load stage (a throwaway database is "
+        "created and dropped there); skipped when none answers, or ''",
+    )
+    parser.add_argument(
+        "--keep-home",
+        action="store_true",
+        help="keep the pipeline's HEALTHLINK home under --data-dir",
+    )
     args = parser.parse_args(argv)
 
     started = datetime.now(UTC)
@@ -578,8 +647,9 @@ def main(argv: list[str] | None = None) -> int:
     work = args.data_dir / f"run-{stamp}"
     work.mkdir(parents=True)
 
-    log = lambda message: print(f"[bench {time.perf_counter() - wall:7.1f} s] {message}",  # noqa: E731
-                                file=sys.stderr, flush=True)
+    def log(message: str) -> None:
+        print(f"[bench {time.perf_counter() - wall:7.1f} s] {message}", file=sys.stderr, flush=True)
+
     log(f"dataset: >= {args.rows_target:,} rows, {args.hospitals} hospitals, seed {args.seed}")
     dataset = prepare_dataset(args.data_dir, args.rows_target, args.hospitals, args.seed)
     folder = Path(dataset["folder"])
@@ -601,8 +671,10 @@ def main(argv: list[str] | None = None) -> int:
     dbt = dbt_build(ours.pop("settings"))
     memory["after_dbt_mb"] = _maxrss_mb()
     memory["peak_rss_mb"] = _maxrss_mb()
-    memory["note"] = ("ru_maxrss of the benchmark process (monotonic: each figure is the peak so "
-                      "far); the generator runs in a child process")
+    memory["note"] = (
+        "ru_maxrss of the benchmark process (monotonic: each figure is the peak so "
+        "far); the generator runs in a child process"
+    )
     log(f"  {dbt['seconds']:.1f} s{' FAILED: ' + dbt['error'] if dbt['error'] else ''}")
 
     if args.postgres:
@@ -611,15 +683,18 @@ def main(argv: list[str] | None = None) -> int:
         if "skipped" in postgres:
             log(f"  skipped: {postgres['skipped']}")
         else:
-            log(f"  ours {postgres['our_load_seconds']:.1f} s (reload "
+            log(
+                f"  ours {postgres['our_load_seconds']:.1f} s (reload "
                 f"{postgres['our_reload_seconds']:.1f} s), plain ADBC "
                 f"{postgres['plain_adbc_ingest_seconds']:.1f} s: "
-                f"{postgres['share_of_plain_ingest']:.1%}")
+                f"{postgres['share_of_plain_ingest']:.1%}"
+            )
     else:
         postgres = {"skipped": "--postgres ''"}
 
-    report = build_report(args, dataset, raw, ours, dbt, load_before, memory, started,
-                          time.perf_counter() - wall)
+    report = build_report(
+        args, dataset, raw, ours, dbt, load_before, memory, started, time.perf_counter() - wall
+    )
     report["postgres_load"] = postgres
     args.out.mkdir(parents=True, exist_ok=True)
     body = json.dumps(report, indent=2) + "\n"
@@ -630,8 +705,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.keep_home:
         shutil.rmtree(work, ignore_errors=True)
     ratio = report["ratio"]
-    log(f"ratio {ratio['share_of_raw_limit']:.1%} of the raw limit (target {TARGET_SHARE:.0%}): "
-        f"{'met' if ratio['met'] else 'not met'}; results in {args.out}")
+    log(
+        f"ratio {ratio['share_of_raw_limit']:.1%} of the raw limit (target {TARGET_SHARE:.0%}): "
+        f"{'met' if ratio['met'] else 'not met'}; results in {args.out}"
+    )
     return 0 if dbt["error"] is None else 1
 
 

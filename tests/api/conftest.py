@@ -12,10 +12,8 @@ the warehouse themselves between requests (the DuckDB file lock serialises the t
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,6 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.api.uvicorn_server import running_api
 from tests.conftest import REPO, TEST_KEY, throwaway_pg_database
 
 CITIZEN_APP_TOKEN = "citizen-app-test-token"
@@ -56,12 +55,6 @@ class Server:
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=60)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _build_warehouse(home: Path, dataset: Path, warehouse: str) -> None:
@@ -201,7 +194,6 @@ def _serve(
     )
     _build_warehouse(home, small_dataset, warehouse)
     cast = _cast(settings)
-    port = _free_port()
     env = {
         **os.environ,
         "HEALTHLINK_HOME": str(home),
@@ -213,44 +205,8 @@ def _serve(
         "HEALTHLINK_API_SEARCH_PER_MINUTE": "25",
         "HEALTHLINK_WAREHOUSE": warehouse,
     }
-    log = (home / "uvicorn.log").open("w")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "warehouse.api.main:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{url}/openapi.json", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"API did not start: {(home / 'uvicorn.log').read_text()[-3000:]}"
-                )
-            time.sleep(0.3)
+    with running_api(env, home / "uvicorn.log", startup_seconds=120) as url:
         yield Server(url, home, settings, cast)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
 
 
 def login(client: httpx.Client, licence: str, *, hospital: str | None = None) -> str:
