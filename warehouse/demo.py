@@ -118,9 +118,20 @@ DEMO_PINCODE = "246810"
 def _add_demo_physician(healthlink: list[str], env: dict[str, str], out: Path) -> None:
     first_hospital = sorted(p.stem for p in (out / "registry" / "hospitals").glob("*.yml"))[0]
     result = subprocess.run(
-        [*healthlink, "api", "add-physician", "--licence", DEMO_LICENCE,
-         "--name", "แพทย์ทดลอง ระบบสาธิต", "--hospital", first_hospital],
-        env={**env, "HEALTHLINK_NEW_PINCODE": DEMO_PINCODE}, capture_output=True, text=True,
+        [
+            *healthlink,
+            "api",
+            "add-physician",
+            "--licence",
+            DEMO_LICENCE,
+            "--name",
+            "แพทย์ทดลอง ระบบสาธิต",
+            "--hospital",
+            first_hospital,
+        ],
+        env={**env, "HEALTHLINK_NEW_PINCODE": DEMO_PINCODE},
+        capture_output=True,
+        text=True,
     )
     if result.returncode != 0 and "exists" not in (result.stdout + result.stderr):
         raise SystemExit(f"could not add the demo physician: {result.stderr[-500:]}")

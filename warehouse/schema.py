@@ -9,12 +9,21 @@ TIMESTAMP, BOOLEAN mean the same on DuckDB and PostgreSQL). `ensure_schema` is t
 idempotent migration step (`healthlink migrate`); on PostgreSQL it also runs
 `warehouse.migrations.apply(conn)` (roles, grants, row-level security) when that module
 exists, in the same transaction.
+
+On PostgreSQL the service roles (loader, transformer, ...) may not create anything, not even
+with IF NOT EXISTS. So the migration also creates the tables the consent service, its effects
+and the purge would otherwise create on first use, and records a fingerprint of everything it
+applied in ops.schema_state; a connection whose code matches that fingerprint runs no DDL at
+all (`schema_is_current`). Code newer than the database needs `healthlink migrate` as the
+database owner first, and says so.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
+from importlib import resources
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -99,6 +108,9 @@ OPS_DDL = [
     """CREATE TABLE IF NOT EXISTS ops.transform_pending (
         hospital_code VARCHAR NOT NULL, extract_date DATE NOT NULL,
         PRIMARY KEY (hospital_code, extract_date))""",
+    # The fingerprint of the code that last migrated this database (PostgreSQL).
+    """CREATE TABLE IF NOT EXISTS ops.schema_state (
+        fingerprint VARCHAR NOT NULL, migrated_at TIMESTAMP NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS ops.run_summary (
         run_id VARCHAR NOT NULL, extract_date DATE NOT NULL, hospital_code VARCHAR NOT NULL,
         status VARCHAR, rows_read BIGINT, rows_loaded BIGINT, rows_rejected BIGINT,
@@ -144,6 +156,39 @@ def _create_tables(conn: WarehouseConnection) -> None:
         conn.execute(statement)
 
 
+def _service_ddl() -> list[str]:
+    """Tables the consent service, its effects and the purge create on first use."""
+    from warehouse.consent_service.effects import EFFECT_DDL
+    from warehouse.consent_service.purge import PURGE_DDL
+    from warehouse.consent_service.storage import CONSENT_SERVICE_DDL
+
+    return CONSENT_SERVICE_DDL + EFFECT_DDL + PURGE_DDL
+
+
+def schema_fingerprint() -> str:
+    """Of every statement ensure_schema runs and every migration file, in order."""
+    digest = hashlib.sha256()
+    for statement in CONSENT_DDL + OPS_DDL + POSTGRES_INDEXES + _service_ddl():
+        digest.update(statement.encode())
+    for entity in ENTITIES:
+        digest.update(_create_table_sql(f"raw.{entity}", raw_columns(entity)).encode())
+    if importlib.util.find_spec("warehouse.migrations") is not None:
+        package = resources.files("warehouse.migrations")
+        for name in sorted(p.name for p in package.iterdir() if p.name.endswith(".sql")):
+            digest.update(name.encode())
+            digest.update(package.joinpath(name).read_bytes())
+    return digest.hexdigest()[:32]
+
+
+def schema_is_current(conn: WarehouseConnection) -> bool:
+    """PostgreSQL: this code's fingerprint is the one the database was last migrated with."""
+    (table,) = conn.execute("SELECT to_regclass('ops.schema_state') IS NOT NULL").fetchone()
+    if not table:
+        return False
+    row = conn.execute("SELECT max(fingerprint) FROM ops.schema_state").fetchone()
+    return row is not None and row[0] == schema_fingerprint()
+
+
 def ensure_schema(conn: WarehouseConnection) -> None:
     """Create what is missing; safe to call on every connection, from many processes."""
     if conn.dialect == "duckdb":
@@ -152,9 +197,16 @@ def ensure_schema(conn: WarehouseConnection) -> None:
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(?)", [MIGRATION_LOCK_KEY])
         _create_tables(conn)
+        for statement in _service_ddl():
+            conn.execute(statement)
         for statement in POSTGRES_INDEXES:
             conn.execute(statement)
         _apply_migrations(conn)
+        conn.execute("DELETE FROM ops.schema_state")
+        conn.execute(
+            "INSERT INTO ops.schema_state (fingerprint, migrated_at) VALUES (?, now())",
+            [schema_fingerprint()],
+        )
 
 
 def _apply_migrations(conn: WarehouseConnection) -> None:

@@ -138,4 +138,27 @@ alter table {{ this }} force row level security;
 drop policy if exists builder_only on {{ this }};
 create policy builder_only on {{ this }} to current_user using (true) with check (true);
 revoke all on {{ this }} from public;
+    {%- if this.schema == 'marts' %}
+{{ healthlink.purge_by_loader() }}
+    {%- endif %}
+{%- endmacro %}
+
+{#- The daily purge of rows consent no longer allows (warehouse.consent_service.purge) runs in
+    the sync's prepare step, connected as the loader: it finds and deletes a withdrawn pair's
+    rows in marts as it does in raw, where the loader already reads the same rows. Read and
+    delete only (no insert or update), marts only (the purge touches raw and marts). -#}
+{% macro purge_by_loader() -%}
+{{ healthlink.grant_if_role_exists('select, delete', this, 'healthlink_loader') }}
+drop policy if exists loader_purge_select on {{ this }};
+drop policy if exists loader_purge_delete on {{ this }};
+do $policy$
+begin
+    if exists (select from pg_catalog.pg_roles where rolname = 'healthlink_loader') then
+        execute 'create policy loader_purge_select on {{ this }} for select'
+            ' to healthlink_loader using (true)';
+        execute 'create policy loader_purge_delete on {{ this }} for delete'
+            ' to healthlink_loader using (true)';
+    end if;
+end
+$policy$;
 {%- endmacro %}

@@ -61,12 +61,15 @@ def test_api_cannot_write_audit_rows_directly(rebuilt: SecuredWarehouse, stateme
         conn.execute(statement)
     with connect(rebuilt.dsn()) as conn:
         assert one(conn, "SELECT count(*) FROM audit.access_log") == before
-        assert one(
-            conn,
-            "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
-            "WHERE n.nspname = 'audit' AND p.proname = 'append_access' "
-            "AND has_function_privilege('healthlink_api', p.oid, 'EXECUTE')",
-        ) == 1
+        assert (
+            one(
+                conn,
+                "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+                "WHERE n.nspname = 'audit' AND p.proname = 'append_access' "
+                "AND has_function_privilege('healthlink_api', p.oid, 'EXECUTE')",
+            )
+            == 1
+        )
 
 
 @pytest.mark.parametrize(
@@ -193,3 +196,25 @@ def test_migration_is_idempotent(rebuilt: SecuredWarehouse) -> None:
         migrations.apply(conn)
     with connect(rebuilt.dsn(API)) as conn:
         assert one(conn, "SELECT count(*) FROM published.encounter") == 4
+
+
+def test_loader_may_only_read_and_delete_marts_rows(rebuilt: SecuredWarehouse) -> None:
+    """The daily purge runs as the loader (migrations/008, secure_internal): select and
+    delete on every marts table, never insert or update, nothing in intermediate."""
+    with connect(rebuilt.dsn()) as conn:
+        privileges = conn.execute(
+            "SELECT c.oid::regclass::text, n.nspname,"
+            " has_table_privilege('healthlink_loader', c.oid, 'SELECT'),"
+            " has_table_privilege('healthlink_loader', c.oid, 'DELETE'),"
+            " has_table_privilege('healthlink_loader', c.oid, 'INSERT, UPDATE, TRUNCATE')"
+            " FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace"
+            " WHERE c.relkind IN ('r', 'p') AND n.nspname IN ('intermediate', 'marts')"
+        ).fetchall()
+    marts = [p for p in privileges if p[1] == "marts"]
+    assert "marts.fct_encounter" in {p[0] for p in marts}
+    assert all(p[2] and p[3] and not p[4] for p in marts), marts
+    assert [p for p in privileges if p[1] == "intermediate" and (p[2] or p[3] or p[4])] == []
+    with connect(rebuilt.dsn("healthlink_loader")) as conn:
+        assert one(conn, "SELECT count(*) FROM marts.fct_encounter") > 0
+        with pytest.raises(errors.InsufficientPrivilege):
+            conn.execute("UPDATE marts.fct_encounter SET patient_key = patient_key")

@@ -60,6 +60,8 @@ HISTORY_SCHEMA = pa.schema(
 
 
 def ensure_effect_tables(conn: Any) -> None:
+    if getattr(conn, "schema_current", False):
+        return  # PostgreSQL: created by the migration (warehouse.schema)
     for statement in EFFECT_DDL:
         conn.execute(statement)
 

@@ -105,8 +105,9 @@ def purgeable_tables(conn: Any) -> list[tuple[str, str]]:
 
 
 def _checkpoint(conn: Any) -> int | None:
-    for statement in PURGE_DDL:
-        conn.execute(statement)
+    if not getattr(conn, "schema_current", False):  # PostgreSQL: the migration made it
+        for statement in PURGE_DDL:
+            conn.execute(statement)
     (through,) = conn.execute("SELECT max(through_event_id) FROM ops.purge_checkpoint").fetchone()
     return None if through is None else int(through)
 

@@ -58,7 +58,12 @@ CONSENT_SERVICE_DDL = [
 
 
 def ensure_consent_tables(conn: Any) -> None:
-    """Create what is missing; safe to call on every connection, both dialects."""
+    """Create what is missing; safe to call on every connection, both dialects.
+
+    Nothing to do on a PostgreSQL connection already checked against the migration
+    (warehouse.schema creates these tables there; service roles may not)."""
+    if getattr(conn, "schema_current", False):
+        return
     for statement in CONSENT_SERVICE_DDL:
         conn.execute(statement)
 

@@ -63,6 +63,10 @@ class PostgresConnection:
 
     def __init__(self, raw: psycopg.Connection[Any]) -> None:
         self.raw = raw
+        # True once this database is known to match the code's schema (warehouse.schema):
+        # the consent service then skips its create-if-missing DDL, which service roles
+        # may not run.
+        self.schema_current = False
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> Cursor:
         cursor = self.raw.cursor()
@@ -130,6 +134,10 @@ def open_postgres(url: str) -> psycopg.Connection[Any]:
     )
 
 
+class SchemaNotMigrated(RuntimeError):
+    pass
+
+
 @contextmanager
 def connect_postgres(url: str) -> Iterator[WarehouseConnection]:
     """A connection in autocommit mode; `transaction()` groups statements.
@@ -137,15 +145,24 @@ def connect_postgres(url: str) -> Iterator[WarehouseConnection]:
     The raw/consent/ops schema is ensured once per process and URL (the migration is
     idempotent and serialised by an advisory lock, so parallel tasks may all try).
     """
-    from warehouse.schema import ensure_schema
+    from warehouse.schema import ensure_schema, schema_is_current
 
     raw = open_postgres(url)
     try:
         conn = PostgresConnection(raw)
         with _migrated_lock:
             if url not in _migrated:
-                ensure_schema(conn)
+                if not schema_is_current(conn):
+                    try:
+                        ensure_schema(conn)
+                    except psycopg.errors.InsufficientPrivilege as error:
+                        raise SchemaNotMigrated(
+                            "the warehouse database is not migrated to this version and this "
+                            "role may not create objects: run `healthlink migrate` as the "
+                            "database owner first"
+                        ) from error
                 _migrated.add(url)
+        conn.schema_current = True
         yield conn
     finally:
         raw.close()

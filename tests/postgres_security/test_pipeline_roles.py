@@ -1,0 +1,157 @@
+"""The daily sync's prepare step (consent's effects) connected as the loader, as in production.
+
+Every other test connects as the superuser, which passes every grant and RLS policy. Here the
+migration role creates and secures the warehouse, dbt builds it as the transformer, and
+`prepare_run` runs as healthlink_loader: hospitals joining, expiring per-visit requests and
+the purge of a withdrawn patient from raw and marts must all work with the loader's rights.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import yaml
+from raw_fixture import H1, H2, H3, P_WITHDRAWN
+
+from tests.postgres_security.conftest import SERVER, SecuredWarehouse
+from tests.postgres_security.helpers import connect, one
+from warehouse.settings import Settings
+
+pytestmark = pytest.mark.postgres
+
+LOADER = "healthlink_loader"
+EXTRACT_DAY = dt.date(2025, 1, 12)
+NETWORKS = {H1: "NET01", H2: "NET01", H3: "NET02"}
+
+
+def _url(dbname: str, user: str) -> str:
+    password = SERVER["password"] if user == SERVER["user"] else ""
+    credentials = f"{user}:{password}" if password else user
+    return f"postgresql://{credentials}@{SERVER['host']}:{SERVER['port']}/{dbname}"
+
+
+def _write_registry(directory: Path) -> Path:
+    """The fixture's three hospitals, all participating before the extract day."""
+    (directory / "hospitals").mkdir(parents=True)
+    networks = [
+        {"code": code, "name": f"Network {code}", "consent_type": "one_time"}
+        for code in sorted(set(NETWORKS.values()))
+    ]
+    (directory / "networks.yml").write_text(yaml.safe_dump({"networks": networks}))
+    for code, network in NETWORKS.items():
+        hospital = {
+            "hospital_code": code,
+            "name": f"Hospital {code}",
+            "network": network,
+            "participating_since": "2025-01-01",
+            "per_visit_consent": None,
+            "schedule": "0 2 * * *",
+            "reject_threshold": 0.05,
+            "connector": {"kind": "file43", "path": f"extracts/{code}", "encoding": "utf-8"},
+            "contacts": [{"name": "Data team", "role": "data_engineer", "email": "d@example.org"}],
+        }
+        (directory / "hospitals" / f"{code}.yml").write_text(yaml.safe_dump(hospital))
+    return directory
+
+
+def _migrate(warehouse: SecuredWarehouse) -> None:
+    """`healthlink migrate` as the migration role: it also creates the consent service's
+    tables, so the loader never has to."""
+    from warehouse.postgres.connection import PostgresConnection, open_postgres
+    from warehouse.schema import ensure_schema
+
+    raw = open_postgres(_url(warehouse.dbname, SERVER["user"]))
+    try:
+        ensure_schema(PostgresConnection(raw))
+    finally:
+        raw.close()
+
+
+def _stored_rows(conn: psycopg.Connection[Any], patient_key: str) -> dict[str, int]:
+    """The patient's rows per raw and marts table (read as the superuser, past RLS)."""
+    from warehouse.consent_service.purge import purgeable_tables
+
+    class _Executor:  # purgeable_tables speaks the warehouse connection's execute()
+        def execute(self, sql: str) -> Any:
+            return conn.execute(sql)
+
+    found = {}
+    for table, _column in purgeable_tables(_Executor()):
+        count = one(conn, f"SELECT count(*) FROM {table} WHERE patient_key = %s", [patient_key])
+        if count:
+            found[table] = count
+    return found
+
+
+def _pending_request(conn: psycopg.Connection[Any], patient_key: str) -> None:
+    """A per-visit request whose day ended yesterday (expires_at is naive UTC)."""
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    conn.execute(
+        "INSERT INTO consent.per_visit_request (request_id, physician_licence,"
+        " physician_hospital_code, patient_key, source_hospitals, status, requested_at,"
+        " decided_at, expires_at) VALUES ('req-expired', 'MD-1', %s, %s, %s, 'pending', %s,"
+        " NULL, %s)",
+        [H1, patient_key, json.dumps([H3]), now - dt.timedelta(days=2), now - dt.timedelta(days=1)],
+    )
+
+
+def test_prepare_run_as_loader_applies_every_consent_effect(
+    secured: SecuredWarehouse, tmp_path: Path
+) -> None:
+    from warehouse.pipeline import prepare_run
+
+    _migrate(secured)
+    with connect(secured.dsn()) as conn:
+        before = _stored_rows(conn, P_WITHDRAWN)
+        _pending_request(conn, P_WITHDRAWN)
+        conn.commit()
+    assert any(t.startswith("raw.") for t in before), before
+    assert any(t.startswith("marts.") for t in before), before
+
+    settings = Settings(
+        warehouse=_url(secured.dbname, LOADER),
+        home=tmp_path / "home",
+        registry_dir=_write_registry(tmp_path / "registry"),
+    )
+    participating = prepare_run(EXTRACT_DAY, settings=settings)
+
+    assert sorted(participating) == [H1, H2, H3]
+    with connect(secured.dsn()) as conn:
+        assert _stored_rows(conn, P_WITHDRAWN) == {}
+        # One purge: the first of this warehouse, so a full comparison.
+        rows_raw, rows_marts, detail = one(
+            conn, "SELECT rows_raw, rows_marts, detail FROM consent.purge_log"
+        )
+        withdrawn_raw = sum(n for t, n in before.items() if t.startswith("raw."))
+        withdrawn_marts = sum(n for t, n in before.items() if t.startswith("marts."))
+        # Other patients' disallowed pairs (a LIST chooser's other hospitals) go too.
+        assert rows_raw >= withdrawn_raw and rows_marts >= withdrawn_marts
+        assert set(json.loads(detail)) >= set(before)
+        joined = conn.execute(
+            "SELECT payload FROM consent.event WHERE event_type = 'hospital_joined'"
+        ).fetchall()
+        assert sorted(json.loads(p)["hospital_code"] for (p,) in joined) == [H1, H2, H3]
+        assert one(conn, "SELECT count(*) FROM consent.notification") >= 1
+        assert (
+            one(
+                conn,
+                "SELECT status FROM consent.per_visit_request WHERE request_id = 'req-expired'",
+            )
+            == "expired"
+        )
+        assert (
+            one(
+                conn,
+                "SELECT count(*) FROM consent.event WHERE event_type = 'per_visit_expired'"
+                " AND patient_key = %s",
+                [P_WITHDRAWN],
+            )
+            == 1
+        )
+        assert one(conn, "SELECT count(*) FROM ops.purge_checkpoint") == 1
+        assert one(conn, "SELECT count(*) FROM ops.cohort_checkpoint") == 3
