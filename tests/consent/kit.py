@@ -6,6 +6,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from hypothesis import strategies as st
+
 from warehouse.consent_service import Registration, SenderChoice
 from warehouse.pseudonym import patient_key
 from warehouse.registry import Hospital, Network, Registry
@@ -88,4 +90,16 @@ def registration(
         ),
         choice=choice or SenderChoice.everyone(),
         sensitive_allowed=sensitive,
+    )
+
+
+def sender_choices(max_networks: int = 2) -> st.SearchStrategy[SenderChoice]:
+    """ALL, or up to `max_networks` of NET01/NET02 plus up to two of H1-H3 (maybe empty)."""
+    return st.one_of(
+        st.just(SenderChoice.everyone()),
+        st.builds(
+            SenderChoice.of,
+            st.sets(st.sampled_from(["NET01", "NET02"]), max_size=max_networks),
+            st.sets(st.sampled_from([H1, H2, H3]), max_size=2),
+        ),
     )

@@ -29,6 +29,7 @@ from tests.consent.kit import (
     key_of,
     registration,
     registry,
+    sender_choices,
 )
 from warehouse import consent_service as cs
 from warehouse.consent_service import ConsentRefused, SenderChoice
@@ -246,14 +247,7 @@ def _whole_log_cohort(
     return newly, [key for key in now_allowed if key not in newly], joined
 
 
-_choices = st.one_of(
-    st.just(SenderChoice.everyone()),
-    st.builds(
-        SenderChoice.of,
-        st.sets(st.sampled_from(["NET01", "NET02"]), max_size=1),
-        st.sets(st.sampled_from([H1, H2, H3]), max_size=2),
-    ),
-)
+_choices = sender_choices(max_networks=1)
 _ACTIONS = ["register", "sources", "withdraw", "rejoin", "sensitive", "join"]
 # (action, patient, choice, hours since the previous action: a negative step logs an earlier
 # instant later). Patients 1-3 register first, so that most later actions are accepted.

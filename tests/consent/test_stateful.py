@@ -44,7 +44,7 @@ from tests.consent.daily_sync import (
     run_daily_sync,
     write_registry,
 )
-from tests.consent.kit import H1, H2, H3, H4, KEY, key_of, registration, registry
+from tests.consent.kit import H4, KEY, key_of, registration, registry, sender_choices
 from tests.consent.published import (
     PATIENTS,
     ModelPatient,
@@ -62,14 +62,7 @@ SYNCS_PER_EXAMPLE = 4 if LONG else 2
 BKK = ZoneInfo("Asia/Bangkok")
 START = datetime(2025, 2, 10, 3, 0, tzinfo=UTC)  # 10:00 in Bangkok
 
-choices = st.one_of(
-    st.just(SenderChoice.everyone()),
-    st.builds(
-        SenderChoice.of,
-        st.sets(st.sampled_from(["NET01", "NET02"]), max_size=2),
-        st.sets(st.sampled_from([H1, H2, H3]), max_size=2),
-    ),
-)
+choices = sender_choices(max_networks=2)
 patients = st.sampled_from(PATIENTS)
 gaps = st.sampled_from([0, 1, 6, 13, 24, 31])  # hours between two actions
 
