@@ -296,15 +296,15 @@ def sync_batch(
 
     clock = time.perf_counter()
     summary.status = "loaded"
-    with connect(settings) as conn, conn.transaction():
-        load_batch(conn, landed.files, hospital.hospital_code, extract_date, summary.started_at)  # type: ignore[arg-type]
-        summary.finished_at = datetime.now()
-        summary.duration_s = round((summary.finished_at - summary.started_at).total_seconds(), 3)  # type: ignore[operator]
-        ops.record_batch(conn, summary, run_id)
-        ops.record_rejects(conn, hospital.hospital_code, extract_date, extract.batch_id, rejects)
-        ops.record_validation(conn, hospital.hospital_code, extract_date, documents)
     with connect(settings) as conn:
-        refresh_statistics(conn, landed.files)
+        with conn.transaction():
+            load_batch(conn, landed.files, hospital.hospital_code, extract_date, summary.started_at)  # type: ignore[arg-type]
+            summary.finished_at = datetime.now()
+            summary.duration_s = round((summary.finished_at - summary.started_at).total_seconds(), 3)  # type: ignore[operator]
+            ops.record_batch(conn, summary, run_id)
+            ops.record_rejects(conn, hospital.hospital_code, extract_date, extract.batch_id, rejects)
+            ops.record_validation(conn, hospital.hospital_code, extract_date, documents)
+        refresh_statistics(conn, landed.files)  # after commit: the planner sees the new rows
     stage["load"] = time.perf_counter() - clock
     log.info(
         "batch_loaded",
