@@ -30,8 +30,10 @@ dbt-parse: venv
 	cd dbt_project && HEALTHLINK_DUCKDB_PATH=/tmp/healthlink-parse.duckdb ../$(BIN)/dbt parse --profiles-dir . --quiet
 	cd dbt_project && ../$(BIN)/dbt parse --profiles-dir . --quiet --target postgres --target-path target/postgres
 
+# The demo and the local server say they are development (production is the default, and it
+# refuses the development keys and tokens these use).
 demo: venv dbt-parse
-	$(BIN)/python -m warehouse.demo --out $(DEMO_DIR) --start $(DEMO_START)
+	HEALTHLINK_ENVIRONMENT=development $(BIN)/python -m warehouse.demo --out $(DEMO_DIR) --start $(DEMO_START)
 
 test: venv dbt-parse
 	bash scripts/ensure_services.sh
@@ -56,7 +58,7 @@ bench-api: venv dbt-parse
 
 # The physician API and web viewer on the demo warehouse (run `make demo` first).
 serve: venv
-	HEALTHLINK_HOME=$(DEMO_DIR)/warehouse HEALTHLINK_REGISTRY_DIR=$(DEMO_DIR)/registry \
+	HEALTHLINK_ENVIRONMENT=development HEALTHLINK_HOME=$(DEMO_DIR)/warehouse HEALTHLINK_REGISTRY_DIR=$(DEMO_DIR)/registry \
 	  $(BIN)/uvicorn warehouse.api.main:app --host 127.0.0.1 --port 8000
 
 clean:

@@ -6,7 +6,7 @@
 
 1. A synthetic dataset (4 hospitals, two extract days, 1 year of history, few visits per
    patient so that 1M patients stays cheap), built through the real pipeline: consent
-   import → sync_batch per hospital → dbt build (tests/api/build_warehouse.py, in a child
+   import → sync_batch per hospital → dbt build (tests/support/build_warehouse.py, in a child
    process). PostgreSQL: a throwaway database, dropped at the end.
 2. uvicorn on 127.0.0.1 serving warehouse.api.main:app (on PostgreSQL connected as
    healthlink_api); one physician; for --requests random visible patients: search by
@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 START = date(2026, 11, 23)
 PINCODE = "482916"
 LICENCE = "99001"
-KEY = "test-pseudonym-key"  # the key tests/api/build_warehouse.py builds with
+KEY = "test-pseudonym-key"  # the key tests/support/build_warehouse.py builds with
 # The nine published category views, as the API reads them.
 CATEGORY_VIEWS = tuple(view for _, view in RECORD_CATEGORY_VIEWS)
 
@@ -166,7 +166,7 @@ def measure_sql(
 
 
 def run_backend(backend: str, dataset: Path, work: Path, requests: int) -> dict[str, Any]:
-    from tests.api.uvicorn_server import running_api
+    from tests.support.uvicorn_server import running_api
     from tests.conftest import pg_url
     from warehouse.settings import Settings
 
@@ -183,7 +183,7 @@ def run_backend(backend: str, dataset: Path, work: Path, requests: int) -> dict[
     try:
         started = time.perf_counter()
         subprocess.run(
-            [sys.executable, "-m", "tests.api.build_warehouse", str(home), str(dataset), warehouse],
+            [sys.executable, "-m", "tests.support.build_warehouse", str(home), str(dataset), warehouse],
             cwd=ROOT,
             check=True,
         )

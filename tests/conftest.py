@@ -17,10 +17,19 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
 os.environ.setdefault("SCARF_ANALYTICS", "false")
 
+# The served API warehouses (both backends) and their helpers, shared by tests/api and
+# tests/security so each test process builds them once.
+pytest_plugins = ["tests.support.api_server"]
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 START = date(2026, 11, 23)
 TEST_KEY = "test-pseudonym-key"
+
+# Production is the default environment and refuses the development secrets; the tests run as
+# "test" with their own keys, inherited by every subprocess (CLI, Airflow, uvicorn) they start.
+os.environ.setdefault("HEALTHLINK_ENVIRONMENT", "test")
+os.environ.setdefault("HEALTHLINK_PSEUDONYM_KEY", TEST_KEY)
 
 
 @pytest.fixture(scope="session")

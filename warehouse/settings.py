@@ -17,7 +17,9 @@ DEVELOPMENT_PSEUDONYM_KEY = "healthlink-development-key-not-for-production"
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HEALTHLINK_", extra="ignore")
 
-    environment: Literal["development", "test", "production"] = "development"
+    # Production unless told otherwise: development secrets are refused everywhere else, so a
+    # deployment that forgets to configure itself fails at start instead of running on them.
+    environment: Literal["development", "test", "production"] = "production"
     # State directory: the DuckDB file, the landing zone and the writer lock live here.
     home: Path = Path(".healthlink")
     # Empty: the embedded DuckDB file under `home`. A postgresql:// URL selects PostgreSQL.
@@ -30,10 +32,12 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_development_secrets(self) -> Settings:
         if (
-            self.environment == "production"
+            self.environment != "development"
             and self.pseudonym_key.get_secret_value() == DEVELOPMENT_PSEUDONYM_KEY
         ):
-            raise ValueError("HEALTHLINK_PSEUDONYM_KEY must be set in production")
+            raise ValueError(
+                "HEALTHLINK_PSEUDONYM_KEY must be set unless HEALTHLINK_ENVIRONMENT=development"
+            )
         return self
 
     @property

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from stdnum.th import pin
 
-from tests.api.conftest import CITIZEN_APP_TOKEN, Server, add_physician, bearer, login
+from tests.support.api_server import CITIZEN_APP_TOKEN, Server, add_physician, bearer, login
 
 # Not in the generated data: its first 12 digits are outside the generator's ranges.
 NEW_PATIENT_BASE = "899000012345"

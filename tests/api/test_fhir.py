@@ -7,7 +7,7 @@ from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
 
-from tests.api.conftest import CITIZEN_APP_TOKEN, Server, add_physician, bearer, login
+from tests.support.api_server import CITIZEN_APP_TOKEN, Server, add_physician, bearer, login
 from warehouse.api.fhir import TH_CID
 
 EXPECTED = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.api.conftest import PINCODE, TERMS_VERSION, Server, add_physician, bearer
+from tests.support.api_server import PINCODE, TERMS_VERSION, Server, add_physician, bearer
 
 
 def _search(client: httpx.Client, token: str) -> httpx.Response:
@@ -84,7 +84,7 @@ def test_suspension_ends_live_sessions_at_once(api_server: Server) -> None:
     with connect(api_server.settings) as conn:
         physicians.add_admin(conn, "admin-10003", hospital, "admin-password")
     with api_server.client() as client:
-        from tests.api.conftest import login
+        from tests.support.api_server import login
 
         token = login(client, "10003")
         assert _search(client, token).status_code == 200
@@ -113,7 +113,7 @@ def test_suspension_ends_live_sessions_at_once(api_server: Server) -> None:
 
 
 def test_logout_then_rating_once(api_server: Server) -> None:
-    from tests.api.conftest import login
+    from tests.support.api_server import login
 
     add_physician(api_server.settings, "10004", [api_server.cast.one_time_hospitals[0]])
     with api_server.client() as client:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.api.conftest import CITIZEN_APP_TOKEN, Server, add_physician, audit_count, bearer, login
+from tests.support.api_server import CITIZEN_APP_TOKEN, Server, add_physician, audit_count, bearer, login
 
 
 def _hospitals(record: dict[str, Any]) -> dict[str, dict[str, Any]]:

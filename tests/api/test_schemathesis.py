@@ -11,7 +11,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import positive_data_acceptance
 
-from tests.api.conftest import CITIZEN_APP_TOKEN, Server, add_physician, bearer, login
+from tests.support.api_server import CITIZEN_APP_TOKEN, Server, add_physician, bearer, login
 
 # Consent rules go beyond what a schema can say (the national ID check digit, age 18 on the
 # Bangkok day, the patient's current state): a schema-valid request may rightly be refused

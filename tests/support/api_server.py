@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.uvicorn_server import running_api
+from tests.support.uvicorn_server import running_api
 from tests.conftest import REPO, TEST_KEY, throwaway_pg_database
 
 CITIZEN_APP_TOKEN = "citizen-app-test-token"
@@ -59,7 +59,7 @@ class Server:
 
 def _build_warehouse(home: Path, dataset: Path, warehouse: str) -> None:
     subprocess.run(
-        [sys.executable, "-m", "tests.api.build_warehouse", str(home), str(dataset), warehouse],
+        [sys.executable, "-m", "tests.support.build_warehouse", str(home), str(dataset), warehouse],
         cwd=REPO,
         check=True,
         stdout=subprocess.DEVNULL,

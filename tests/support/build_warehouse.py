@@ -1,7 +1,7 @@
 """Build the API tests' warehouse in a child process (dbt-duckdb keeps its file handle open
 for the life of the process that ran it, which would lock the API server out).
 
-Usage: python -m tests.api.build_warehouse HOME DATASET [POSTGRESQL_URL]
+Usage: python -m tests.support.build_warehouse HOME DATASET [POSTGRESQL_URL]
 (with a URL the same pipeline builds that PostgreSQL database instead of the DuckDB file)
 """
 
