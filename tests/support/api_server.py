@@ -23,8 +23,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.uvicorn_server import running_api
 from tests.conftest import REPO, TEST_KEY, throwaway_pg_database
+from tests.support.uvicorn_server import running_api
 
 CITIZEN_APP_TOKEN = "citizen-app-test-token"
 PINCODE = "482916"
