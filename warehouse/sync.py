@@ -154,7 +154,11 @@ def _quarantine(
     reason_code: str,
     reason: str,
     files: list[dict[str, Any]],
+    *,
+    rejects: tuple[str, list[dict[str, Any]]] | None = None,
 ) -> BatchSummary:
+    """Record the quarantine; with `rejects` (batch id, records) they commit in the same
+    transaction, so a crash can never leave rejects without the quarantine that explains them."""
     summary.status = "quarantined"
     summary.reason_code = reason_code
     summary.reason = reason
@@ -163,6 +167,11 @@ def _quarantine(
     summary.finished_at = datetime.now()
     summary.duration_s = round((summary.finished_at - summary.started_at).total_seconds(), 3)  # type: ignore[operator]
     with connect(settings) as conn, conn.transaction():
+        if rejects is not None:
+            batch_id, records = rejects
+            ops.record_rejects(
+                conn, summary.hospital_code, summary.extract_date, batch_id, records
+            )
         ops.record_batch(conn, summary, run_id)
         ops.record_quarantine(conn, summary, files)
     log.warning(
@@ -172,6 +181,17 @@ def _quarantine(
         reason_code=reason_code,
     )
     return summary
+
+
+def effective_reject_threshold(
+    override: float | None, hospital: Hospital, settings: Settings
+) -> float:
+    """The first threshold that is set: the caller's, the hospital's YAML, the default.
+    0 is a threshold (quarantine on any reject), not "unset"."""
+    for threshold in (override, hospital.reject_threshold):
+        if threshold is not None:
+            return threshold
+    return settings.reject_threshold
 
 
 def extract_dir_for(hospital: Hospital, extract_date: date) -> Path:
@@ -189,7 +209,7 @@ def sync_batch(
 ) -> BatchSummary:
     settings = settings or get_settings()
     extract_dir = extract_dir or extract_dir_for(hospital, extract_date)
-    threshold = reject_threshold or hospital.reject_threshold or settings.reject_threshold
+    threshold = effective_reject_threshold(reject_threshold, hospital, settings)
     summary = BatchSummary(
         hospital_code=hospital.hospital_code,
         extract_date=extract_date,
@@ -269,10 +289,6 @@ def sync_batch(
     ):
         considered = summary.rows_read - summary.rows_filtered
         rate = summary.rows_rejected / considered if considered else 0.0
-        with connect(settings) as conn, conn.transaction():
-            ops.record_rejects(
-                conn, hospital.hospital_code, extract_date, extract.batch_id, rejects
-            )
         return _quarantine(
             settings,
             summary,
@@ -281,6 +297,7 @@ def sync_batch(
             f"{summary.rows_rejected} of {considered} rows rejected ({rate:.1%}), "
             f"over the hospital's threshold of {threshold:.1%}; see ops.reject",
             files,
+            rejects=(extract.batch_id, rejects),
         )
 
     clock = time.perf_counter()

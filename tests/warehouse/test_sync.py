@@ -236,3 +236,38 @@ def test_buddhist_era_and_tis620_read_as_gregorian_utf8(settings: Settings, data
             [buddhist],
         ).fetchone()
     assert 2000 < years[0] <= years[1] <= START.year
+
+
+def test_reject_threshold_zero_in_yaml_means_zero(settings: Settings, dataset: Path) -> None:
+    """`reject_threshold: 0` quarantines on the first reject; it is not "unset" (the 5%
+    default used to apply because 0 is falsy)."""
+    registry = prepare(settings, dataset)
+    manifest = manifest_of(dataset)
+    code = hospital_with(manifest, encoding="utf-8", date_era="gregorian")
+    hospital = registry.hospitals[code].model_copy(update={"reject_threshold": 0.0})
+    summary = sync_batch(hospital, START, settings=settings)
+    assert summary.rows_rejected > 0, "the fixture must have rejects for this test to mean much"
+    assert summary.status == "quarantined"
+    assert summary.reason_code == "reject_rate"
+    assert "0.0%" in (summary.reason or "")
+
+
+def test_reject_rate_quarantine_commits_rejects_with_it(
+    settings: Settings, dataset: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rejects and the quarantine that explains them commit in one transaction: when
+    recording the quarantine fails, no reject row is left behind."""
+    from warehouse import ops
+
+    registry = prepare(settings, dataset)
+    code = hospital_with(manifest_of(dataset), encoding="utf-8", date_era="gregorian")
+
+    def failing(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(ops, "record_quarantine", failing)
+    with pytest.raises(RuntimeError):
+        sync_batch(registry.hospitals[code], START, settings=settings, reject_threshold=0.0001)
+    with connect(settings) as conn:
+        assert conn.execute("SELECT count(*) FROM ops.reject").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM ops.batch").fetchone()[0] == 0
