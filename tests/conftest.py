@@ -25,6 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 START = date(2026, 11, 23)
 TEST_KEY = "test-pseudonym-key"
+NO_POSTGRES = "no PostgreSQL server answers at HEALTHLINK_PG_HOST/PORT: start it (scripts/ensure_services.sh)"
 
 # Production is the default environment and refuses the development secrets; the tests run as
 # "test" with their own keys, inherited by every subprocess (CLI, Airflow, uvicorn) they start.
@@ -92,11 +93,12 @@ def pg_url(dbname: str) -> str:
 @contextmanager
 def throwaway_pg_database(prefix: str) -> Iterator[str]:
     """Create a uniquely named database, yield its URL, drop it (connections included)."""
-    psycopg = pytest.importorskip("psycopg")
+    import psycopg
+
     try:
         admin = psycopg.connect(pg_url("postgres"), autocommit=True, connect_timeout=3)
     except psycopg.OperationalError:
-        pytest.skip("no PostgreSQL server reachable at HEALTHLINK_PG_HOST/PORT")
+        pytest.fail(NO_POSTGRES, pytrace=False)  # never skip: a broken setup must not go green
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     try:
         admin.execute(f"CREATE DATABASE {name}")

@@ -1,7 +1,7 @@
 """The same project on PostgreSQL: builds, re-runs incrementally, applies consent and the gate.
 
 Needs a PostgreSQL server at HEALTHLINK_PG_HOST/PORT/USER/PASSWORD (defaults 127.0.0.1:5432,
-postgres, no password); skipped when none answers. Each run uses a throwaway database.
+postgres, no password); fails when none answers. Each run uses a throwaway database.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg2
 import pytest
 from conftest import CATEGORIES, Warehouse
 from raw_fixture import (
@@ -26,7 +27,7 @@ from raw_fixture import (
     build_postgres,
 )
 
-psycopg2 = pytest.importorskip("psycopg2")
+from tests.conftest import NO_POSTGRES
 
 pytestmark = pytest.mark.postgres
 
@@ -47,7 +48,7 @@ def pg_database() -> Iterator[str]:
     try:
         admin = psycopg2.connect(_dsn("postgres"), connect_timeout=3)
     except psycopg2.OperationalError:
-        pytest.skip("no PostgreSQL server reachable at HEALTHLINK_PG_HOST/PORT")
+        pytest.fail(NO_POSTGRES, pytrace=False)
     admin.autocommit = True
     name = f"healthlink_dbt_test_{uuid.uuid4().hex[:8]}"
     with admin.cursor() as cursor:

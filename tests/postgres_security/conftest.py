@@ -15,11 +15,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
 import pytest
 
+from tests.conftest import NO_POSTGRES
 from warehouse.transform import invoke_dbt
-
-psycopg = pytest.importorskip("psycopg")
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "dbt"))  # raw_fixture: shared with the dbt tests
@@ -67,7 +67,7 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecuredWarehou
     try:
         admin = psycopg.connect(dsn("postgres"), autocommit=True, connect_timeout=3)
     except psycopg.OperationalError:
-        pytest.skip("no PostgreSQL server reachable at HEALTHLINK_PG_HOST/PORT")
+        pytest.fail(NO_POSTGRES, pytrace=False)
     name = f"healthlink_security_test_{uuid.uuid4().hex[:8]}"
     admin.execute(f"CREATE DATABASE {name}")
     try:
