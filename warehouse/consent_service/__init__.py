@@ -6,8 +6,9 @@ Public API; see docs/consent.md for the rules, the event model and the day bound
 from warehouse.consent_service.cohort import CohortChanges, cohort_changes
 from warehouse.consent_service.errors import REASONS, ConsentRefused
 from warehouse.consent_service.history import who_could_see, who_could_see_all
-from warehouse.consent_service.hospitals import notifications, record_hospital_joined
+from warehouse.consent_service.hospitals import record_hospital_joined
 from warehouse.consent_service.model import Event, PatientState, SenderChoice, fold
+from warehouse.consent_service.notifications import notifications, notify
 from warehouse.consent_service.per_visit import (
     PerVisitRequest,
     approve,
@@ -49,6 +50,7 @@ __all__ = [
     "fold",
     "load_events",
     "notifications",
+    "notify",
     "purge",
     "purge_plan",
     "record_hospital_joined",

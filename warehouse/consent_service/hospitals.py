@@ -14,8 +14,9 @@ from datetime import date, datetime
 from typing import Any
 
 from warehouse.consent_service import storage
-from warehouse.consent_service.clock import as_utc, to_storage, utc_now
+from warehouse.consent_service.clock import as_utc, utc_now
 from warehouse.consent_service.model import Event
+from warehouse.consent_service.notifications import notify
 from warehouse.registry import Registry
 
 
@@ -87,34 +88,7 @@ def record_hospital_joined(
                 [hospital.participating_since, hospital.hospital_code, hospital.network],
             ).fetchall()
             for (patient_key,) in patients:
-                conn.execute(
-                    "INSERT INTO consent.notification (notification_id, patient_key, kind,"
-                    " payload, event_id, created_at) VALUES (?, ?, 'hospital_joined', ?, ?, ?)",
-                    [
-                        storage.next_id(conn, "notification_id_seq"),
-                        patient_key,
-                        json.dumps(payload, sort_keys=True),
-                        event_id,
-                        to_storage(moment),
-                    ],
-                )
+                notify(conn, patient_key, "hospital_joined", payload, event_id=event_id, now=moment)
             joined.append(hospital.hospital_code)
     return joined
 
-
-def notifications(conn: Any, patient_key: str) -> list[dict[str, Any]]:
-    rows = conn.execute(
-        "SELECT notification_id, kind, payload, created_at, read_at FROM consent.notification"
-        " WHERE patient_key = ? ORDER BY notification_id",
-        [patient_key],
-    ).fetchall()
-    return [
-        {
-            "notification_id": row[0],
-            "kind": row[1],
-            "payload": json.loads(row[2]),
-            "created_at": row[3],
-            "read_at": row[4],
-        }
-        for row in rows
-    ]
