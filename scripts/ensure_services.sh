@@ -14,7 +14,11 @@ command -v chromium >/dev/null || missing+=(chromium)
 [ -d /usr/share/fonts/truetype/tlwg ] || missing+=(fonts-thai-tlwg-ttf)
 if [ ${#missing[@]} -gt 0 ] && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1 \
-    || { apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null; } \
-    || echo "could not install ${missing[*]}; browser tests will fail"
+  # The dpkg lock may be busy (another apt run): retry a few times, updating the lists once.
+  installed=no
+  for attempt in 1 2 3 4 5; do
+    if apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1; then installed=yes; break; fi
+    [ "$attempt" = 1 ] && apt-get update -qq >/dev/null 2>&1 || sleep 10
+  done
+  [ "$installed" = yes ] || echo "could not install ${missing[*]}; browser tests will fail"
 fi
