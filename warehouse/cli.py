@@ -26,6 +26,7 @@ app = typer.Typer(help="Health Link data platform", no_args_is_help=True, add_co
 app.add_typer(consent_cli.app, name="consent")
 # Wide enough for the tables when output goes to a file or `make` (not a terminal).
 console = Console() if sys.stdout.isatty() else Console(width=160)
+err_console = Console(stderr=True)
 
 
 @app.callback()
@@ -57,6 +58,20 @@ def _parse_date(value: str) -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _extract_date(value: str) -> date:
+    """An extract date: today or earlier in Asia/Bangkok (no hospital has tomorrow's data,
+    and a future date would make hospitals join before their `participating_since`)."""
+    from warehouse.consent_service.clock import after_today, bangkok_today
+
+    day = _parse_date(value)
+    if after_today(day):
+        raise typer.BadParameter(
+            f"{day} is after today ({bangkok_today()}, Asia/Bangkok); an extract date cannot be"
+            " in the future"
+        )
+    return day
 
 
 def _registry(registry_dir: Path | None) -> Registry:
@@ -141,14 +156,25 @@ def ingest(
     """Run one hospital's batch through extract, consent filter, validate, land and load."""
     from warehouse.consent import sync_hospitals
     from warehouse.db import connect
+    from warehouse.registry import RegistryError
     from warehouse.sync import sync_batch
 
+    extract_date = _extract_date(date_)
     loaded = _registry(registry)
+    try:
+        chosen = loaded.hospital(hospital)
+    except RegistryError as error:
+        console.print(f"[red]registry error:[/red] {error}")
+        raise typer.Exit(2) from None
+    if not chosen.participates_on(extract_date):
+        # Its patients' consent does not reach it yet (DESIGN §6: it joins on that day).
+        raise typer.BadParameter(
+            f"hospital {hospital} does not participate on {extract_date}"
+            f" (participating_since: {chosen.participating_since or 'not set'})"
+        )
     with connect() as conn:
         sync_hospitals(conn, loaded)
-    summary = sync_batch(
-        loaded.hospital(hospital), _parse_date(date_), extract_dir=extract_dir, run_id="cli"
-    )
+    summary = sync_batch(chosen, extract_date, extract_dir=extract_dir, run_id="cli")
     data = summary.to_dict()
     if json_output:
         _emit_json(data)
@@ -270,13 +296,19 @@ def sync(
     json_output: JsonFlag = False,
 ) -> None:
     """The daily sync without Airflow: every participating hospital, then dbt and publish."""
-    from warehouse.pipeline import run_daily_sync
+    from warehouse.pipeline import daily_run_id, judge_run, run_daily_sync
 
-    rows = run_daily_sync(_parse_date(date_), registry_dir=registry)
+    extract_date = _extract_date(date_)
+    rows = run_daily_sync(extract_date, registry_dir=registry)
     if json_output:
         _emit_json(rows)
     else:
         print_run_summary(rows)
+    # Never a false green: a failed or unprocessed hospital makes the command fail.
+    verdict = judge_run(daily_run_id(extract_date), extract_date, registry_dir=registry)
+    if not verdict.ok:
+        err_console.print(f"[red]the run failed[/red]: {verdict.to_dict()}")
+        raise typer.Exit(1)
 
 
 def print_run_summary(rows: list[dict[str, Any]]) -> None:

@@ -14,12 +14,14 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from warehouse.consent_service.bulk import ImportResult
+from warehouse.consent_service.bulk import ImportFileError, ImportResult
+from warehouse.consent_service.clock import bangkok_today
 from warehouse.db import WarehouseConnection
 from warehouse.registry import Registry
 
 __all__ = [
     "ALLOWED_PATIENT_KEYS_SQL",
+    "ImportFileError",
     "ImportResult",
     "allowed_patient_keys",
     "import_registrations",
@@ -28,16 +30,17 @@ __all__ = [
 ]
 
 # The rule: an active patient allows a hospital when they chose ALL, or named the
-# hospital, or named the hospital's network (which covers hospitals joining it later).
+# hospital, or named the hospital's network (which covers hospitals joining it later); and
+# only a hospital in consent.hospital, i.e. participating today (sync_hospitals), is allowed.
 ALLOWED_PATIENT_KEYS_SQL = """
 SELECT c.patient_key
 FROM consent.patient_consent AS c
+JOIN consent.hospital AS h ON h.hospital_code = ?
 WHERE c.status = 'active'
   AND (
     c.sender_scope = 'ALL'
     OR EXISTS (
       SELECT 1 FROM consent.patient_sender AS s
-      JOIN consent.hospital AS h ON h.hospital_code = ?
       WHERE s.patient_key = c.patient_key
         AND ((s.kind = 'hospital' AND s.code = h.hospital_code)
           OR (s.kind = 'network' AND s.code = h.network_code))
@@ -53,7 +56,12 @@ def allowed_patient_keys(conn: WarehouseConnection, hospital_code: str) -> pa.Ar
 
 
 def sync_hospitals(conn: WarehouseConnection, registry: Registry) -> None:
-    """Mirror the YAML registry into consent.hospital (the views resolve networks with it)."""
+    """Mirror the hospitals participating today (Asia/Bangkok) into consent.hospital.
+
+    The views, the load's consent filter and the purge resolve networks with it, so a hospital
+    whose `participating_since` is still ahead is not in it: no patient's "ALL" or network
+    choice reaches it before it joins (warehouse.consent_service.hospitals records the join).
+    """
     rows = [
         (
             h.hospital_code,
@@ -63,7 +71,7 @@ def sync_hospitals(conn: WarehouseConnection, registry: Registry) -> None:
             h.participating_since,
             registry.requires_per_visit_consent(h),
         )
-        for h in registry.hospitals.values()
+        for h in registry.participating(bangkok_today())
     ]
     with conn.transaction():
         conn.execute("DELETE FROM consent.hospital")
@@ -80,16 +88,20 @@ def import_registrations(
 ) -> ImportResult:
     """Load the citizen app's registrations feed through the consent service's rules.
 
-    Each line becomes a `registered` event (then `withdrawn` for status=withdrawn) in
-    consent.event and the projection the sync reads; refused lines are reported as
-    "line N: reason_code". Without `registry`, participation comes from consent.hospital.
+    Each good line becomes a `registered` event (then `withdrawn` for status=withdrawn) in
+    consent.event and the projection the sync reads; every refused line is reported by its
+    physical line number, column and reason, never its values. ImportFileError (naming the
+    file only) when the file cannot be read at all; nothing is written then. Without
+    `registry`, participation comes from consent.hospital.
     """
     from warehouse.consent_service import bulk, ensure_consent_tables
 
+    # Read before touching the warehouse: a bad file writes nothing.
+    registrations = bulk.read_registrations(csv_path)
     ensure_consent_tables(conn)
     return bulk.import_registrations(
         conn,
-        bulk.read_registrations(csv_path),
+        registrations,
         key,
         registry,
         now=now,

@@ -235,14 +235,24 @@ def who_could_see(
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Which hospitals' data was visible that day, sensitive or not, and per-visit grants."""
+    """Which hospitals' data was visible that day, sensitive or not, and per-visit grants.
+
+    Days up to today (Asia/Bangkok); a later day is refused (exit 2, `future_date`)."""
     from warehouse.consent_service import who_could_see as one
     from warehouse.consent_service import who_could_see_all
+    from warehouse.consent_service.clock import after_today, bangkok_today
 
     try:
         on = date.fromisoformat(day)
     except ValueError:
         raise typer.BadParameter(f"{day!r} is not a date (YYYY-MM-DD)") from None
+    if after_today(on):
+        _refuse(
+            "future_date",
+            f"{on} is after today ({bangkok_today()}, Asia/Bangkok): the history cannot say"
+            " who will be able to see what.",
+            as_json,
+        )
     answers = _run(
         lambda conn, _r, _s: (
             [one(conn, patient_key, on)] if patient_key else who_could_see_all(conn, on)
@@ -279,24 +289,47 @@ def import_file(
 ) -> None:
     """Import the citizen app's verified registrations through the rules (bulk).
 
-    Refused lines are listed as "line N: reason_code" (never their content)."""
-    from warehouse.consent import import_registrations
+    The good lines are imported; every refused line is listed by its physical line number
+    (the header is line 1, blank lines count) with the column and a reason code, never its
+    content. Exit 0 when every line was imported, 1 when any line was refused, 2 when the
+    file cannot be read at all (nothing imported)."""
+    from warehouse.consent_service import bulk
 
+    try:
+        registrations = bulk.read_registrations(csv_path)
+    except bulk.ImportFileError as error:
+        _refuse("bad_file", str(error), as_json)
     result = _run(
-        lambda conn, registry, settings: import_registrations(
-            conn, csv_path, settings.pseudonym_key.get_secret_value().encode("utf-8"), registry
+        lambda conn, registry, settings: bulk.import_registrations(
+            conn,
+            registrations,
+            settings.pseudonym_key.get_secret_value().encode("utf-8"),
+            registry,
+            recorded_by="citizen-app-feed",
         ),
         as_json,
     )
-    data = {"imported": result.imported, "withdrawn": result.withdrawn, "refused": result.refused}
     if as_json:
-        _emit(data, True)
-        return
-    typer.echo(
-        f"imported {result.imported} ({result.withdrawn} withdrawn), refused {len(result.refused)}"
-    )
-    for line in result.refused[:20]:
-        typer.echo(f"  {line}")
+        _emit(
+            {
+                "read": result.read,
+                "imported": result.imported,
+                "withdrawn": result.withdrawn,
+                "refused": [refusal.to_dict() for refusal in result.refused],
+            },
+            True,
+        )
+    else:
+        typer.echo(
+            f"read {result.read}: imported {result.imported} ({result.withdrawn} withdrawn),"
+            f" refused {len(result.refused)}"
+        )
+        for refusal in result.refused[:20]:
+            typer.echo(f"  {refusal}")
+        if len(result.refused) > 20:
+            typer.echo(f"  ... {len(result.refused) - 20} more (--json lists every line)")
+    if result.refused:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import structlog
 
 from warehouse import consent, ops
+from warehouse.consent_service.clock import after_today
 from warehouse.db import connect
 from warehouse.registry import Registry, load_registry
 from warehouse.settings import Settings, get_settings
@@ -16,6 +18,33 @@ from warehouse.sync import record_failure, sync_batch
 from warehouse.transform import publish, run_dbt
 
 log = structlog.get_logger(__name__)
+
+
+class RunFailed(RuntimeError):
+    """The day's run must not read green: a hospital failed, was never processed, or the run
+    published nothing. The message carries hospital codes and counts, never personal data."""
+
+
+@dataclass(frozen=True)
+class RunVerdict:
+    loaded: list[str]
+    quarantined: dict[str, str]  # hospital code -> reason code (a missing extract included)
+    failed: list[str]  # an unexpected error in the hospital's task
+    not_processed: list[str]  # participating, but no batch recorded by this run
+    published: bool
+
+    @property
+    def ok(self) -> bool:
+        return self.published and not self.failed and not self.not_processed
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "loaded": len(self.loaded),
+            "quarantined": self.quarantined,
+            "failed": self.failed,
+            "not_processed": self.not_processed,
+            "published": self.published,
+        }
 
 
 def _registry(registry_dir: Path | None, settings: Settings) -> Registry:
@@ -33,6 +62,9 @@ def prepare_run(
     """
     from warehouse.consent_service.effects import apply_before_sync
 
+    if after_today(extract_date):
+        # No hospital has tomorrow's extract, and hospitals would join before their date.
+        raise ValueError(f"extract date {extract_date} is after today (Asia/Bangkok)")
     settings = settings or get_settings()
     registry = _registry(registry_dir, settings)
     with connect(settings) as conn:
@@ -72,12 +104,64 @@ def finish_run(
         return ops.record_run_summary(conn, run_id, extract_date, datetime.now())
 
 
+def judge_run(
+    run_id: str,
+    extract_date: date,
+    registry_dir: Path | None = None,
+    settings: Settings | None = None,
+) -> RunVerdict:
+    """The run's outcome from what it recorded, not from the scheduler's view of its tasks:
+    every hospital participating that day must have a batch recorded by this run, none may
+    have failed, and the run summary must exist (publish ran). Quarantined and missing
+    extracts are outcomes, not failures (some of 1,100 hospitals are late every day)."""
+    settings = settings or get_settings()
+    expected = [h.hospital_code for h in _registry(registry_dir, settings).participating(extract_date)]
+    with connect(settings) as conn:
+        outcomes = ops.batch_outcomes(conn, extract_date, run_id)
+        summarised = conn.execute(
+            "SELECT count(*) FROM ops.run_summary WHERE run_id = ?", [run_id]
+        ).fetchone()
+    verdict = RunVerdict(
+        loaded=[c for c in expected if outcomes.get(c, ("",))[0] == "loaded"],
+        quarantined={
+            c: outcomes[c][1] or "unknown"
+            for c in expected
+            if c in outcomes and outcomes[c][0] == "quarantined"
+        },
+        failed=[c for c in expected if c in outcomes and outcomes[c][0] == "failed"],
+        not_processed=[c for c in expected if c not in outcomes],
+        published=bool(expected) and bool(summarised and summarised[0]),
+    )
+    log.info("run_judged", run_id=run_id, extract_date=str(extract_date), **verdict.to_dict())
+    return verdict
+
+
+def raise_unless_green(verdict: RunVerdict) -> None:
+    if verdict.ok:
+        return
+    problems = []
+    if verdict.failed:
+        problems.append(f"{len(verdict.failed)} hospital(s) failed: {', '.join(verdict.failed)}")
+    if verdict.not_processed:
+        problems.append(
+            f"{len(verdict.not_processed)} participating hospital(s) not processed: "
+            + ", ".join(verdict.not_processed[:50])
+        )
+    if not verdict.published:
+        problems.append("nothing was published (no participating hospital, or publish failed)")
+    raise RunFailed("; ".join(problems))
+
+
+def daily_run_id(extract_date: date) -> str:
+    return f"cli-{extract_date.isoformat()}"
+
+
 def run_daily_sync(
     extract_date: date, registry_dir: Path | None = None, settings: Settings | None = None
 ) -> list[dict[str, Any]]:
     """The whole day without Airflow, one hospital after another."""
     settings = settings or get_settings()
-    run_id = f"cli-{extract_date.isoformat()}"
+    run_id = daily_run_id(extract_date)
     for code in prepare_run(extract_date, registry_dir, settings):
         try:
             sync_hospital(code, extract_date, run_id, registry_dir, settings)

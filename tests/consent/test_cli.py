@@ -125,9 +125,11 @@ def test_import_reports_lines_not_content(home: Path) -> None:
         encoding="utf-8",
     )
     result = CliRunner().invoke(app, ["import", str(csv_path), "--json"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # a refused line makes the import non-zero
     assert json.loads(result.output) == {
+        "read": 2,
         "imported": 1,
         "withdrawn": 0,
-        "refused": ["line 3: under_age"],
+        "refused": [{"line": 3, "field": "birth_date", "reason": "under_age"}],
     }
+    assert national_id(2) not in result.output

@@ -41,15 +41,17 @@ def test_import_goes_through_the_rules_into_the_log(conn: Any, tmp_path: Path) -
     sync_hospitals(conn, reg)
     result = import_registrations(conn, _file(tmp_path, LINES), KEY, reg, now=bkk(2025, 2, 10))
     assert (result.imported, result.withdrawn) == (3, 1)
-    assert result.refused == [
-        "line 5: invalid_national_id",
-        "line 6: under_age",
-        "line 7: not_participating",
-        "line 8: verification_missing",
-        "line 9: malformed (birth_date)",
-        "line 10: already_registered",
+    assert [refusal.to_dict() for refusal in result.refused] == [
+        {"line": 5, "field": "cid", "reason": "invalid_national_id"},
+        {"line": 6, "field": "birth_date", "reason": "under_age"},
+        {"line": 7, "field": "sender_hospitals", "reason": "not_participating"},
+        {"line": 8, "field": None, "reason": "verification_missing"},
+        {"line": 9, "field": "birth_date", "reason": "malformed"},
+        {"line": 10, "field": "cid", "reason": "already_registered"},
     ]
-    assert not any(national_id(n) in "".join(result.refused) for n in range(1, 8))
+    assert str(result.refused[4]) == "line 9: malformed (birth_date)"
+    assert result.read == 9
+    assert not any(national_id(n) in str(result.refused) for n in range(1, 8))
     events = cs.load_events(conn)
     assert [(e.patient_key, e.event_type) for e in events] == [
         (key_of(1), "registered"),

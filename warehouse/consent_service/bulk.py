@@ -7,13 +7,24 @@ hundred thousand lines takes seconds, not the hour one transaction per line woul
 
 A line with status `withdrawn` becomes `registered` at `registered_at` followed by
 `withdrawn` at the import time (the feed says the withdrawal happened by then, not when).
-Refused lines are reported as "line N: reason_code" and append nothing.
+
+The file is read here, not by a CSV engine that stops at the first bad line: one
+registration per physical line (UTF-8, a header line naming the ten columns in any order,
+no multi-line quoted fields). A line that cannot be split into the header's fields, a field
+that does not parse, and a line the rules refuse are each reported as a `LineRefusal`
+(physical line number, blank lines and the header counted; the column; a reason code) and
+append nothing; the good lines are imported. Refusals never carry the line's values. A file
+that cannot be read at all (missing, a directory, unreadable, not UTF-8, empty, a bad
+header) raises `ImportFileError`, whose message names the file and the problem only.
+Booleans are `true` or `false` (any case): the feed is machine-written, and a consent flag
+for sensitive data must never be guessed from `1`, `yes` or `maybe`.
 """
 
 from __future__ import annotations
 
+import csv
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import partial
@@ -22,7 +33,6 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 
 from expectations.national_id import valid_national_id_mask
 from warehouse.consent_service import rules, storage
@@ -60,17 +70,83 @@ SENDER_SCHEMA = pa.schema(
 )
 
 
+# The feed's columns (synthetic/consent.py writes them in this order; any order is read).
+COLUMNS = (
+    "cid",
+    "birth_date",
+    "registered_at",
+    "status",
+    "sender_scope",
+    "sender_networks",
+    "sender_hospitals",
+    "sensitive_allowed",
+    "verification_method",
+    "verified_at",
+)
+BOOLEANS = {"true": True, "false": False}
+
+
+class ImportFileError(ValueError):
+    """The file cannot be imported at all; the message names the file, never its content."""
+
+
+@dataclass(frozen=True)
+class LineRefusal:
+    """One refused line: where and why, never what it holds."""
+
+    line: int  # physical line number in the file (the header is line 1, blank lines count)
+    reason: str  # a reason code (consent_service.errors.REASONS, or a format code below)
+    field: str | None = None  # the column at fault, when one is
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"line": self.line, "field": self.field, "reason": self.reason}
+
+    def __str__(self) -> str:
+        where = f" ({self.field})" if self.field else ""
+        return f"line {self.line}: {self.reason}{where}"
+
+
+# Format reason codes (the rules' own codes are in consent_service.errors.REASONS).
+LINE_REASONS = {
+    "wrong_field_count": "the line does not split into the header's number of fields",
+    "unparsable": "the line is not valid CSV (a stray quote or a NUL byte)",
+    "malformed": "a field does not parse (a date, a time, a status or a sender scope)",
+    "not_true_or_false": "a boolean field is not `true` or `false`",
+    "in_the_future": "a time lies after the import",
+}
+
+
+@dataclass(frozen=True)
+class Registrations:
+    """The well-formed lines of a feed file, every column as text, and the lines refused
+    before the rules (they could not be split into fields)."""
+
+    table: pa.Table
+    line_numbers: list[int]  # physical line of each row of `table`
+    refused: list[LineRefusal] = field(default_factory=list)
+
+    @property
+    def lines_read(self) -> int:
+        return self.table.num_rows + len(self.refused)
+
+
 @dataclass(frozen=True)
 class ImportResult:
     imported: int
     withdrawn: int = 0
-    refused: list[str] = field(default_factory=list)  # "line N: reason_code", no personal data
+    refused: list[LineRefusal] = field(default_factory=list)  # by line, no personal data
+
+    @property
+    def read(self) -> int:
+        """Data lines read (blank lines excepted): imported + refused."""
+        return self.imported + len(self.refused)
 
 
 class _Malformed(Exception):
-    def __init__(self, column: str) -> None:
+    def __init__(self, column: str, reason: str = "malformed") -> None:
         super().__init__(column)
         self.column = column
+        self.reason = reason
 
 
 def _text(row: dict[str, Any], column: str) -> str:
@@ -82,6 +158,13 @@ def _parse(row: dict[str, Any], column: str, parse: Callable[[str], Any]) -> Any
         return parse(_text(row, column))
     except ValueError:
         raise _Malformed(column) from None
+
+
+def _boolean(row: dict[str, Any], column: str) -> bool:
+    value = BOOLEANS.get(_text(row, column).lower())
+    if value is None:
+        raise _Malformed(column, "not_true_or_false")
+    return value
 
 
 def _choice(row: dict[str, Any]) -> SenderChoice:
@@ -134,7 +217,7 @@ def _check_line(
         raise _Malformed("status")
     registered_at = as_utc(_parse(row, "registered_at", datetime.fromisoformat))
     if registered_at > now:
-        raise _Malformed("registered_at")
+        raise _Malformed("registered_at", "in_the_future")
     if not _text(row, "verified_at"):
         raise ConsentRefused("verification_missing", "no verification time")
     registration = Registration(
@@ -145,7 +228,7 @@ def _check_line(
         # The feed reports the patient's own verified identity: nobody registers for others.
         verified_national_id=national_id,
         choice=_choice(row),
-        sensitive_allowed=_text(row, "sensitive_allowed").lower() in ("true", "1", "yes"),
+        sensitive_allowed=_boolean(row, "sensitive_allowed"),
     )
     registered = rules.check_registration(
         registration,
@@ -209,17 +292,60 @@ def _keys(table: pa.Table, pseudonym_key: bytes) -> list[str | None]:
     return pc.if_else(valid, keys, pa.scalar(None, pa.string())).to_pylist()
 
 
+# The column a rule's refusal points at, where one column decides it.
+_REFUSAL_FIELDS = {
+    "invalid_national_id": "cid",
+    "already_registered": "cid",
+    "under_age": "birth_date",
+    "empty_choice": "sender_scope",
+    "unknown_network": "sender_networks",
+    "not_participating": "sender_hospitals",
+}
+
+
+def _check_lines(
+    registrations: Registrations,
+    keys: list[str | None],
+    seen: set[str],
+    participation: Callable[[date], Participation],
+    moment: datetime,
+    recorded_by: str,
+) -> tuple[list[Event], list[PatientState], list[LineRefusal]]:
+    """The events and states of the accepted lines, and the refused lines (by line number)."""
+    events: list[Event] = []
+    states: list[PatientState] = []
+    refused: list[LineRefusal] = []
+    rows = registrations.table.to_pylist()
+    for row, key, line in zip(rows, keys, registrations.line_numbers, strict=True):
+        try:
+            if key is not None and key in seen:
+                raise ConsentRefused("already_registered", "already registered")
+            line_events, state = _check_line(row, key, participation, moment, recorded_by)
+        except ConsentRefused as refusal:
+            code = refusal.reason_code
+            refused.append(LineRefusal(line, code, _REFUSAL_FIELDS.get(code)))
+            continue
+        except _Malformed as malformed:
+            refused.append(LineRefusal(line, malformed.reason, malformed.column))
+            continue
+        seen.add(state.patient_key)
+        events.extend(line_events)
+        states.append(state)
+    return events, states, refused
+
+
 def import_registrations(
     conn: Any,
-    table: pa.Table,
+    registrations: Registrations,
     pseudonym_key: bytes,
     registry: Registry | None = None,
     *,
     now: datetime | None = None,
     recorded_by: str = "citizen-app-feed",
 ) -> ImportResult:
-    """Check every row of `table` (the CSV's columns as text; row i is file line i + 2)
-    against the rules; write the accepted ones in bulk."""
+    """Check every well-formed line (`read_registrations`) against the rules; write the
+    accepted ones in bulk. Lines refused while reading are reported with the rules' refusals,
+    in line order."""
     moment = as_utc(now) if now is not None else utc_now()
     participation: Callable[[date], Participation]
     if registry is not None:
@@ -236,69 +362,140 @@ def import_registrations(
                 "SELECT DISTINCT patient_key FROM consent.event WHERE event_type = 'registered'"
             ).fetchall()
         }
-        events: list[Event] = []
-        states: list[PatientState] = []
-        refused: list[str] = []
-        keys = _keys(table, pseudonym_key)
-        for index, row in enumerate(table.to_pylist()):
-            line_number = index + 2
-            try:
-                if keys[index] is not None and keys[index] in seen:
-                    raise ConsentRefused("already_registered", "already registered")
-                line_events, state = _check_line(
-                    row, keys[index], participation, moment, recorded_by
-                )
-            except ConsentRefused as refusal:
-                refused.append(f"line {line_number}: {refusal.reason_code}")
-                continue
-            except _Malformed as malformed:
-                refused.append(f"line {line_number}: malformed ({malformed.column})")
-                continue
-            seen.add(state.patient_key)
-            events.extend(line_events)
-            states.append(state)
+        events, states, refused = _check_lines(
+            registrations,
+            _keys(registrations.table, pseudonym_key),
+            seen,
+            participation,
+            moment,
+            recorded_by,
+        )
         # Chronological log; a patient's withdrawal (at import time) follows their registration.
         events.sort(key=lambda e: as_utc(e.occurred_at))
-        projections = [storage.projection_rows(state) for state in states]
-        imported = pa.table({"patient_key": pa.array([s.patient_key for s in states], pa.string())})
-        # Projection rows written by the pre-service import path have no events: replace them.
-        conn.create_temp_table(
-            "imported_keys", "SELECT patient_key FROM consent.patient_consent WHERE 1 = 0"
-        )
-        conn.insert_arrow("imported_keys", imported)
-        for table in ("consent.patient_sender", "consent.patient_consent"):
-            conn.execute(
-                f"DELETE FROM {table} WHERE patient_key IN (SELECT patient_key FROM imported_keys)"
-            )
-        conn.execute("DROP TABLE imported_keys")
-        conn.insert_arrow(
-            "consent.event", _event_table(events, _reserve_event_ids(conn, len(events)))
-        )
-        conn.insert_arrow(
-            "consent.patient_consent",
-            _columns([row for row, _ in projections], CONSENT_SCHEMA),
-        )
-        conn.insert_arrow(
-            "consent.patient_sender",
-            _columns([sender for _, senders in projections for sender in senders], SENDER_SCHEMA),
-        )
+        _write(conn, events, states)
     return ImportResult(
         imported=len(states),
         withdrawn=sum(not s.active for s in states),
-        refused=refused,
+        refused=sorted([*registrations.refused, *refused], key=lambda r: r.line),
     )
 
 
-def read_registrations(path: Path) -> pa.Table:
-    """A registrations CSV (header line first), every column as text."""
-    with path.open("rb") as handle:
-        header = handle.readline().decode("utf-8").strip().split(",")
-    return pacsv.read_csv(
-        path,
-        convert_options=pacsv.ConvertOptions(
-            column_types=dict.fromkeys(header, pa.string()), strings_can_be_null=False
-        ),
+def _write(conn: Any, events: list[Event], states: list[PatientState]) -> None:
+    projections = [storage.projection_rows(state) for state in states]
+    imported = pa.table({"patient_key": pa.array([s.patient_key for s in states], pa.string())})
+    # Projection rows written by the pre-service import path have no events: replace them.
+    conn.create_temp_table(
+        "imported_keys", "SELECT patient_key FROM consent.patient_consent WHERE 1 = 0"
+    )
+    conn.insert_arrow("imported_keys", imported)
+    for table in ("consent.patient_sender", "consent.patient_consent"):
+        conn.execute(
+            f"DELETE FROM {table} WHERE patient_key IN (SELECT patient_key FROM imported_keys)"
+        )
+    conn.execute("DROP TABLE imported_keys")
+    conn.insert_arrow("consent.event", _event_table(events, _reserve_event_ids(conn, len(events))))
+    conn.insert_arrow(
+        "consent.patient_consent", _columns([row for row, _ in projections], CONSENT_SCHEMA)
+    )
+    conn.insert_arrow(
+        "consent.patient_sender",
+        _columns([sender for _, senders in projections for sender in senders], SENDER_SCHEMA),
     )
 
 
-__all__ = ["ImportResult", "import_registrations", "participation_from_table", "read_registrations"]
+def _read_text(path: Path) -> str:
+    """The whole file as text, or ImportFileError naming the file and the problem."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ImportFileError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ImportFileError(f"{path}: is a directory, not a file") from None
+    except PermissionError:
+        raise ImportFileError(f"{path}: not readable (permission denied)") from None
+    except OSError as error:
+        raise ImportFileError(f"{path}: cannot be read ({error.strerror or 'I/O error'})") from None
+    try:
+        return data.decode("utf-8-sig")  # a byte-order mark is tolerated
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise ImportFileError(f"{path}: not UTF-8 (first invalid byte on line {line})") from None
+
+
+def _split(text: str) -> Iterator[tuple[int, str]]:
+    """(physical line number, line) of every non-blank line; CRLF or LF endings."""
+    for number, line in enumerate(text.split("\n"), start=1):
+        line = line.removesuffix("\r")
+        if line.strip():
+            yield number, line
+
+
+def _fields(line: str) -> list[str] | None:
+    """The CSV fields of one line, or None when it is not valid CSV."""
+    try:
+        return next(csv.reader([line], strict=True))
+    except csv.Error:
+        return None
+
+
+def _header(path: Path, fields: list[str] | None) -> list[str]:
+    """The header's column names; ImportFileError when it is not the feed's header. The
+    message names our columns and positions only: a headerless file starts with a person."""
+    names = [name.strip().lower() for name in fields or []]
+    missing = [column for column in COLUMNS if column not in names]
+    unknown = [str(i) for i, name in enumerate(names, start=1) if name not in COLUMNS]
+    duplicated = len(set(names)) != len(names)
+    if fields is None or missing or unknown or duplicated:
+        problems = [
+            *(["line 1 is not valid CSV"] if fields is None else []),
+            *([f"missing column(s) {', '.join(missing)}"] if missing and fields else []),
+            *([f"unknown column(s) at position {', '.join(unknown)}"] if unknown else []),
+            *(["a column is named twice"] if duplicated else []),
+        ]
+        raise ImportFileError(
+            f"{path}: bad header ({'; '.join(problems)}); expected {','.join(COLUMNS)}"
+        )
+    return names
+
+
+def read_registrations(path: Path) -> Registrations:
+    """A registrations CSV: the header line first, then one registration per line.
+
+    Lines that do not split into the header's fields are refused here, by physical line
+    number; ImportFileError when the file as a whole cannot be read (see the module doc).
+    """
+    lines = _split(_read_text(path))
+    first = next(lines, None)
+    if first is None:
+        raise ImportFileError(f"{path}: empty (no header line)")
+    if first[0] != 1:
+        raise ImportFileError(f"{path}: bad header (line 1 is blank)")
+    header = _header(path, _fields(first[1]))
+    values: list[list[str]] = [[] for _ in header]
+    line_numbers: list[int] = []
+    refused: list[LineRefusal] = []
+    for number, line in lines:
+        fields = _fields(line)
+        if fields is None:
+            refused.append(LineRefusal(number, "unparsable"))
+        elif len(fields) != len(header):
+            refused.append(LineRefusal(number, "wrong_field_count"))
+        else:
+            line_numbers.append(number)
+            for column, value in zip(values, fields, strict=True):
+                column.append(value)
+    table = pa.table([pa.array(column, pa.string()) for column in values], names=header)
+    return Registrations(table, line_numbers, refused)
+
+
+__all__ = [
+    "COLUMNS",
+    "LINE_REASONS",
+    "ImportFileError",
+    "ImportResult",
+    "LineRefusal",
+    "Registrations",
+    "import_registrations",
+    "participation_from_table",
+    "read_registrations",
+]

@@ -35,6 +35,18 @@ def bangkok_day(moment: datetime) -> date:
     return as_utc(moment).astimezone(BANGKOK).date()
 
 
+def bangkok_today() -> date:
+    """Today on the Asia/Bangkok calendar: THE clock for "is this date in the future?"
+    (who-could-see, sync and ingest dates, hospitals joining). One function, so a test or
+    an operator reasons about a single notion of today."""
+    return bangkok_day(utc_now())
+
+
+def after_today(day: date) -> bool:
+    """True for a day after today in Asia/Bangkok (no extract or history exists for it)."""
+    return day > bangkok_today()
+
+
 def bangkok_local(moment: datetime) -> datetime:
     """Naive Bangkok wall-clock time, for the projection tables the dbt views read."""
     return as_utc(moment).astimezone(BANGKOK).replace(tzinfo=None)

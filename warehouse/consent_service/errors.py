@@ -15,6 +15,7 @@ class ConsentRefused(Exception):
 # Every reason code the service raises, with what it means (docs/consent.md lists them).
 REASONS = {
     "invalid_national_id": "the national ID is not a valid 13-digit Thai ID",
+    "not_thai_card": "the ID is not of a Thai national ID card (first digit 1-5 or 8)",
     "under_age": "the person is younger than 18 on the registration day",
     "not_self": "the verified identity is not the person being registered",
     "verification_missing": "the identity verification (method, time) is missing or in the future",
@@ -34,4 +35,5 @@ REASONS = {
     "unknown_request": "no such per-visit request for this patient",
     "request_closed": "the per-visit request is no longer pending",
     "request_expired": "the per-visit request expired (end of its day, Bangkok)",
+    "future_date": "the date is after today (Asia/Bangkok); the history cannot answer for it",
 }

@@ -19,11 +19,13 @@ from typing import Any
 
 from warehouse.consent_service import storage
 from warehouse.consent_service.clock import (
+    after_today,
     as_utc,
     bangkok_local,
     start_of_bangkok_day,
     to_storage,
 )
+from warehouse.consent_service.errors import ConsentRefused
 from warehouse.consent_service.model import STATE_EVENTS, PatientState, apply_event, fold
 
 
@@ -66,7 +68,16 @@ def _segment(
     }
 
 
+def _refuse_future(day: date) -> None:
+    """The log cannot know tomorrow's withdrawals or grants: an answer would be a guess."""
+    if after_today(day):
+        raise ConsentRefused(
+            "future_date", "The date is after today (Asia/Bangkok); ask again on or after it."
+        )
+
+
 def who_could_see(conn: Any, patient_key: str, day: date) -> dict[str, Any]:
+    _refuse_future(day)
     start = start_of_bangkok_day(day)
     end = start_of_bangkok_day(day + timedelta(days=1))
     hospitals = _hospitals(conn)
@@ -119,6 +130,7 @@ def who_could_see(conn: Any, patient_key: str, day: date) -> dict[str, Any]:
 
 def who_could_see_all(conn: Any, day: date) -> list[dict[str, Any]]:
     """The answer for every patient with a consent event up to the end of `day`."""
+    _refuse_future(day)
     end = start_of_bangkok_day(day + timedelta(days=1))
     keys = conn.execute(
         "SELECT DISTINCT patient_key FROM consent.event WHERE patient_key IS NOT NULL"

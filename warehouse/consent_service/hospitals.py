@@ -14,7 +14,7 @@ from datetime import date, datetime
 from typing import Any
 
 from warehouse.consent_service import storage
-from warehouse.consent_service.clock import as_utc, utc_now
+from warehouse.consent_service.clock import as_utc, bangkok_day, utc_now
 from warehouse.consent_service.model import Event
 from warehouse.consent_service.notifications import notify
 from warehouse.registry import Registry
@@ -65,13 +65,17 @@ def record_hospital_joined(
 ) -> list[str]:
     """Append `hospital_joined` for hospitals newly participating on `day`; notify patients.
 
+    A hospital joins on its `participating_since`, not before: participation is judged on
+    `day` or on the Bangkok day of `now` if that is earlier (a future extract date, or a
+    replay, never makes a hospital join ahead of its date).
     Returns the hospital codes that joined now (empty when nothing changed: idempotent).
     """
     moment = as_utc(now) if now is not None else utc_now()
+    on = min(day, bangkok_day(moment))
     joined: list[str] = []
     with storage.transaction(conn):
         already = joined_hospitals(conn)
-        for hospital in sorted(registry.participating(day), key=lambda h: h.hospital_code):
+        for hospital in sorted(registry.participating(on), key=lambda h: h.hospital_code):
             if hospital.hospital_code in already:
                 continue
             payload = {
