@@ -25,12 +25,14 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 START = date(2026, 11, 23)
 TEST_KEY = "test-pseudonym-key"
+TEST_AUDIT_KEY = "test-audit-chain-key-0123456789"
 NO_POSTGRES = "no PostgreSQL server answers at HEALTHLINK_PG_HOST/PORT: start it (scripts/ensure_services.sh)"
 
 # Production is the default environment and refuses the development secrets; the tests run as
 # "test" with their own keys, inherited by every subprocess (CLI, Airflow, uvicorn) they start.
 os.environ.setdefault("HEALTHLINK_ENVIRONMENT", "test")
 os.environ.setdefault("HEALTHLINK_PSEUDONYM_KEY", TEST_KEY)
+os.environ.setdefault("HEALTHLINK_AUDIT_KEY", TEST_AUDIT_KEY)
 
 
 @pytest.fixture(scope="session")

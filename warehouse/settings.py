@@ -12,6 +12,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Development only: a fixed key makes demo runs reproducible. Production must set its own.
 DEVELOPMENT_PSEUDONYM_KEY = "healthlink-development-key-not-for-production"
+# Development only: the HMAC key of the access audit chain (warehouse/audit.py); refused
+# elsewhere when the audit is written or verified.
+DEVELOPMENT_AUDIT_KEY = "healthlink-development-audit-key-not-for-production"
 
 
 class Settings(BaseSettings):
@@ -26,6 +29,11 @@ class Settings(BaseSettings):
     warehouse: str = ""
     registry_dir: Path = Path("registry")
     pseudonym_key: SecretStr = SecretStr(DEVELOPMENT_PSEUDONYM_KEY)
+    # Keys the audit chain; it never enters the database (warehouse/audit.py).
+    audit_key: SecretStr = SecretStr(DEVELOPMENT_AUDIT_KEY)
+    # Append-only file the audit chain head is exported to after every append. Empty: a
+    # sibling of `home`, `<home>-audit/heads.jsonl` (production: see docs/security.md).
+    audit_head_sink: Path | None = None
     # Default share of rejected rows above which a whole batch is quarantined.
     reject_threshold: float = 0.05
 
@@ -43,6 +51,13 @@ class Settings(BaseSettings):
     @property
     def duckdb_path(self) -> Path:
         return (self.home / "warehouse.duckdb").resolve()
+
+    @property
+    def audit_head_sink_path(self) -> Path:
+        if self.audit_head_sink is not None:
+            return self.audit_head_sink.resolve()
+        home = self.home.resolve()
+        return home.parent / f"{home.name}-audit" / "heads.jsonl"
 
     @property
     def landing_dir(self) -> Path:

@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import REPO, TEST_KEY, throwaway_pg_database
+from tests.conftest import REPO, TEST_AUDIT_KEY, TEST_KEY, throwaway_pg_database
 from tests.support.uvicorn_server import running_api
 
 CITIZEN_APP_TOKEN = "citizen-app-test-token"
@@ -201,7 +201,7 @@ def _serve(
         "HEALTHLINK_PSEUDONYM_KEY": TEST_KEY,
         "HEALTHLINK_ENVIRONMENT": "test",
         "HEALTHLINK_API_CITIZEN_APP_TOKEN": CITIZEN_APP_TOKEN,
-        "HEALTHLINK_API_AUDIT_HEAD_INTERVAL_SECONDS": "0",
+        "HEALTHLINK_AUDIT_KEY": TEST_AUDIT_KEY,
         "HEALTHLINK_API_SEARCH_PER_MINUTE": "25",
         "HEALTHLINK_WAREHOUSE": warehouse,
     }

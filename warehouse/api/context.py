@@ -13,8 +13,7 @@ from warehouse.api.postgres import API_ROLE, CITIZEN_APP_ROLE, ConnectionPool, u
 from warehouse.api.schema import ensure_api_schema
 from warehouse.api.search import RateLimiter
 from warehouse.api.settings import ApiSettings
-from warehouse.audit import HeadExporter
-from warehouse.audit_cli import head_dir
+from warehouse.audit import AuditTrail
 from warehouse.db import WarehouseConnection, connect
 from warehouse.registry import Registry, load_registry
 from warehouse.settings import Settings
@@ -29,9 +28,10 @@ class ApiContext:
     def __post_init__(self) -> None:
         self.search_limiter = RateLimiter(self.api.search_per_minute)
         self.name_index = NameIndex()
-        self.head_exporter = HeadExporter(
-            head_dir(self.settings.home), self.api.audit_head_interval_seconds
-        )
+        # Keyed audit appends; the head goes to the sink after every commit. Built here so
+        # a missing or development audit key stops the API at start.
+        self.audit = AuditTrail.from_settings(self.settings)
+        self.head_exporter = self.audit  # older call sites: head_exporter.maybe_export(conn)
 
     @property
     def uses_postgres(self) -> bool:

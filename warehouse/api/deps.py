@@ -14,13 +14,18 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from warehouse.api.context import ApiContext
 from warehouse.api.sessions import PhysicianSession, resolve
+from warehouse.audit import track_request
 from warehouse.db import WarehouseConnection
 
 _bearer = HTTPBearer(auto_error=False, description="Opaque session token from /auth/login")
 
 
-def get_context(request: Request) -> ApiContext:
+async def get_context(request: Request) -> ApiContext:
+    """Async on purpose: it runs in the request's own task, so the audit mark it starts is
+    seen by a sync endpoint's worker thread (a copy of this context) and, through
+    request.state, by the refusal handlers (warehouse/api/refusals.py)."""
     context: ApiContext = request.app.state.context
+    request.state.audit_mark = track_request()
     return context
 
 

@@ -28,8 +28,6 @@ class ApiSettings(BaseSettings):
     # The citizen app approves or declines per-visit requests with this bearer token.
     citizen_app_token: SecretStr = SecretStr(DEVELOPMENT_CITIZEN_APP_TOKEN)
     terms_version: str = "2026-01"
-    # The audit chain head is exported outside the database at most this often (0: every row).
-    audit_head_interval_seconds: float = 60.0
     # PostgreSQL only (warehouse/api/postgres.py): the URLs the API connects with. Empty:
     # HEALTHLINK_WAREHOUSE's host and database as healthlink_api / healthlink_citizen_app.
     warehouse_url: SecretStr = SecretStr("")

@@ -57,7 +57,7 @@ def patient_search(body: FhirSearch, token: BearerToken, context: Context) -> JS
         allowed = context.search_limiter.allow(physician.licence)
         with conn.transaction():
             hits = search.by_national_id(conn, national_id) if allowed else []
-            audit.append(
+            context.audit.append(
                 conn,
                 audit.AuditEntry(
                     action="fhir_search",
@@ -67,7 +67,7 @@ def patient_search(body: FhirSearch, token: BearerToken, context: Context) -> JS
                     returned_patients=[h["patient_key"] for h in hits],
                 ),
             )
-        context.head_exporter.maybe_export(conn)
+        context.audit.export_committed()
     if not allowed:
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "rate_limited")
     return FhirJSONResponse(fhir.search_bundle(hits, national_id))
@@ -95,7 +95,7 @@ def patient_everything(
                     "SELECT cid FROM published.patient WHERE patient_key = ?", [patient_key]
                 ).fetchone()
                 national_id = row[0] if row else None
-            audit.append(
+            context.audit.append(
                 conn,
                 audit.AuditEntry(
                     action="fhir_everything",
@@ -107,7 +107,7 @@ def patient_everything(
                     source_hospitals=record.returned_hospitals if record else [],
                 ),
             )
-        context.head_exporter.maybe_export(conn)
+        context.audit.export_committed()
     if record is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "patient_not_found")
     return FhirJSONResponse(fhir.everything_bundle(record, national_id))

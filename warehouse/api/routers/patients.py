@@ -1,7 +1,7 @@
 """Patient search and the patient record (per-visit gated; break-glass), every call audited.
 
 Each handler reads and writes its audit row in ONE transaction, then exports the chain head
-when due. A withdrawn patient and a key that never existed take the same path to the same
+after the commit. A withdrawn patient and a key that never existed take the same path to the same
 404 body.
 """
 
@@ -156,7 +156,7 @@ def search_patients(body: SearchRequest, token: BearerToken, context: Context) -
                 else:
                     hits = search.by_name(conn, body.first_name, body.last_name)
             page = search.paginate(hits, body.page, body.page_size)
-            audit.append(
+            context.audit.append(
                 conn,
                 audit.AuditEntry(
                     action="search_by_id" if isinstance(body, SearchById) else "search_by_name",
@@ -166,7 +166,7 @@ def search_patients(body: SearchRequest, token: BearerToken, context: Context) -
                     returned_patients=[h["patient_key"] for h in page.items],
                 ),
             )
-        context.head_exporter.maybe_export(conn)
+        context.audit.export_committed()
     if not allowed:
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "rate_limited")
     return SearchResponse(
@@ -199,7 +199,7 @@ def _read_audited(
             opened = (
                 [h.hospital_code for h in record.hospitals if not h.gate_open] if record else []
             )
-            audit.append(
+            context.audit.append(
                 conn,
                 audit.AuditEntry(
                     action="break_glass_record" if break_glass else "record",
@@ -229,7 +229,7 @@ def _read_audited(
                         utc_now(),
                     ],
                 )
-        context.head_exporter.maybe_export(conn)
+        context.audit.export_committed()
     if record is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "patient_not_found")
     return _record_response(record, break_glass)
