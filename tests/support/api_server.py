@@ -203,6 +203,10 @@ def _serve(
         "HEALTHLINK_API_CITIZEN_APP_TOKEN": CITIZEN_APP_TOKEN,
         "HEALTHLINK_AUDIT_KEY": TEST_AUDIT_KEY,
         "HEALTHLINK_API_SEARCH_PER_MINUTE": "25",
+        # Every test reads from 127.0.0.1 with a few sessions: the other rate limits are
+        # tested on a server of their own (tests/security/test_finding_7_rate_limits.py).
+        "HEALTHLINK_API_PATIENT_PER_MINUTE": "100000",
+        "HEALTHLINK_API_ADDRESS_PER_MINUTE": "100000",
         "HEALTHLINK_WAREHOUSE": warehouse,
     }
     with running_api(env, home / "uvicorn.log", startup_seconds=120) as url:

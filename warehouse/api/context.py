@@ -11,7 +11,6 @@ from warehouse.api.credentials import LocalPincodeVerifier, PincodeVerifier
 from warehouse.api.name_index import NameIndex
 from warehouse.api.postgres import API_ROLE, CITIZEN_APP_ROLE, ConnectionPool, url_for_role
 from warehouse.api.schema import ensure_api_schema
-from warehouse.api.search import RateLimiter
 from warehouse.api.settings import ApiSettings
 from warehouse.audit import AuditTrail
 from warehouse.db import WarehouseConnection, connect
@@ -26,7 +25,6 @@ class ApiContext:
     verifier: PincodeVerifier = field(default_factory=LocalPincodeVerifier)
 
     def __post_init__(self) -> None:
-        self.search_limiter = RateLimiter(self.api.search_per_minute)
         self.name_index = NameIndex()
         # Keyed audit appends; the head goes to the sink after every commit. Built here so
         # a missing or development audit key stops the API at start.

@@ -1,17 +1,20 @@
-"""The app: `uvicorn warehouse.api.main:app` (OpenAPI at /docs). Routers per resource."""
+"""The app: `uvicorn warehouse.api.main:app` (OpenAPI at /openapi.json, Swagger UI at /docs).
+Routers per resource; the middleware, outermost first: security headers
+(warehouse.api.headers), the catch-all (warehouse.api.errors), the body guard and the rate
+limit (warehouse.api.limits)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
+from warehouse.api import errors, headers, limits
 from warehouse.api.context import ApiContext
 from warehouse.api.routers import admin, auth, citizen_consent, fhir, patients, per_visit
 from warehouse.api.settings import get_api_settings
@@ -24,8 +27,12 @@ def create_app(context: ApiContext | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.context.prepare()
+        with app.state.context.connect() as conn:
+            limits.ensure_rate_limit_table(conn)
         yield
 
+    errors.quiet_server_logs()
+    context = context or ApiContext(get_settings(), get_api_settings())
     app = FastAPI(
         title="Health Link physician API",
         version="1.0",
@@ -34,27 +41,55 @@ def create_app(context: ApiContext | None = None) -> FastAPI:
             "Identifiers travel in request bodies only; every patient read is audited."
         ),
         lifespan=lifespan,
+        docs_url=None,  # the default pages load Swagger UI and ReDoc from a CDN
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
-    app.state.context = context or ApiContext(get_settings(), get_api_settings())
+    app.state.context = context
     for module in (auth, patients, per_visit, citizen_consent, fhir, admin):
         app.include_router(module.router)
-
-    @app.middleware("http")
-    async def server_timing(request: Request, call_next: Any) -> Response:
-        """Time spent inside the app, for clients and `make bench` (W3C Server-Timing)."""
-        started = time.perf_counter()
-        response: Response = await call_next(request)
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        response.headers["Server-Timing"] = f"app;dur={elapsed_ms:.3f}"
-        return response
+    errors.install_handlers(app)
+    # add_middleware puts each one outside the ones added before it.
+    app.add_middleware(limits.RateLimit)
+    app.add_middleware(limits.BodyGuard, limit_bytes=context.api.body_limit_bytes)
+    app.add_middleware(errors.LastResort)
+    app.add_middleware(headers.SecurityHeaders)
+    _document_refusals(app)
 
     @app.get("/", include_in_schema=False)
     def viewer_home() -> RedirectResponse:
         return RedirectResponse("/viewer/")
 
+    if context.api.docs_enabled:
+        headers.mount_docs(app)
     if STATIC_DIR.is_dir():
         app.mount("/viewer", StaticFiles(directory=STATIC_DIR, html=True), name="viewer")
     return app
+
+
+def _document_refusals(app: FastAPI) -> None:
+    """Add the middleware's answers to the OpenAPI document: 413 and 422 wherever a body is
+    read, 429 on every rate-limited route."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        for path, operations in schema.get("paths", {}).items():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                if "requestBody" in operation:
+                    responses.setdefault("413", {"description": "body_too_large"})
+                    responses.setdefault("422", {"description": "Validation Error"})
+                if not path.startswith(limits.UNLIMITED_PREFIXES):
+                    responses.setdefault(
+                        "429", {"description": "rate_limited (see the Retry-After header)"}
+                    )
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 app = create_app()

@@ -7,10 +7,7 @@ typo find the same person. Counts are over visible patients only: nothing about 
 
 from __future__ import annotations
 
-import time
-from collections import defaultdict, deque
 from dataclasses import dataclass
-from threading import Lock
 from typing import Any
 
 from pythainlp.util import normalize, remove_tonemark
@@ -71,24 +68,3 @@ def by_name(conn: WarehouseConnection, first_name: str, last_name: str) -> list[
 def paginate(items: list[dict[str, Any]], page: int, page_size: int) -> SearchPage:
     start = (page - 1) * page_size
     return SearchPage(total=len(items), items=items[start : start + page_size])
-
-
-class RateLimiter:
-    """At most `limit` calls per key in any 60-second window (per API process)."""
-
-    def __init__(self, limit: int, window_seconds: float = 60.0) -> None:
-        self.limit = limit
-        self.window = window_seconds
-        self._calls: dict[str, deque[float]] = defaultdict(deque)
-        self._lock = Lock()
-
-    def allow(self, key: str) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            calls = self._calls[key]
-            while calls and now - calls[0] > self.window:
-                calls.popleft()
-            if len(calls) >= self.limit:
-                return False
-            calls.append(now)
-            return True

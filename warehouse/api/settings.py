@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from warehouse.settings import get_settings
@@ -23,8 +23,20 @@ class ApiSettings(BaseSettings):
     token_ttl_minutes: int = 30
     lockout_failures: int = 5
     lockout_minutes: int = 15
-    # Searches per physician per minute (process-local sliding window).
-    search_per_minute: int = 30
+    # Request limits (warehouse/api/limits.py). Counters live in the warehouse (api.rate_limit),
+    # so every API worker shares them; a window starts at an actor's first request.
+    # Searches per actor (physician licence, else session token) per minute:
+    search_per_minute: int = Field(default=30, ge=1)
+    # Other patient-touching requests (record, FHIR, per-visit, break-glass, citizen app)
+    # per actor per minute, and every patient-touching request per client address per minute
+    # (a hospital's physicians may share one address behind NAT: keep it generous).
+    patient_per_minute: int = Field(default=60, ge=1)
+    address_per_minute: int = Field(default=600, ge=1)
+    # Request bodies above this many bytes are refused with 413 (declared or streamed).
+    body_limit_bytes: int = Field(default=64 * 1024, ge=1024)
+    # Swagger UI at /docs (served from the app's own files, never a CDN); the OpenAPI
+    # document stays at /openapi.json.
+    docs_enabled: bool = True
     # The citizen app approves or declines per-visit requests with this bearer token.
     citizen_app_token: SecretStr = SecretStr(DEVELOPMENT_CITIZEN_APP_TOKEN)
     terms_version: str = "2026-01"

@@ -54,22 +54,20 @@ def patient_search(body: FhirSearch, token: BearerToken, context: Context) -> JS
     national_id = body.identifier.split("|", 1)[1]
     with context.connect() as conn:
         physician = physician_session(conn, context, token)
-        allowed = context.search_limiter.allow(physician.licence)
+        # Over the rate limit the request never gets here (warehouse.api.limits: 429).
         with conn.transaction():
-            hits = search.by_national_id(conn, national_id) if allowed else []
+            hits = search.by_national_id(conn, national_id)
             context.audit.append(
                 conn,
                 audit.AuditEntry(
                     action="fhir_search",
-                    outcome="ok" if allowed else "rate_limited",
+                    outcome="ok",
                     physician_licence=physician.licence,
                     physician_hospital_code=physician.hospital_code,
                     returned_patients=[h["patient_key"] for h in hits],
                 ),
             )
         context.audit.export_committed()
-    if not allowed:
-        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "rate_limited")
     return FhirJSONResponse(fhir.search_bundle(hits, national_id))
 
 
