@@ -460,9 +460,7 @@ def verify(conn: WarehouseConnection, key: bytes, sink: Path) -> VerifyResult:
     problems += head_problems
     last_seq = int(rows[-1]["access_id"]) if rows else 0
     if last_seq > last_exported and anchor_at is not None:
-        notes.append(
-            f"records {last_exported + 1} to {last_seq} are after the last exported head"
-        )
+        notes.append(f"records {last_exported + 1} to {last_seq} are after the last exported head")
     return VerifyResult(len(rows), sorted(set(problems), key=problems.index), notes)
 
 
