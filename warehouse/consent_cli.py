@@ -3,11 +3,19 @@
 National IDs and birth dates are read from stdin or a JSON file, never from argv (argv is
 visible to every user of the machine and lands in shell history). Patients are named by
 their pseudonymous key afterwards. A refusal prints its reason code and message and exits 2.
+
+These commands act for any patient: they are the operators' path (support staff, the
+registration feed's import), not the citizen app's. Every event they record names the
+operator in consent.event.recorded_by as `operator:<name>`: --operator, else
+HEALTHLINK_OPERATOR, else the login name of the OS user running the command.
 """
 
 from __future__ import annotations
 
+import getpass
 import json
+import os
+import re
 import sys
 from datetime import date, datetime
 from pathlib import Path
@@ -25,6 +33,27 @@ KeyArgument = Annotated[str, typer.Argument(help="The patient's pseudonymous key
 NetworkOption = Annotated[list[str] | None, typer.Option("--network", help="A network code")]
 HospitalOption = Annotated[list[str] | None, typer.Option("--hospital", help="A hospital code")]
 AllFlag = Annotated[bool, typer.Option("--all", help="Every participating hospital")]
+OperatorOption = Annotated[
+    str | None,
+    typer.Option(
+        "--operator",
+        envvar="HEALTHLINK_OPERATOR",
+        help="Who runs this (recorded in the consent event log; default: the OS user)",
+    ),
+]
+_OPERATOR_NAME = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
+
+
+def _recorded_by(operator: str | None) -> str:
+    """consent.event.recorded_by of an operator's action: `operator:<name>`."""
+    if operator is None:
+        try:
+            operator = getpass.getuser()
+        except (KeyError, OSError):  # no login name (e.g. a container's bare uid)
+            operator = f"uid{os.getuid()}"
+    if not _OPERATOR_NAME.fullmatch(operator):
+        raise typer.BadParameter("letters, digits and . _ @ - only (1-64)", param_hint="--operator")
+    return f"operator:{operator}"
 
 
 def _emit(data: Any, as_json: bool) -> None:
@@ -103,6 +132,7 @@ def register(
     file: Annotated[
         Path | None, typer.Option("--file", help="Registration JSON (default: stdin)")
     ] = None,
+    operator: OperatorOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Register a verified person. JSON: national_id, birth_date, verification {method,
@@ -110,6 +140,7 @@ def register(
     from warehouse.consent_service import Registration, SenderChoice
     from warehouse.consent_service import register as do_register
 
+    recorded_by = _recorded_by(operator)
     data = _read_registration(file)
     try:
         verification = data["verification"]
@@ -134,7 +165,7 @@ def register(
 
     def action(conn: Any, registry: Any, settings: Any) -> PatientState:
         key = settings.pseudonym_key.get_secret_value().encode("utf-8")
-        return do_register(conn, registry, registration, key, recorded_by="cli")
+        return do_register(conn, registry, registration, key, recorded_by=recorded_by)
 
     _emit(_state(_run(action, as_json)), as_json)
 
@@ -145,15 +176,17 @@ def sources(
     everyone: AllFlag = False,
     network: NetworkOption = None,
     hospital: HospitalOption = None,
+    operator: OperatorOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Change the sender choice (at most once per day, Asia/Bangkok)."""
     from warehouse.consent_service import change_sources
 
+    recorded_by = _recorded_by(operator)
     choice = _choice(everyone, network, hospital)
     state = _run(
         lambda conn, registry, _: change_sources(
-            conn, registry, patient_key, choice, recorded_by="cli"
+            conn, registry, patient_key, choice, recorded_by=recorded_by
         ),
         as_json,
     )
@@ -161,11 +194,16 @@ def sources(
 
 
 @app.command()
-def withdraw(patient_key: KeyArgument, as_json: JsonFlag = False) -> None:
+def withdraw(
+    patient_key: KeyArgument, operator: OperatorOption = None, as_json: JsonFlag = False
+) -> None:
     """Withdraw: every row is hidden at once and purged by the next sync."""
     from warehouse.consent_service import withdraw as do_withdraw
 
-    state = _run(lambda conn, _r, _s: do_withdraw(conn, patient_key, recorded_by="cli"), as_json)
+    recorded_by = _recorded_by(operator)
+    state = _run(
+        lambda conn, _r, _s: do_withdraw(conn, patient_key, recorded_by=recorded_by), as_json
+    )
     _emit(_state(state), as_json)
 
 
@@ -176,15 +214,22 @@ def rejoin(
     network: NetworkOption = None,
     hospital: HospitalOption = None,
     sensitive: Annotated[bool, typer.Option("--sensitive", help="Share sensitive data")] = False,
+    operator: OperatorOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Join again (from the day after withdrawing); no choice given keeps the previous one."""
     from warehouse.consent_service import rejoin as do_rejoin
 
+    recorded_by = _recorded_by(operator)
     choice = _choice(everyone, network, hospital) if (everyone or network or hospital) else None
     state = _run(
         lambda conn, registry, _: do_rejoin(
-            conn, registry, patient_key, choice, sensitive_allowed=sensitive, recorded_by="cli"
+            conn,
+            registry,
+            patient_key,
+            choice,
+            sensitive_allowed=sensitive,
+            recorded_by=recorded_by,
         ),
         as_json,
     )
@@ -195,13 +240,16 @@ def rejoin(
 def sensitive(
     patient_key: KeyArgument,
     allow: Annotated[bool, typer.Option("--on/--off", help="Share sensitive data or not")],
+    operator: OperatorOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Set the sensitive-data choice (off by default; not limited per day)."""
     from warehouse.consent_service import set_sensitive
 
+    recorded_by = _recorded_by(operator)
     state = _run(
-        lambda conn, _r, _s: set_sensitive(conn, patient_key, allow, recorded_by="cli"), as_json
+        lambda conn, _r, _s: set_sensitive(conn, patient_key, allow, recorded_by=recorded_by),
+        as_json,
     )
     _emit(_state(state), as_json)
 
@@ -285,6 +333,7 @@ def who_could_see(
 @app.command("import")
 def import_file(
     csv_path: Annotated[Path, typer.Argument(help="registrations.csv from the citizen app feed")],
+    operator: OperatorOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Import the citizen app's verified registrations through the rules (bulk).
@@ -295,6 +344,7 @@ def import_file(
     file cannot be read at all (nothing imported)."""
     from warehouse.consent_service import bulk
 
+    recorded_by = _recorded_by(operator)
     try:
         registrations = bulk.read_registrations(csv_path)
     except bulk.ImportFileError as error:
@@ -305,7 +355,7 @@ def import_file(
             registrations,
             settings.pseudonym_key.get_secret_value().encode("utf-8"),
             registry,
-            recorded_by="citizen-app-feed",
+            recorded_by=recorded_by,
         ),
         as_json,
     )
@@ -358,7 +408,10 @@ def purge(
     ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Delete from raw, marts and landing what consent no longer allows (counts only).
+    """Delete what consent no longer allows from every store (counts only): raw, marts,
+    landing, published row tables (PostgreSQL) and the API's name-search index; then
+    CHECKPOINT (DuckDB) or VACUUM the touched tables this role owns (PostgreSQL; the rest are
+    listed as reclaim_pending, docs/security.md "Erasure").
 
     The daily sync runs the daily purge itself; run --full after a hospital moved to another
     network or left the registry, or after rows were restored from a backup."""
@@ -375,7 +428,10 @@ def purge(
             "hospitals": result.hospitals,
             "rows_raw": result.rows_raw,
             "rows_marts": result.rows_marts,
+            "rows_derived": result.rows_derived,
             "landing_files_rewritten": result.landing_files_rewritten,
+            "reclaimed": list(result.reclaimed),
+            "reclaim_pending": list(result.reclaim_pending),
         },
         as_json,
     )

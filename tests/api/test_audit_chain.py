@@ -1,131 +1,148 @@
-"""`healthlink audit verify` detects a modified, a deleted and a truncated record, on the DuckDB
-file and on PostgreSQL (where rows are appended by audit.append_access, migration 006, and
-the API role can neither read nor change them)."""
+"""The keyed audit chain's plumbing on both warehouses: the API role appends only through the
+definer functions (PostgreSQL), the key is refused when it is the development one, and
+`healthlink audit break-glass` lists emergency accesses for review. The tamper cases are in
+tests/security/test_finding_3_audit_chain.py."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from tests.conftest import throwaway_pg_database
+from tests.conftest import REPO, TEST_AUDIT_KEY, throwaway_pg_database
 from warehouse import audit
-from warehouse.audit_cli import app, head_dir
 from warehouse.db import connect
-from warehouse.settings import Settings, get_settings
+from warehouse.settings import DEVELOPMENT_AUDIT_KEY, Settings
+
+
+def _make(home: Path, url: str) -> Settings:
+    settings = Settings(
+        home=home,
+        warehouse=url,
+        environment="test",
+        audit_key=TEST_AUDIT_KEY,  # type: ignore[arg-type]
+    )
+    with connect(settings) as conn:
+        audit.ensure_audit_schema(conn)
+    return settings
 
 
 @pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
-def warehouse_url(request: pytest.FixtureRequest) -> Iterator[str]:
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
     if request.param == "duckdb":
-        yield ""
+        yield _make(tmp_path / "home", "")
         return
     with throwaway_pg_database("healthlink_audit_test") as url:
-        yield url
+        yield _make(tmp_path / "home", url)
 
 
 @pytest.fixture
-def audited(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, warehouse_url: str
-) -> Iterator[Settings]:
-    """Five audit rows, the head exported after the fifth."""
-    monkeypatch.setenv("HEALTHLINK_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("HEALTHLINK_ENVIRONMENT", "test")
-    monkeypatch.setenv("HEALTHLINK_WAREHOUSE", warehouse_url)
-    get_settings.cache_clear()
-    settings = get_settings()
+def pg_settings(tmp_path: Path) -> Iterator[Settings]:
+    with throwaway_pg_database("healthlink_audit_test") as url:
+        yield _make(tmp_path / "home", url)
+
+
+def _cli(settings: Settings, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "warehouse.cli", "audit", *args],
+        cwd=REPO,
+        env={
+            **os.environ,
+            "HEALTHLINK_HOME": str(settings.home),
+            "HEALTHLINK_WAREHOUSE": settings.warehouse,
+            "HEALTHLINK_ENVIRONMENT": "test",
+            "HEALTHLINK_AUDIT_KEY": TEST_AUDIT_KEY,
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def _append(settings: Settings, *entries: audit.AuditEntry) -> None:
+    trail = audit.AuditTrail.from_settings(settings)
     with connect(settings) as conn:
-        audit.ensure_audit_schema(conn)
-        for n in range(5):
+        for entry in entries:
             with conn.transaction():
-                audit.append(
-                    conn,
-                    audit.AuditEntry(
-                        action="record",
-                        outcome="ok",
-                        physician_licence="30001",
-                        physician_hospital_code="12345",
-                        patient_key=f"{n:032x}",
-                        categories=["diagnoses"],
-                        source_hospitals=["11111", "22222"],
-                    ),
-                )
-        audit.export_head(conn, head_dir(settings.home))
-    yield settings
-    get_settings.cache_clear()
+                trail.append(conn, entry)
+            trail.export_committed()
 
 
-def _verify() -> tuple[int, str]:
-    result = CliRunner().invoke(app, ["verify"])
-    return result.exit_code, result.output
+def test_break_glass_review_lists_emergency_accesses_since_a_day(settings: Settings) -> None:
+    reason = "unconscious on arrival [bold]no[/bold] relatives"  # not rich markup
+    _append(
+        settings,
+        audit.AuditEntry(action="record", outcome="ok", physician_licence="30001"),
+        audit.AuditEntry(
+            action="break_glass_record",
+            outcome="ok",
+            physician_licence="30002",
+            physician_hospital_code="12345",
+            patient_key="a" * 32,
+            source_hospitals=["22222", "11111"],
+            purpose="emergency",
+            break_glass=True,
+            reason=reason,
+        ),
+    )
+    listed = _cli(settings, "break-glass", "--since", "2020-01-01", "--json")
+    assert listed.returncode == 0, listed.stderr
+    (row,) = json.loads(listed.stdout)
+    assert {k: row[k] for k in ("licence", "hospital", "patient_key", "reason")} == {
+        "licence": "30002",
+        "hospital": "12345",
+        "patient_key": "a" * 32,
+        "reason": reason,
+    }
+    assert row["source_hospitals"] == ["11111", "22222"]
+    assert row["time"].endswith("+07:00")
+    table = _cli(settings, "break-glass", "--since", "2020-01-01")
+    assert table.returncode == 0, table.stderr
+    assert "30002" in table.stdout and "[bold]no[/bold]" in table.stdout
+    tomorrow = datetime.now(UTC).date().replace(year=datetime.now(UTC).year + 1).isoformat()
+    later = _cli(settings, "break-glass", "--since", tomorrow, "--json")
+    assert json.loads(later.stdout) == []
+    bad = _cli(settings, "break-glass", "--since", "yesterday")
+    assert bad.returncode == 2 and "YYYY-MM-DD" in bad.stderr and "Traceback" not in bad.stderr
 
 
-def _tamper(settings: Settings, sql: str) -> None:
-    with connect(settings) as conn:
-        conn.execute(sql)
-
-
-def test_intact_chain_verifies(audited: Settings) -> None:
-    code, output = _verify()
-    assert code == 0, output
-    assert "5 records, ok" in output
-
-
-def test_modified_record_is_detected(audited: Settings) -> None:
-    _tamper(audited, "UPDATE audit.access_log SET outcome = 'not_found' WHERE access_id = 3")
-    code, output = _verify()
-    assert code == 1
-    assert "record 3: content does not match its hash (modified)" in output
-
-
-def test_deleted_record_is_detected(audited: Settings) -> None:
-    _tamper(audited, "DELETE FROM audit.access_log WHERE access_id = 2")
-    code, output = _verify()
-    assert code == 1
-    assert "sequence 2 to 2 (deleted)" in output
-    assert "record 3: link to the previous record is broken" in output
-
-
-def test_truncated_chain_is_detected_against_the_exported_head(audited: Settings) -> None:
-    _tamper(audited, "DELETE FROM audit.access_log WHERE access_id >= 4")
-    code, output = _verify()
-    assert code == 1
-    assert "exported head 5 is beyond the last record 3 (truncated)" in output
-
-
-def test_rewritten_tail_is_detected_against_the_exported_head(audited: Settings) -> None:
-    """Re-hashing a modified last row keeps the chain consistent; the exported head does not."""
-    with connect(audited) as conn:
-        row = audit.read_rows(conn)[-1] | {"outcome": "denied"}
-        new_hash = audit.chain_hash(row["prev_hash"], row)
-        conn.execute(
-            "UPDATE audit.access_log SET outcome = 'denied', row_hash = ? WHERE access_id = 5",
-            [new_hash],
+def test_verify_refuses_the_development_key_outside_development(settings: Settings) -> None:
+    result = _cli(settings, "verify", HEALTHLINK_AUDIT_KEY=DEVELOPMENT_AUDIT_KEY)
+    assert result.returncode == 2
+    assert "HEALTHLINK_AUDIT_KEY must be set" in result.stderr
+    assert "Traceback" not in result.stderr
+    with pytest.raises(audit.AuditKeyError):
+        audit.signing_key(
+            Settings(environment="production", audit_key=DEVELOPMENT_AUDIT_KEY)  # type: ignore[arg-type]
         )
-    code, output = _verify()
-    assert code == 1
-    assert "record 5: hash differs from the exported head (modified)" in output
+    development = Settings(environment="development", audit_key=DEVELOPMENT_AUDIT_KEY)  # type: ignore[arg-type]
+    assert audit.signing_key(development) == DEVELOPMENT_AUDIT_KEY.encode()
 
 
 @pytest.mark.postgres
-def test_api_role_appends_through_the_function_only(audited: Settings) -> None:
-    """healthlink_api: EXECUTE on the append function; no INSERT, SELECT, UPDATE, DELETE or
-    TRUNCATE on the log itself; its rows join the same chain."""
-    if not audited.uses_postgres:
-        pytest.skip("roles exist on PostgreSQL only")
+def test_api_role_appends_through_the_functions_only(pg_settings: Settings) -> None:
+    """healthlink_api: EXECUTE on next_link/append_link; no privilege on the log itself; an
+    append that does not extend the head is refused; the old unkeyed function is gone."""
+    settings = pg_settings
     import psycopg
 
     from warehouse.api.postgres import API_ROLE, url_for_role
     from warehouse.postgres.connection import PostgresConnection, open_postgres
 
-    api = PostgresConnection(open_postgres(url_for_role(audited.warehouse, API_ROLE)))
+    _append(settings, audit.AuditEntry(action="record", outcome="ok"))
+    api = PostgresConnection(open_postgres(url_for_role(settings.warehouse, API_ROLE)))
+    trail = audit.AuditTrail.from_settings(settings)
     try:
         with api.transaction():
-            seq = audit.append(api, audit.AuditEntry(action="record", outcome="ok"))
-        assert seq == 6
-        assert audit.current_head(api)[0] == 6
+            assert trail.append(api, audit.AuditEntry(action="record", outcome="ok")) == 3
+        assert audit.current_head(api)[0] == 3
         for statement in (
             "SELECT count(*) FROM audit.access_log",
             "UPDATE audit.access_log SET outcome = 'x'",
@@ -135,7 +152,18 @@ def test_api_role_appends_through_the_function_only(audited: Settings) -> None:
         ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 api.execute(statement)
+        with pytest.raises(psycopg.errors.UndefinedFunction):
+            api.execute(
+                "SELECT audit.append_access('record', 'ok', null, null, null, null, "
+                "null, null, null, false, null)"
+            )
+        stale = audit._row(
+            2, "0" * 64, audit.AuditEntry(action="x", outcome="ok"), datetime.now(UTC)
+        )
+        stale["row_hash"] = "f" * 64
+        with pytest.raises(psycopg.errors.RaiseException), api.transaction():
+            audit._insert(api, stale)  # sequence 2 is taken: not the next link
     finally:
         api.raw.close()
-    code, output = _verify()
-    assert code == 0, output
+    result = _cli(settings, "verify")
+    assert result.returncode == 0, result.stdout

@@ -205,8 +205,7 @@ def test_break_glass_opens_gated_hospitals_flags_audit_and_notifies(api_server: 
 
 
 def test_audit_rows_equal_the_patient_touching_requests(api_server: Server) -> None:
-    from warehouse.audit import verify
-    from warehouse.audit_cli import head_dir
+    from warehouse.audit import signing_key, verify
     from warehouse.db import connect
 
     cast = api_server.cast
@@ -251,7 +250,8 @@ def test_audit_rows_equal_the_patient_touching_requests(api_server: Server) -> N
             "source_hospitals FROM audit.access_log WHERE access_id > ? ORDER BY access_id",
             [before],
         ).fetchall()
-        result = verify(conn, head_dir(api_server.home))
+        settings = api_server.settings
+        result = verify(conn, signing_key(settings), settings.audit_head_sink_path)
     assert len(rows) == len(touching)
     assert [(r[0], r[1]) for r in rows] == [
         ("search_by_id", "ok"),

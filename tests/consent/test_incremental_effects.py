@@ -200,7 +200,10 @@ def test_purge_cli_daily_and_full(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
             "hospitals": 1,
             "rows_raw": 1,
             "rows_marts": 0,
+            "rows_derived": 0,
             "landing_files_rewritten": 0,
+            "reclaimed": ["raw.encounter"],  # DuckDB: CHECKPOINT after the purge
+            "reclaim_pending": [],
         }
         with connect(warehouse) as conn:
             _raw_rows(conn, [("unregistered-patient", H1)])

@@ -54,7 +54,7 @@ def test_api_cannot_read_sources_marts_or_consent(rebuilt: SecuredWarehouse, rel
     ],
 )
 def test_api_cannot_write_audit_rows_directly(rebuilt: SecuredWarehouse, statement: str) -> None:
-    """The api role appends only through audit.append_access (which chains the hash)."""
+    """The api role appends only through audit.append_link (which checks the chain head)."""
     with connect(rebuilt.dsn()) as conn:
         before = one(conn, "SELECT count(*) FROM audit.access_log")
     with connect(rebuilt.dsn(API)) as conn, pytest.raises(errors.InsufficientPrivilege):
@@ -65,7 +65,7 @@ def test_api_cannot_write_audit_rows_directly(rebuilt: SecuredWarehouse, stateme
             one(
                 conn,
                 "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
-                "WHERE n.nspname = 'audit' AND p.proname = 'append_access' "
+                "WHERE n.nspname = 'audit' AND p.proname = 'append_link' "
                 "AND has_function_privilege('healthlink_api', p.oid, 'EXECUTE')",
             )
             == 1

@@ -15,6 +15,19 @@ network or leaving the registry (consent.hospital mirrors the registry YAML, and
 choice follows it), and rows stored without the load's consent filter (a restored backup, a
 manual insert). The checkpoint is kept in ops, not consent: the citizen app's database role
 may write every consent table (migrations/004_grants.sql), and must not move it.
+
+Erasure covers every derived store that holds a purged pair, in the same transaction: raw and
+marts (above), the landing files (rewritten first), and on PostgreSQL the published row tables
+dbt built from the marts; the API's name-search index (api.name_key: name fragments keyed by
+patient) loses every purged patient on both warehouses and is rebuilt from the consent-filtered
+published.patient at the API's next search. Those last two are the API's and the
+transformer's tables: on PostgreSQL the loader reaches them through one definer function
+(consent.erase_derived_rows, migrations/013_purge_erasure.sql); on DuckDB they are named here,
+not imported, because the pipeline sits below the API (imports go one way, api -> consent).
+After the commit the purge asks the storage to drop the deleted bytes: CHECKPOINT on DuckDB,
+VACUUM on PostgreSQL of the touched tables the connected role owns (the rest are reported as
+`reclaim_pending` for the owner's maintenance job). docs/security.md ("Erasure") says what
+each warehouse then guarantees.
 """
 
 from __future__ import annotations
@@ -24,16 +37,24 @@ import io
 import json
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+import structlog
 
 from warehouse.consent_service import storage
 from warehouse.consent_service.clock import to_storage, utc_now
+
+log = structlog.get_logger(__name__)
+
+# The API's name-search index (warehouse.api.name_index) on DuckDB, where there are no roles:
+# its keys of every purged patient go, and its state row, so the API rebuilds it.
+NAME_INDEX_TABLE = "api.name_key"
+NAME_INDEX_STATE_TABLE = "api.name_index_state"
 
 # Which column names the hospital in each purgeable table (dim_patient keeps the hospital
 # that supplied the demographics).
@@ -67,6 +88,10 @@ class PurgeResult:
     rows: dict[str, int] = field(default_factory=dict)  # table -> rows deleted
     landing_files_rewritten: int = 0
     full: bool = False  # every stored pair was compared, not only the changed patients'
+    # Tables whose deleted bytes the storage dropped after the commit (DuckDB: the file, by
+    # CHECKPOINT; PostgreSQL: each table VACUUMed), and those left for the owner's VACUUM.
+    reclaimed: tuple[str, ...] = ()
+    reclaim_pending: tuple[str, ...] = ()
 
     @property
     def rows_raw(self) -> int:
@@ -75,6 +100,11 @@ class PurgeResult:
     @property
     def rows_marts(self) -> int:
         return sum(n for t, n in self.rows.items() if t.startswith("marts."))
+
+    @property
+    def rows_derived(self) -> int:
+        """Rows deleted from the published row tables and the API's name index."""
+        return sum(n for t, n in self.rows.items() if t.startswith(("published.", "api.")))
 
 
 @dataclass(frozen=True)
@@ -245,6 +275,70 @@ def _rewrite_landing(landing_dir: Path, pairs: list[tuple[str, str]]) -> int:
     return rewritten
 
 
+def _erase_derived(conn: Any, pairs: list[tuple[str, str]]) -> dict[str, int]:
+    """Delete the pairs from the stores built from the marts; rows deleted per table."""
+    if storage.dialect(conn) == "postgres":
+        rows = conn.execute(
+            "SELECT relation, deleted FROM consent.erase_derived_rows(?::varchar[], ?::varchar[])",
+            [[key for key, _ in pairs], [code for _, code in pairs]],
+        ).fetchall()
+        return {str(relation): int(deleted) for relation, deleted in rows}
+    # DuckDB: the published layer is views (nothing stored); the name index is a table.
+    (present,) = conn.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'api'"
+        " AND table_name = 'name_key'"
+    ).fetchone()
+    if not present:
+        return {}
+    deleted = 0
+    keys = sorted({key for key, _ in pairs})
+    for start in range(0, len(keys), _PAIRS_PER_STATEMENT):
+        chunk = keys[start : start + _PAIRS_PER_STATEMENT]
+        where = f"patient_key IN ({', '.join('?' * len(chunk))})"
+        (count,) = conn.execute(
+            f"SELECT count(*) FROM {NAME_INDEX_TABLE} WHERE {where}", chunk
+        ).fetchone()
+        conn.execute(f"DELETE FROM {NAME_INDEX_TABLE} WHERE {where}", chunk)
+        deleted += int(count)
+    conn.execute(f"DELETE FROM {NAME_INDEX_STATE_TABLE}")
+    return {NAME_INDEX_TABLE: deleted}
+
+
+def _in_transaction(conn: Any) -> bool:
+    """Whether an outer transaction is open (CHECKPOINT and VACUUM cannot run inside one)."""
+    if storage.dialect(conn) == "postgres":
+        raw = getattr(conn, "raw", None)
+        return raw is not None and raw.info.transaction_status.name != "IDLE"
+    return bool(getattr(conn, "_depth", 0))
+
+
+def _reclaim(conn: Any, tables: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Ask the storage to drop the deleted bytes of `tables`: (reclaimed, pending).
+
+    DuckDB: CHECKPOINT writes the deletions into the file (not only the WAL) and frees the
+    blocks of emptied row groups. PostgreSQL: VACUUM removes dead tuples from the pages; only
+    a table's owner (or a superuser) may, so the loader's purge leaves its tables pending.
+    """
+    if not tables or _in_transaction(conn):
+        return (), tuple(tables)
+    if storage.dialect(conn) != "postgres":
+        conn.execute("CHECKPOINT")
+        return tuple(tables), ()
+    owned = {
+        name
+        for (name,) in conn.execute(
+            "SELECT t.name FROM unnest(?::text[]) AS t(name)"
+            " JOIN pg_catalog.pg_class AS c ON c.oid = to_regclass(t.name)"
+            " WHERE pg_has_role(current_user, c.relowner, 'USAGE')"
+            "  OR (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user)",
+            [tables],
+        ).fetchall()
+    }
+    for name in sorted(owned):
+        conn.execute(f"VACUUM {name}")
+    return tuple(sorted(owned)), tuple(sorted(set(tables) - owned))
+
+
 def purge(conn: Any, landing_dir: Path, *, full: bool = False) -> PurgeResult:
     """Delete what consent no longer allows; record counts (never keys) in consent.purge_log.
 
@@ -262,6 +356,7 @@ def purge(conn: Any, landing_dir: Path, *, full: bool = False) -> PurgeResult:
         if pairs:
             for table, column in purgeable_tables(conn):
                 rows[table] = _delete_pairs(conn, table, column, pairs)
+            rows.update(_erase_derived(conn, pairs))
         result = PurgeResult(
             pairs=len(pairs),
             patients=len({key for key, _ in pairs}),
@@ -288,4 +383,8 @@ def purge(conn: Any, landing_dir: Path, *, full: bool = False) -> PurgeResult:
                 ],
             )
         _move_checkpoint(conn, plan.through_event_id)
-    return result
+    reclaimed, pending = _reclaim(conn, sorted(t for t, n in rows.items() if n))
+    if pending:
+        # Counts only: which tables still hold deleted bytes until their owner's VACUUM.
+        log.warning("purge_reclaim_pending", tables=len(pending))
+    return replace(result, reclaimed=reclaimed, reclaim_pending=pending)
