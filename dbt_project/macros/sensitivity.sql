@@ -1,19 +1,45 @@
-{#- Sensitivity tagging from the sensitive_value_sets seed (DESIGN §2 row 9, §6).
-    A code is sensitive when it starts with a code_prefix of its code system; when several
-    prefixes match (F vs F10) the longest one decides the category. -#}
-{% macro code_sensitivity_category(code_system, code_column) -%}
+{#- Sensitivity by class (DESIGN §2 row 9, §6 "Sensitive tagging", docs/consent.md).
+    The one classification rule, used by every coded model: a code takes the
+    sensitivity_category of the LONGEST code_prefix of its code system in the
+    sensitivity_classes seed (N05A beats N, J05AF10 beats J05AF). The result is a category
+    (hiv, mental_health, substance_use, sexual_reproductive), 'visible', or null when no class
+    knows the code: such rows are counted by rpt_unclassified_codes, never silently trusted.
+    What is classified:
+      icd10             the diagnosis code itself
+      atc               a drug's ATC code (drug_codes maps each drug code to it)
+      lab_test          what a lab test tests for (lab_codes.tests_for)
+      icd9cm_procedure  the procedure code itself (2-4 digits)
+    Prefixes are compared with substr, not LIKE: '_' in a prefix is a character, not a wildcard. -#}
+{% macro code_class(code_system, code_column) -%}
 (
-    select value_set.sensitivity_category
-    from {{ ref('sensitive_value_sets') }} as value_set
-    where value_set.code_system = '{{ code_system }}'
-      and {{ code_column }} like value_set.code_prefix || '%'
-    order by {{ dbt.length('value_set.code_prefix') }} desc, value_set.sensitivity_category
+    select class.sensitivity_category
+    from {{ ref('sensitivity_classes') }} as class
+    where class.code_system = {{ code_system }}
+      and substr({{ code_column }}, 1, {{ dbt.length('class.code_prefix') }}) = class.code_prefix
+    order by {{ dbt.length('class.code_prefix') }} desc
     limit 1
 )
 {%- endmacro %}
 
+{#- The sensitivity category of a code class: null for 'visible' and for unclassified codes. -#}
+{% macro class_sensitivity_category(code_class_column) -%}
+    case when {{ code_class_column }} = 'visible' then null else {{ code_class_column }} end
+{%- endmacro %}
+
+{#- Which code system a raw code is written in, by its shape (expectations/suites.py admits
+    24-digit and TMT drug codes, ICD-9-CM and 7-digit ICD-10-TM procedure codes). Only the
+    systems the classes cover can be classified; TMT drug codes and ICD-10-TM procedure codes
+    are reported as unclassified until a mapping exists. -#}
+{% macro drug_code_system(code_column) -%}
+    case when {{ dbt.length(code_column) }} = 24 then 'drug_24_digit' else 'drug_tmt' end
+{%- endmacro %}
+
+{% macro procedure_code_system(code_column) -%}
+    case when {{ dbt.length(code_column) }} = 7 then 'icd10tm_procedure' else 'icd9cm_procedure' end
+{%- endmacro %}
+
 {#- Final tags of a fact row: its own code's category first, else its encounter's
-    (an encounter whose principal diagnosis is sensitive makes every row of it sensitive). -#}
+    (an encounter with ANY sensitive diagnosis makes every row of it sensitive). -#}
 {% macro sensitivity_columns(code_category, encounter_category) -%}
     {{ encounter_category }} as encounter_sensitivity_category,
     coalesce({{ code_category }}, {{ encounter_category }}) is not null as is_sensitive,

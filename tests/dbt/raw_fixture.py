@@ -4,7 +4,9 @@ Raw tables follow the brief's raw-schema rule, built from the canonical contract
 column except `cid` (kept in raw.patient only) and `invalid_fields`, plus patient_key, row_hash
 and received_at. Three hospitals (two in NET01, one per-visit hospital in NET02), four patients:
 
-- P_ALL      sender ALL, sensitive not allowed; has an HIV encounter (principal B24) at H1
+- P_ALL      sender ALL, sensitive not allowed; has an HIV encounter (principal B24) at H1, a
+             visible visit with sertraline and VDRL (sensitive by class) and a visit whose
+             comorbidity F200 (not principal) makes it sensitive whole
 - P_NETWORK  sender LIST = network NET01, sensitive allowed; also has data at H3 (NET02)
 - P_WITHDRAWN  withdrawn
 - P_HOSPITAL sender LIST = hospital H3 only, sensitive not allowed; also has data at H1
@@ -312,6 +314,12 @@ class RawRows:
             provider_id="R001",
         )
 
+    def extra(self, entity: str, hospital: str, patient: str, seq: str, **values: Any) -> None:
+        """One more row of an existing OPD visit (a second diagnosis, dispense, lab...)."""
+        key = "|".join(str(v) for v in values.values())
+        enc = {"encounter_id": seq, "encounter_class": "OPD", "service_date": self.extract_date}
+        self.add(entity, hospital, patient, f"{seq}|{key}", **enc, **values)
+
     def person(self, hospital: str, patient: str, first_name: str) -> None:
         self.add(
             "patient",
@@ -359,6 +367,8 @@ class RawRows:
 
 EFAVIRENZ = "102121121240387003141990"
 PARACETAMOL = "101011121002817000000120"
+SERTRALINE = "102454121311658004084551"
+VDRL = "0622101"
 
 
 def day_one() -> RawRows:
@@ -379,6 +389,16 @@ def day_one() -> RawRows:
     raw.visit(H1, P_ALL, "S-COLD", "J00")
     raw.visit(H2, P_ALL, "S-HT", "I10")
     raw.allergy(H1, P_ALL, EFAVIRENZ)
+    # Finding 4 of issue 9: sertraline and VDRL are sensitive by class in a visible visit;
+    # S-COMORB's principal is I10 but its comorbidity F200 hides the whole encounter.
+    raw.visit(H1, P_ALL, "S-URI", "J069")
+    raw.extra("medication_dispense", H1, P_ALL, "S-URI", drug_code=SERTRALINE,
+              drug_name="Sertraline 50 mg", quantity=30.0, unit="tablet", provider_id="D001")
+    raw.extra("lab_result", H1, P_ALL, "S-URI", lab_code=VDRL, result_value=1.0,
+              result_text="reactive")
+    raw.visit(H1, P_ALL, "S-COMORB", "I10")
+    raw.extra("diagnosis", H1, P_ALL, "S-COMORB", diagnosis_type="4", icd10_code="F200",
+              provider_id="D001")
     raw.allergy(H1, P_ALL, PARACETAMOL)
     # P_NETWORK: a depression visit (sensitive, allowed) at H1, a visit at H2 and one at H3.
     raw.visit(H1, P_NETWORK, "S-DEP", "F329")

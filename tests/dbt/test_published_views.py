@@ -18,6 +18,8 @@ from raw_fixture import (
     P_NETWORK,
     P_WITHDRAWN,
     PARACETAMOL,
+    SERTRALINE,
+    VDRL,
     bangkok_now,
 )
 
@@ -79,15 +81,76 @@ def test_sensitive_encounter_hides_every_category(built_warehouse: Warehouse) ->
     assert dispensed == [(PARACETAMOL,)]  # not sensitive by its own code
 
 
-def test_sensitive_code_outside_an_encounter(built_warehouse: Warehouse) -> None:
-    # An allergy to efavirenz (an antiretroviral) reveals HIV.
+def test_allergies_stay_visible_whatever_drug_they_name(built_warehouse: Warehouse) -> None:
+    # An allergy to efavirenz names an antiretroviral, yet a physician must see every allergy.
     visible = built_warehouse.rows(
-        "SELECT drug_code FROM published.allergy WHERE patient_key = ?", [P_ALL]
+        "SELECT drug_code FROM published.allergy WHERE patient_key = ? ORDER BY 1", [P_ALL]
     )
-    assert visible == [(PARACETAMOL,)]
+    assert visible == [(PARACETAMOL,), (EFAVIRENZ,)]
     assert built_warehouse.rows(
-        "SELECT sensitivity_category FROM marts.fct_allergy WHERE drug_code = ?", [EFAVIRENZ]
-    ) == [("hiv",)]
+        "SELECT is_sensitive, code_class FROM marts.fct_allergy WHERE drug_code = ?", [EFAVIRENZ]
+    ) == [(False, "hiv")]
+
+
+def test_drug_and_lab_sensitive_by_class_in_a_visible_encounter(
+    built_warehouse: Warehouse,
+) -> None:
+    # Issue 9 finding 4: sertraline (N06A) and VDRL (syphilis) reveal by class; the visit stays.
+    assert built_warehouse.rows(
+        "SELECT is_sensitive, sensitivity_category FROM marts.fct_medication_dispense"
+        " WHERE drug_code = ?",
+        [SERTRALINE],
+    ) == [(True, "mental_health")]
+    assert built_warehouse.rows(
+        "SELECT is_sensitive, sensitivity_category FROM marts.fct_lab_result WHERE lab_code = ?",
+        [VDRL],
+    ) == [(True, "sexual_reproductive")]
+    dispensed = built_warehouse.rows(
+        "SELECT drug_code FROM published.medication_dispense WHERE encounter_id = 'S-URI'"
+    )
+    assert dispensed == [(PARACETAMOL,)]
+    labs = built_warehouse.rows(
+        "SELECT lab_code FROM published.lab_result WHERE encounter_id = 'S-URI'"
+    )
+    assert labs == [("0531002",)]
+
+
+@pytest.mark.parametrize("category", [c for c in CATEGORIES if c != "allergy"])
+def test_non_principal_sensitive_diagnosis_hides_the_encounter(
+    built_warehouse: Warehouse, category: str
+) -> None:
+    tagged = built_warehouse.rows(
+        f"SELECT DISTINCT is_sensitive, sensitivity_category FROM marts.fct_{category}"
+        " WHERE encounter_id = 'S-COMORB'"
+    )
+    assert tagged == [(True, "mental_health")]
+    assert not built_warehouse.rows(
+        f"SELECT 1 FROM published.{category} WHERE encounter_id = 'S-COMORB'"
+    )
+
+
+def test_every_reference_code_has_an_explicit_class(built_warehouse: Warehouse) -> None:
+    unclassified = built_warehouse.rows(
+        "SELECT code_system, code FROM intermediate.int_reference_code__classified"
+        " WHERE code_class IS NULL"
+    )
+    assert unclassified == []
+
+
+def test_unclassified_codes_are_reported(built_warehouse: Warehouse, tmp_path: Path) -> None:
+    copy = _private_copy(built_warehouse, tmp_path)
+    with copy.connect() as conn:
+        conn.execute(
+            "INSERT INTO raw.medication_dispense SELECT * REPLACE ('S-URI|TMT' AS record_key,"
+            " '1234567' AS drug_code) FROM raw.medication_dispense"
+            " WHERE encounter_id = 'S-URI' AND drug_code = ?",
+            [PARACETAMOL],
+        )
+    copy.dbt("build", "--full-refresh", "--select", "+rpt_unclassified_codes")
+    assert copy.rows(
+        "SELECT hospital_code, category, code_system, unclassified_rows,"
+        " distinct_unclassified_codes FROM marts.rpt_unclassified_codes"
+    ) == [(H1, "medication_dispense", "drug_tmt", 1, 1)]
 
 
 def test_sensitive_rows_shown_when_allowed(built_warehouse: Warehouse) -> None:

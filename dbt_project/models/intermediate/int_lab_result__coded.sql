@@ -1,20 +1,30 @@
 -- One row per raw lab row: name, LOINC, unit and normal range from the MOPH lab list, and the
--- test's sensitivity (HIV antibody, CD4, viral load reveal the diagnosis).
+-- class of what the test tests for (lab_codes.tests_for: HIV, CD4, viral load, syphilis and
+-- other STI tests reveal the diagnosis).
+with classified as (
+    select
+        lab.*,
+        reference.tests_for,
+        reference.lab_name,
+        reference.loinc_code,
+        reference.unit,
+        reference.low as reference_low,
+        reference.high as reference_high,
+        case
+            when lab.result_value is null then null
+            when reference.low is not null and lab.result_value < reference.low then true
+            when reference.high is not null and lab.result_value > reference.high then true
+            when reference.low is null and reference.high is null then null
+            else false
+        end as is_out_of_range,
+        cast('moph_lab' as {{ dbt.type_string() }}) as code_system,
+        {{ healthlink.code_class("'lab_test'", 'reference.tests_for') }} as code_class
+    from {{ ref('stg_raw__lab_result') }} as lab
+    left join {{ ref('lab_codes') }} as reference
+        on reference.lab_code = lab.lab_code
+)
+
 select
-    lab.*,
-    reference.lab_name,
-    reference.loinc_code,
-    reference.unit,
-    reference.low as reference_low,
-    reference.high as reference_high,
-    case
-        when lab.result_value is null then null
-        when reference.low is not null and lab.result_value < reference.low then true
-        when reference.high is not null and lab.result_value > reference.high then true
-        when reference.low is null and reference.high is null then null
-        else false
-    end as is_out_of_range,
-    {{ healthlink.code_sensitivity_category('lab', 'lab.lab_code') }} as code_sensitivity_category
-from {{ ref('stg_raw__lab_result') }} as lab
-left join {{ ref('lab_codes') }} as reference
-    on reference.lab_code = lab.lab_code
+    classified.*,
+    {{ healthlink.class_sensitivity_category('classified.code_class') }} as code_sensitivity_category
+from classified

@@ -1,10 +1,18 @@
--- One row per raw dispense row: reference drug name, ATC, and the drug's sensitivity
--- (antiretrovirals and methadone reveal the diagnosis).
+-- One row per raw dispense row: reference drug name, ATC, and the class of that ATC code
+-- (antipsychotics, antidepressants, addiction treatment, HIV antiretrovirals are sensitive).
+with classified as (
+    select
+        dispense.*,
+        drug.drug_name as reference_drug_name,
+        drug.atc_code,
+        {{ healthlink.drug_code_system('dispense.drug_code') }} as code_system,
+        {{ healthlink.code_class("'atc'", 'drug.atc_code') }} as code_class
+    from {{ ref('stg_raw__medication_dispense') }} as dispense
+    left join {{ ref('drug_codes') }} as drug
+        on drug.drug_code = dispense.drug_code
+)
+
 select
-    dispense.*,
-    drug.drug_name as reference_drug_name,
-    drug.atc_code,
-    {{ healthlink.code_sensitivity_category('drug', 'dispense.drug_code') }} as code_sensitivity_category
-from {{ ref('stg_raw__medication_dispense') }} as dispense
-left join {{ ref('drug_codes') }} as drug
-    on drug.drug_code = dispense.drug_code
+    classified.*,
+    {{ healthlink.class_sensitivity_category('classified.code_class') }} as code_sensitivity_category
+from classified

@@ -33,5 +33,7 @@ select
     latest.severity,
     latest.symptom,
     latest.informant,
+    latest.code_system,
+    latest.code_class,
     {{ healthlink.sensitivity_columns('latest.code_sensitivity_category', 'cast(null as ' ~ dbt.type_string() ~ ')') }}
 from latest

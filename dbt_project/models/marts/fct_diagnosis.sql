@@ -32,6 +32,8 @@ select
     latest.diagnosis_name_en,
     latest.diagnosis_name_th,
     latest.provider_id,
+    latest.code_system,
+    latest.code_class,
     {{ healthlink.sensitivity_columns('latest.code_sensitivity_category', 'encounter_tag.sensitivity_category') }}
 from latest
 left join {{ ref('int_encounter__sensitivity') }} as encounter_tag

@@ -36,6 +36,9 @@ select
     latest.reference_low,
     latest.reference_high,
     latest.is_out_of_range,
+    latest.tests_for,
+    latest.code_system,
+    latest.code_class,
     {{ healthlink.sensitivity_columns('latest.code_sensitivity_category', 'encounter_tag.sensitivity_category') }}
 from latest
 left join {{ ref('int_encounter__sensitivity') }} as encounter_tag

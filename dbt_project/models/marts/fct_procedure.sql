@@ -30,6 +30,8 @@ select
     latest.procedure_code,
     latest.procedure_name,
     latest.provider_id,
+    latest.code_system,
+    latest.code_class,
     {{ healthlink.sensitivity_columns('latest.code_sensitivity_category', 'encounter_tag.sensitivity_category') }}
 from latest
 left join {{ ref('int_encounter__sensitivity') }} as encounter_tag
