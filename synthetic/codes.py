@@ -23,14 +23,18 @@ def _rows(seeds_dir: Path, name: str) -> list[dict[str, str]]:
         ]
 
 
-def _category(code: str, prefixes: list[tuple[str, str]]) -> str:
-    """The sensitivity category of a code: the longest matching prefix wins."""
+VISIBLE = "visible"
+
+
+def _category(value: str, prefixes: list[tuple[str, str]]) -> str:
+    """The sensitivity category of a classified value (the same rule as the dbt macro
+    code_class): the longest matching prefix wins; "" when visible or unclassified."""
     best = ""
     category = ""
     for prefix, cat in prefixes:
-        if code.startswith(prefix) and len(prefix) > len(best):
+        if value.startswith(prefix) and len(prefix) > len(best):
             best, category = prefix, cat
-    return category
+    return "" if category == VISIBLE else category
 
 
 @dataclass(frozen=True)
@@ -66,12 +70,13 @@ class CodeSets:
 
 
 def _code_list(rows: list[dict[str, str]], code: str, name: str, system: str,
-               prefixes: dict[str, list[tuple[str, str]]]) -> CodeList:
-    codes = [r[code] for r in rows]
+               prefixes: dict[str, list[tuple[str, str]]], classified_by: str = "") -> CodeList:
+    """classified_by: the column whose value the classes apply to (a drug's ATC code, a
+    lab's tests_for); the code itself when empty."""
     return CodeList(
-        codes=codes,
+        codes=[r[code] for r in rows],
         names=[r[name] for r in rows],
-        category=[_category(c, prefixes.get(system, [])) for c in codes],
+        category=[_category(r[classified_by or code], prefixes.get(system, [])) for r in rows],
     )
 
 
@@ -85,7 +90,7 @@ def _bound(text: str) -> float:
 def load_code_sets(seeds_dir: Path | None = None) -> CodeSets:
     seeds_dir = Path(seeds_dir) if seeds_dir else DEFAULT_SEEDS_DIR
     prefixes: dict[str, list[tuple[str, str]]] = {}
-    for row in _rows(seeds_dir, "sensitive_value_sets.csv"):
+    for row in _rows(seeds_dir, "sensitivity_classes.csv"):
         prefixes.setdefault(row["code_system"], []).append(
             (row["code_prefix"], row["sensitivity_category"])
         )
@@ -93,9 +98,9 @@ def load_code_sets(seeds_dir: Path | None = None) -> CodeSets:
     lab_rows = _rows(seeds_dir, "lab_codes.csv")
     return CodeSets(
         icd10=_code_list(_rows(seeds_dir, "icd10_tm.csv"), "code", "name_en", "icd10", prefixes),
-        drugs=_code_list(drug_rows, "drug_code", "drug_name", "drug", prefixes),
+        drugs=_code_list(drug_rows, "drug_code", "drug_name", "atc", prefixes, "atc_code"),
         drug_atc=[r["atc_code"] for r in drug_rows],
-        labs=_code_list(lab_rows, "lab_code", "lab_name", "lab", prefixes),
+        labs=_code_list(lab_rows, "lab_code", "lab_name", "lab_test", prefixes, "tests_for"),
         lab_low=np.array([_bound(r["low"]) for r in lab_rows]),
         lab_high=np.array([_bound(r["high"]) for r in lab_rows]),
         lab_units=[r["unit"] for r in lab_rows],
@@ -104,6 +109,6 @@ def load_code_sets(seeds_dir: Path | None = None) -> CodeSets:
         ),
         procedures=_code_list(
             _rows(seeds_dir, "procedure_codes.csv"), "procedure_code", "procedure_name",
-            "procedure", prefixes,
+            "icd9cm_procedure", prefixes,
         ),
     )

@@ -20,17 +20,41 @@ from synthetic.rows import (
 
 CLINICS = ["00100", "00100", "00100", "00200", "00300", "00400", "00500", "00600"]
 WARDS = ["01001", "01002", "02001", "03001", "04001"]
+# Chronic sensitive conditions also appear as a comorbidity (DIAGTYPE 2) on visits about
+# something else, so an encounter can be sensitive through a diagnosis that is not principal.
+COMORBID_CONDITIONS = ("hiv", "mental_health", "substance_use")
+COMORBID_RATE = 0.25
 
 
-def _with_others(rng: np.random.Generator, pools: DiagnosisPools, principal: np.ndarray,
-                 mean_others: float, cap: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Parent, code and DIAGTYPE rows: one principal per parent and a few others."""
+def _comorbidities(world: World, rng: np.random.Generator, pools: DiagnosisPools,
+                   patient: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Parent and code rows: a diagnosis of the patient's chronic sensitive condition."""
+    parents, codes = [], []
+    for condition in COMORBID_CONDITIONS:
+        pool = pools.by_condition[condition]
+        gets = world.patients.conditions[condition][patient]
+        gets = np.flatnonzero(gets & (rng.random(len(patient)) < COMORBID_RATE))
+        if len(pool) and len(gets):
+            parents.append(gets)
+            codes.append(draw(rng, pool, len(gets), skew=0.5))
+    if not parents:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(parents), np.concatenate(codes)
+
+
+def _with_others(world: World, rng: np.random.Generator, pools: DiagnosisPools,
+                 principal: np.ndarray, patient: np.ndarray, mean_others: float,
+                 cap: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Parent, code and DIAGTYPE rows: one principal per parent, a few others and the
+    patient's chronic sensitive conditions as comorbidities."""
     others = expand(child_counts(rng, len(principal), mean_others, cap))
-    parent = np.concatenate([np.arange(len(principal)), others])
-    code = np.concatenate([principal, draw(rng, pools.general, len(others))])
+    comorbid, comorbid_code = _comorbidities(world, rng, pools, patient)
+    parent = np.concatenate([np.arange(len(principal)), others, comorbid])
+    code = np.concatenate([principal, draw(rng, pools.general, len(others)), comorbid_code])
     diag_type = np.concatenate([
         np.ones(len(principal), np.int64),
         np.where(rng.random(len(others)) < 0.7, 2, 4),
+        np.full(len(comorbid), 2, np.int64),
     ])
     keep = unique_pairs(parent, code)
     return parent[keep], code[keep], diag_type[keep]
@@ -38,7 +62,8 @@ def _with_others(rng: np.random.Generator, pools: DiagnosisPools, principal: np.
 
 def diagnosis_opd(world: World, pools: DiagnosisPools, principal: np.ndarray) -> FileRows:
     rng = world.rng("DIAGNOSIS_OPD")
-    visit, code, diag_type = _with_others(rng, pools, principal, 0.6, 2)
+    visit, code, diag_type = _with_others(world, rng, pools, principal, world.visits.patient,
+                                          0.6, 2)
     rows = visit_rows(world, rng, visit)
     columns = {
         "DIAGTYPE": fmt.ints(diag_type),
@@ -52,7 +77,8 @@ def diagnosis_opd(world: World, pools: DiagnosisPools, principal: np.ndarray) ->
 def diagnosis_ipd(world: World, pools: DiagnosisPools, principal: np.ndarray) -> FileRows:
     rng = world.rng("DIAGNOSIS_IPD")
     adm = world.admissions
-    admission, code, diag_type = _with_others(rng, pools, principal[adm.visit], 1.2, 3)
+    admission, code, diag_type = _with_others(world, rng, pools, principal[adm.visit],
+                                              world.visits.patient[adm.visit], 1.2, 3)
     rows = admission_rows(world, rng, admission)
     columns = {
         "WARDDIAG": fmt.pick(WARDS, rng.integers(0, len(WARDS), len(admission))),

@@ -20,9 +20,10 @@ from synthetic.rows import (
 )
 
 WARDS = ["01001", "01002", "02001", "03001", "04001"]
-# Drugs a condition brings, by ATC prefix (or by sensitivity category for the sensitive ones).
+# Drugs a condition brings: its sensitive classes (sensitivity_classes.csv: antipsychotics,
+# antidepressants, antiretrovirals, addiction treatment) plus visible drugs by ATC prefix.
 CONDITION_ATC = {
-    "mental_health": ("N05", "N06", "N03"),
+    "mental_health": ("N05B", "N05C", "N03"),
     "diabetes": ("A10",),
     "hypertension": ("C03", "C07", "C08", "C09"),
 }
@@ -38,9 +39,10 @@ def _atc_pool(world: World, prefixes: tuple[str, ...]) -> np.ndarray:
 
 
 def _condition_pool(world: World, condition: str) -> np.ndarray:
+    sensitive = world.codes.drugs.in_category(condition)
     if condition in CONDITION_ATC:
-        return _atc_pool(world, CONDITION_ATC[condition])
-    return world.codes.drugs.in_category(condition)
+        return np.union1d(sensitive, _atc_pool(world, CONDITION_ATC[condition]))
+    return sensitive
 
 
 def _general_pool(world: World) -> np.ndarray:

@@ -17,6 +17,7 @@ from synthetic.rows import (
 )
 
 LAB_MAX = 9999.99  # LABRESULT is decimal(6,2)
+SENSITIVE_LAB_CONDITIONS = ("hiv", "sexual_reproductive")
 INFANT_VACCINES = ("010", "041", "042", "043", "081", "082", "083", "091", "092", "093", "401",
                    "061", "R21", "R22", "J11")
 PRESCHOOL_VACCINES = ("035", "036", "073", "J12", "092", "093")
@@ -46,8 +47,12 @@ def _lab_values(world: World, rng: np.random.Generator, code: np.ndarray,
     hiv = conditions["hiv"][patient]
     value = np.where(low > 0, low + (high - low) * rng.normal(0.5, 0.35, n),
                      high * rng.normal(0.7, 0.3, n))
-    # Tests without a range are qualitative: 1 = reactive. HIV tests react for HIV patients.
-    reactive = (rng.random(n) < 0.03) | (hiv & np.isin(code, codes.labs.in_category("hiv")))
+    # Tests without a range are qualitative: 1 = reactive. HIV tests react for HIV patients,
+    # syphilis and STI tests for patients with a sexual or reproductive condition.
+    reactive = rng.random(n) < 0.03
+    for condition in SENSITIVE_LAB_CONDITIONS:
+        reactive |= conditions[condition][patient] & np.isin(
+            code, codes.labs.in_category(condition))
     value = np.where(np.isnan(high), reactive.astype(float), value)
     value = np.where((unit == "cells/uL") & hiv, rng.normal(450, 200, n), value)
     viral_load = np.where(rng.random(n) < 0.7, rng.integers(0, 50, n), rng.lognormal(7, 1.5, n))
@@ -65,12 +70,14 @@ def labfu(world: World) -> FileRows:
     parent = expand(counts)
     code = draw(rng, labs.general(), len(parent), skew=0.6)
     parents, codes = [parent], [code]
-    hiv_labs = labs.in_category("hiv")
-    hiv = world.patients.conditions["hiv"][patient] & (rng.random(len(v)) < 0.5)
-    for lab in hiv_labs:
-        gets = np.flatnonzero(hiv & (rng.random(len(v)) < 0.5))
-        parents.append(gets)
-        codes.append(np.full(len(gets), lab))
+    # Tests whose class is sensitive: HIV monitoring for HIV patients, syphilis and STI tests
+    # for patients with a sexual or reproductive condition.
+    for condition in SENSITIVE_LAB_CONDITIONS:
+        followed = world.patients.conditions[condition][patient] & (rng.random(len(v)) < 0.5)
+        for lab in labs.in_category(condition):
+            gets = np.flatnonzero(followed & (rng.random(len(v)) < 0.5))
+            parents.append(gets)
+            codes.append(np.full(len(gets), lab))
     parent, code = np.concatenate(parents), np.concatenate(codes)
     keep = unique_pairs(parent, code)
     visit, code = parent[keep], code[keep]

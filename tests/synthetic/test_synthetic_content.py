@@ -46,8 +46,15 @@ def test_sensitive_data_is_present(clean: Dataset) -> None:
     drugs = {r["DNAME"] for r in all_records(clean, "DRUG_OPD")}
     assert any("Methadone" in d for d in drugs)
     assert any(d.startswith(("Tenofovir", "Efavirenz", "Dolutegravir")) for d in drugs)
+    # Sensitive by class (issue 9 finding 4): antidepressants, antipsychotics, lithium.
+    assert any(d.startswith(("Sertraline", "Fluoxetine")) for d in drugs)
+    assert any(d.startswith(("Haloperidol", "Risperidone", "Olanzapine", "Lithium")) for d in drugs)
     labs = {r["LABTEST"] for r in all_records(clean, "LABFU")}
     assert {"0621201", "0621301"} <= labs  # CD4 and HIV viral load
+    assert labs & {"0622101", "0622102", "0622103", "0622104"}  # syphilis serology
+    # A sensitive diagnosis that is not principal (a comorbidity, DIAGTYPE 2).
+    assert any(r["DIAGTYPE"] != "1" and r["DIAGCODE"].startswith(("B2", "F"))
+               for r in all_records(clean, "DIAGNOSIS_OPD"))
 
 
 def test_codes_come_from_the_reference_seeds(clean: Dataset) -> None:
