@@ -286,6 +286,16 @@ class AuditTrail:
             mark.written = True
         return seq
 
+    def ensure_anchored(self, conn: WarehouseConnection) -> None:
+        """At start: anchor the unkeyed chain (if not done yet) before the first request, so
+        every request adds exactly one row."""
+        _pending.heads = []
+        with conn.transaction():
+            seq, prev_hash, anchored = _next_link(conn)
+            if not anchored:
+                self._write(conn, seq, prev_hash, anchor_entry(seq - 1, prev_hash))
+        self.export_committed()
+
     def _write(self, conn: WarehouseConnection, seq: int, prev_hash: str, entry: AuditEntry) -> str:
         at = datetime.now(UTC)
         at = at if conn.dialect == "postgres" else at.replace(tzinfo=None)

@@ -44,6 +44,7 @@ class ApiContext:
 
                 ensure_consent_tables(conn)
             ensure_api_schema(conn)
+            self.audit.ensure_anchored(conn)
             self.name_index.ensure(conn)
         if not self.uses_postgres:
             _ = self.gate_sql
