@@ -11,6 +11,12 @@ start-up and rebuilt when the warehouse has new data (`published.hospital_freshn
 changes, i.e. after a sync). A patient who becomes visible without new data (a new
 registration) is found after the next sync; a stale index can never show a hidden patient:
 every search joins back to `published.patient`.
+
+Erasure: the consent purge (warehouse.consent_service.purge) deletes every purged patient's
+keys and clears `api.name_index_state`, so `NameIndex.ensure` rebuilds at the next search.
+It names these tables instead of importing this module (the pipeline sits below the API);
+on PostgreSQL it does so through `consent.erase_derived_rows` (migrations/013), since the
+loader has no privilege in schema api. Renaming the tables means changing both.
 """
 
 from __future__ import annotations
