@@ -1,4 +1,5 @@
-"""`healthlink api ...` (warehouse/api/admin_cli.py) on a real DuckDB file."""
+"""`healthlink api ...` (warehouse/api/admin_cli.py) on a real DuckDB file: the registry, the
+pincode policy, refusals for unknown licences, unlocking."""
 
 from __future__ import annotations
 
@@ -6,14 +7,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from warehouse.api.admin_cli import app
-from warehouse.api.credentials import LocalPincodeVerifier
+from warehouse.api.credentials import PINCODE_POLICY, LocalPincodeVerifier
 from warehouse.api.sessions import LoginRefused, login, resolve
 from warehouse.api.settings import ApiSettings
 from warehouse.db import connect
 from warehouse.settings import Settings, get_settings
+
+ADDRESS = "192.0.2.1"
 
 
 @pytest.fixture
@@ -51,32 +54,114 @@ def test_add_suspend_reactivate_physician(home: Settings) -> None:
     assert "135790" not in again.output
     settings = ApiSettings()
     with connect(home) as conn:
-        token = login(conn, LocalPincodeVerifier(), settings, "70001", "135790")
+        token = login(conn, LocalPincodeVerifier(), settings, "70001", "135790", ADDRESS)
         session = resolve(conn, token, settings.terms_version)
         assert session is not None and session.hospitals == ["10001", "10002"]
     assert runner.invoke(app, ["suspend", "70001"]).exit_code == 0
     with connect(home) as conn:
         assert resolve(conn, token, settings.terms_version) is None
         with pytest.raises(LoginRefused, match="suspended"):
-            login(conn, LocalPincodeVerifier(), settings, "70001", "135790")
+            login(conn, LocalPincodeVerifier(), settings, "70001", "135790", ADDRESS)
     assert runner.invoke(app, ["reactivate", "70001"]).exit_code == 0
     with connect(home) as conn:
-        assert login(conn, LocalPincodeVerifier(), settings, "70001", "135790")
+        assert login(conn, LocalPincodeVerifier(), settings, "70001", "135790", ADDRESS)
 
 
-def test_development_citizen_app_token_is_refused_outside_development(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from pydantic import ValidationError
+def _add(runner: CliRunner, licence: str, pincode: str) -> Result:
+    return runner.invoke(
+        app,
+        ["add-physician", "--licence", licence, "--name", "นพ. นโยบาย", "--hospital", "10001"],
+        env={"HEALTHLINK_NEW_PINCODE": pincode},
+    )
 
-    monkeypatch.setenv("HEALTHLINK_ENVIRONMENT", "production")
-    monkeypatch.setenv("HEALTHLINK_PSEUDONYM_KEY", "a-production-key")
-    monkeypatch.delenv("HEALTHLINK_API_CITIZEN_APP_TOKEN", raising=False)
-    get_settings.cache_clear()
-    try:
-        with pytest.raises(ValidationError, match="CITIZEN_APP_TOKEN"):
-            ApiSettings()
-        monkeypatch.setenv("HEALTHLINK_API_CITIZEN_APP_TOKEN", "a-real-secret")
-        assert ApiSettings().citizen_app_token.get_secret_value() == "a-real-secret"
-    finally:
-        get_settings.cache_clear()
+
+@pytest.mark.parametrize(
+    "pincode",
+    ["1", "12345", "1234567", "123456", "654321", "111111", "121212", "123123", "abcdef", "๑๒๓๔๕๘"],
+)
+def test_pincode_policy_where_we_set_pincodes(home: Settings, pincode: str) -> None:
+    """Finding 2: six digits, no runs or repeats, for add-physician and set-pincode."""
+    runner = CliRunner()
+    refused = _add(runner, "70002", pincode)
+    assert refused.exit_code == 1
+    # The fixed reason only: no "done", no echo of the pincode.
+    assert refused.output == f"refused: pincode must be {PINCODE_POLICY}\n"
+    assert _add(runner, "70002", "582039").exit_code == 0
+    weak = runner.invoke(app, ["set-pincode", "70002"], env={"HEALTHLINK_NEW_PINCODE": pincode})
+    assert weak.exit_code == 1
+    assert weak.output == f"refused: pincode must be {PINCODE_POLICY}\n"
+    strong = runner.invoke(app, ["set-pincode", "70002"], env={"HEALTHLINK_NEW_PINCODE": "604918"})
+    assert strong.exit_code == 0, strong.output
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["set-pincode", "70999"],
+        ["suspend", "70999"],
+        ["reactivate", "70999"],
+        ["suspend", "70999", "--hospital", "10001"],
+        ["link-hospital", "70999", "10001"],
+        ["unlock", "70999"],
+        ["unlock-admin", "nobody-here"],
+    ],
+)
+def test_commands_on_an_unknown_licence_fail_clearly(home: Settings, command: list[str]) -> None:
+    """Finding 2: non-zero exit, a reason, no "done", and nothing added."""
+    result = CliRunner().invoke(app, command, env={"HEALTHLINK_NEW_PINCODE": "604918"})
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("refused: no such") or "does not work at" in result.output
+    assert "done" not in result.output
+    with connect(home) as conn:
+        assert conn.execute("SELECT count(*) FROM api.physician_hospital").fetchone()[0] == 0
+
+
+def test_unlock_lifts_a_lock_from_every_address(home: Settings) -> None:
+    runner = CliRunner()
+    assert _add(runner, "70003", "582039").exit_code == 0
+    settings = ApiSettings(lockout_failures=2)
+    with connect(home) as conn:
+        for _ in range(2):
+            with pytest.raises(LoginRefused, match="invalid_credentials"):
+                login(conn, LocalPincodeVerifier(), settings, "70003", "999111", ADDRESS)
+        with pytest.raises(LoginRefused, match="locked"):
+            login(conn, LocalPincodeVerifier(), settings, "70003", "582039", ADDRESS)
+        # Another address is not locked: a public licence number locks only its guesser.
+        assert login(conn, LocalPincodeVerifier(), settings, "70003", "582039", "192.0.2.2")
+    unlocked = runner.invoke(app, ["unlock", "70003"])
+    assert unlocked.exit_code == 0, unlocked.output
+    with connect(home) as conn:
+        assert login(conn, LocalPincodeVerifier(), settings, "70003", "582039", ADDRESS)
+
+
+def test_hospital_suspension_leaves_other_memberships(home: Settings) -> None:
+    """Finding 6: `suspend --hospital` ends that membership only."""
+    runner = CliRunner()
+    added = runner.invoke(
+        app,
+        [
+            "add-physician",
+            "--licence",
+            "70004",
+            "--name",
+            "x",
+            "--hospital",
+            "10001",
+            "--hospital",
+            "10002",
+        ],
+        env={"HEALTHLINK_NEW_PINCODE": "582039"},
+    )
+    assert added.exit_code == 0, added.output
+    assert runner.invoke(app, ["suspend", "70004", "--hospital", "10001"]).exit_code == 0
+    settings = ApiSettings()
+    with connect(home) as conn:
+        token = login(conn, LocalPincodeVerifier(), settings, "70004", "582039", ADDRESS)
+        session = resolve(conn, token, settings.terms_version)
+        assert session is not None
+        assert session.hospitals == ["10002"] and session.hospital_code == "10002"
+    assert runner.invoke(app, ["suspend", "70004", "--hospital", "10002"]).exit_code == 0
+    with connect(home) as conn:
+        assert resolve(conn, token, settings.terms_version) is None
+        with pytest.raises(LoginRefused, match="suspended"):
+            login(conn, LocalPincodeVerifier(), settings, "70004", "582039", ADDRESS)

@@ -15,16 +15,29 @@ def _search(client: httpx.Client, token: str) -> httpx.Response:
 
 
 def test_lockout_after_five_failures_refuses_even_the_right_pincode(api_server: Server) -> None:
+    """From the guessing address only: the physician's own address still logs in."""
     hospital = api_server.cast.one_time_hospitals[0]
     add_physician(api_server.settings, "10001", [hospital])
+    guesser = {"X-Forwarded-For": "198.51.100.1"}
     with api_server.client() as client:
         for _ in range(5):
-            wrong = client.post("/auth/login", json={"licence": "10001", "pincode": "000000"})
+            wrong = client.post(
+                "/auth/login", json={"licence": "10001", "pincode": "000000"}, headers=guesser
+            )
             assert wrong.status_code == 401
             assert wrong.json() == {"detail": "invalid_credentials"}
-        right = client.post("/auth/login", json={"licence": "10001", "pincode": PINCODE})
-        assert right.status_code == 423
+        right = client.post(
+            "/auth/login", json={"licence": "10001", "pincode": PINCODE}, headers=guesser
+        )
+        assert right.status_code == 429
         assert right.json() == {"detail": "locked"}
+        assert 1 <= int(right.headers["Retry-After"]) <= 60
+        elsewhere = client.post(
+            "/auth/login",
+            json={"licence": "10001", "pincode": PINCODE},
+            headers={"X-Forwarded-For": "198.51.100.2"},
+        )
+        assert elsewhere.status_code == 200
 
 
 def test_first_login_requires_terms_then_a_hospital_before_any_data(api_server: Server) -> None:

@@ -15,7 +15,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -52,6 +52,7 @@ class Server:
     home: Path
     settings: Any
     cast: Cast
+    env: dict[str, str] = field(default_factory=dict)  # the server's, for a second worker
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=60)
@@ -207,10 +208,13 @@ def _serve(
         # tested on a server of their own (tests/security/test_finding_7_rate_limits.py).
         "HEALTHLINK_API_PATIENT_PER_MINUTE": "100000",
         "HEALTHLINK_API_ADDRESS_PER_MINUTE": "100000",
+        # Every test logs in from 127.0.0.1: the per-address login throttle is tested on
+        # addresses of its own (tests/security/test_finding_2_*), not on the shared one.
+        "HEALTHLINK_API_LOGIN_ADDRESS_FAILURES": "100000",
         "HEALTHLINK_WAREHOUSE": warehouse,
     }
     with running_api(env, home / "uvicorn.log", startup_seconds=120) as url:
-        yield Server(url, home, settings, cast)
+        yield Server(url, home, settings, cast, env)
 
 
 def login(client: httpx.Client, licence: str, *, hospital: str | None = None) -> str:

@@ -2,14 +2,19 @@
 
 Wired into warehouse.cli by the lead (e.g. `app.add_typer(admin_cli.app, name="api")`).
 Pincodes and passwords are prompted (hidden), never taken from the command line history.
+A refusal (unknown licence, weak pincode...) exits 1 with a message naming no personal data.
 """
 
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from warehouse.db import WarehouseConnection
 
 app = typer.Typer(help="Physician registry and hospital admin accounts", no_args_is_help=True)
 
@@ -21,7 +26,7 @@ Pincode = Annotated[
 ]
 
 
-def _run(action: str, change: object) -> None:
+def _run(action: str, change: Callable[[WarehouseConnection], Any]) -> None:
     from warehouse.api.physicians import RegistryError
     from warehouse.api.schema import ensure_api_schema
     from warehouse.db import connect
@@ -30,7 +35,7 @@ def _run(action: str, change: object) -> None:
         ensure_api_schema(conn)
         try:
             with conn.transaction():
-                change(conn)  # type: ignore[operator]
+                change(conn)
         except RegistryError as error:
             sys.stderr.write(f"refused: {error}\n")
             raise typer.Exit(1) from None
@@ -59,26 +64,80 @@ def link_hospital(licence: str, hospital: str) -> None:
     _run("link-hospital", lambda conn: physicians.link_hospital(conn, licence, hospital))
 
 
-@app.command()
-def suspend(licence: str) -> None:
-    """Suspend a physician; their live sessions end at once."""
-    from warehouse.api import physicians
-
-    _run("suspend", lambda conn: physicians.set_status(conn, licence, "suspended"))
+Hospital = Annotated[
+    str | None,
+    typer.Option(help="Only this hospital's membership (default: the national status)"),
+]
 
 
 @app.command()
-def reactivate(licence: str) -> None:
+def suspend(licence: str, hospital: Hospital = None) -> None:
+    """Suspend a physician (nationally, or at one hospital); their live sessions there end
+    at once."""
     from warehouse.api import physicians
 
-    _run("reactivate", lambda conn: physicians.set_status(conn, licence, "active"))
+    if hospital is None:
+        _run("suspend", lambda conn: physicians.set_status(conn, licence, "suspended"))
+    else:
+        _run(
+            "suspend",
+            lambda conn: physicians.set_membership_status(conn, licence, hospital, "suspended"),
+        )
+
+
+@app.command()
+def reactivate(licence: str, hospital: Hospital = None) -> None:
+    from warehouse.api import physicians
+
+    if hospital is None:
+        _run("reactivate", lambda conn: physicians.set_status(conn, licence, "active"))
+    else:
+        _run(
+            "reactivate",
+            lambda conn: physicians.set_membership_status(conn, licence, hospital, "active"),
+        )
 
 
 @app.command("set-pincode")
 def set_pincode(licence: str, pincode: Pincode) -> None:
+    """A new pincode (exactly six digits, not a run or a repeat)."""
     from warehouse.api import physicians
 
     _run("set-pincode", lambda conn: physicians.set_pincode(conn, licence, pincode))
+
+
+@app.command()
+def unlock(licence: str) -> None:
+    """Lift the login locks on a licence, from every address."""
+    from warehouse.api import physicians, throttle
+
+    def change(conn: WarehouseConnection) -> None:
+        if not physicians.is_registered(conn, licence):
+            raise physicians.RegistryError("no such physician")
+        throttle.unlock_subject(conn, "physician", licence)
+
+    _run("unlock", change)
+
+
+@app.command("unlock-admin")
+def unlock_admin(username: str) -> None:
+    """Lift the login locks on a hospital admin account, from every address."""
+    from warehouse.api import physicians, throttle
+
+    def change(conn: WarehouseConnection) -> None:
+        if not physicians.admin_exists(conn, username):
+            raise physicians.RegistryError("no such admin account")
+        throttle.unlock_subject(conn, "admin", username)
+
+    _run("unlock-admin", change)
+
+
+@app.command("unlock-address")
+def unlock_address(address: str) -> None:
+    """Lift the lock on a client address (all its failed logins, across licences)."""
+    from warehouse.api import throttle
+
+    _run("unlock-address", lambda conn: throttle.unlock_address(conn, address))
 
 
 @app.command("add-admin")

@@ -5,6 +5,7 @@ PostgreSQL). Timestamps are naive UTC."""
 from __future__ import annotations
 
 from warehouse.api.name_index import NAME_INDEX_DDL
+from warehouse.api.throttle import LOGIN_THROTTLE_DDL
 from warehouse.audit import ensure_audit_schema
 from warehouse.db import WarehouseConnection
 
@@ -13,8 +14,10 @@ API_DDL = [
     """CREATE TABLE IF NOT EXISTS api.physician (
         licence VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, status VARCHAR NOT NULL,
         pincode_hash VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL, changed_at TIMESTAMP)""",
+    # A membership: its status is the hospital's (admins suspend memberships, not people).
     """CREATE TABLE IF NOT EXISTS api.physician_hospital (
         licence VARCHAR NOT NULL, hospital_code VARCHAR NOT NULL,
+        status VARCHAR NOT NULL DEFAULT 'active', changed_at TIMESTAMP,
         PRIMARY KEY (licence, hospital_code))""",
     """CREATE TABLE IF NOT EXISTS api.admin_account (
         username VARCHAR PRIMARY KEY, hospital_code VARCHAR NOT NULL,
@@ -26,8 +29,7 @@ API_DDL = [
         token_hash VARCHAR PRIMARY KEY, kind VARCHAR NOT NULL, subject VARCHAR NOT NULL,
         hospital_code VARCHAR, created_at TIMESTAMP NOT NULL, expires_at TIMESTAMP NOT NULL,
         ended_at TIMESTAMP, ended_reason VARCHAR)""",
-    """CREATE TABLE IF NOT EXISTS api.login_failure (
-        licence VARCHAR PRIMARY KEY, failures INTEGER NOT NULL, locked_until TIMESTAMP)""",
+    LOGIN_THROTTLE_DDL,
     """CREATE TABLE IF NOT EXISTS api.rating_ticket (
         ticket_hash VARCHAR PRIMARY KEY, hospital_code VARCHAR, issued_at TIMESTAMP NOT NULL,
         used_at TIMESTAMP)""",
@@ -47,6 +49,31 @@ API_DDL = [
 ]
 
 
+# Columns added since the first release, for warehouses whose tables predate them (existing
+# memberships stay active). Added only when missing: ALTER TABLE takes a strong lock.
+_ADDED_COLUMNS = [
+    ("physician_hospital", "status", "VARCHAR DEFAULT 'active'"),
+    ("physician_hospital", "changed_at", "TIMESTAMP"),
+]
+
+
+def _upgrade(conn: WarehouseConnection) -> None:
+    for table, column, definition in _ADDED_COLUMNS:
+        present = conn.execute(
+            "SELECT 1 FROM information_schema.columns "
+            "WHERE table_schema = 'api' AND table_name = ? AND column_name = ?",
+            [table, column],
+        ).fetchone()
+        if not present:
+            conn.execute(f"ALTER TABLE api.{table} ADD COLUMN IF NOT EXISTS {column} {definition}")
+    # The per-licence failure counter that login_throttle replaced.
+    if conn.execute(
+        "SELECT 1 FROM information_schema.tables "
+        "WHERE table_schema = 'api' AND table_name = 'login_failure'"
+    ).fetchone():
+        conn.execute("DROP TABLE api.login_failure")
+
+
 def ensure_api_schema(conn: WarehouseConnection) -> None:
     """Create what is missing. On PostgreSQL schema api is the migration's (the API role
     owns it but may not create schemas), so only the tables are created here."""
@@ -54,6 +81,7 @@ def ensure_api_schema(conn: WarehouseConnection) -> None:
         if conn.dialect == "postgres" and statement.startswith("CREATE SCHEMA"):
             continue
         conn.execute(statement)
+    _upgrade(conn)
     for statement in NAME_INDEX_DDL:
         conn.execute(statement)
     ensure_audit_schema(conn)

@@ -1,23 +1,28 @@
-"""Login, lockout, first-login terms, current hospital, logout and the rating ticket."""
+"""Login (throttled: warehouse/api/throttle.py), first-login terms, current hospital, logout
+and the rating ticket."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from warehouse.api import throttle
 from warehouse.api.clock import utc_now
-from warehouse.api.credentials import PincodeVerifier, new_token, token_hash
+from warehouse.api.credentials import PincodeVerifier, check_secret, new_token, token_hash
 from warehouse.api.physicians import LICENCE_PATTERN
 from warehouse.api.settings import ApiSettings
 from warehouse.db import WarehouseConnection
 
 
 class LoginRefused(Exception):
-    """Refusal with a machine code; 'invalid_credentials' covers unknown licences too."""
+    """Refusal with a machine code; 'invalid_credentials' covers unknown licences too.
+    'locked' carries the seconds until the client may try again."""
 
-    def __init__(self, code: str) -> None:
+    def __init__(self, code: str, retry_after: int | None = None) -> None:
         super().__init__(code)
         self.code = code
+        self.retry_after = retry_after
 
 
 @dataclass
@@ -31,29 +36,56 @@ class PhysicianSession:
     expires_at: datetime
 
 
-def _locked_until(conn: WarehouseConnection, licence: str) -> datetime | None:
-    row = conn.execute(
-        "SELECT locked_until FROM api.login_failure WHERE licence = ?", [licence]
-    ).fetchone()
-    return row[0] if row else None
-
-
-def _record_failure(conn: WarehouseConnection, licence: str, settings: ApiSettings) -> None:
-    """Counted per licence string whether or not it exists, so lockout reveals nothing."""
-    row = conn.execute(
-        "SELECT failures FROM api.login_failure WHERE licence = ?", [licence]
-    ).fetchone()
-    failures = (int(row[0]) if row else 0) + 1
-    locked_until = None
-    if failures >= settings.lockout_failures:
-        locked_until = utc_now() + timedelta(minutes=settings.lockout_minutes)
-        failures = 0
-    conn.execute(
-        "INSERT INTO api.login_failure (licence, failures, locked_until) VALUES (?, ?, ?) "
-        "ON CONFLICT (licence) DO UPDATE SET failures = excluded.failures, "
-        "locked_until = excluded.locked_until",
-        [licence, failures, locked_until],
+def login_budgets(settings: ApiSettings) -> tuple[throttle.Budget, throttle.Budget]:
+    """Per licence (or admin name) and address; per address across all of them."""
+    first = timedelta(minutes=settings.lockout_first_minutes)
+    longest = max(first, timedelta(minutes=settings.lockout_max_minutes))
+    return (
+        throttle.Budget(settings.lockout_failures, first, longest),
+        throttle.Budget(settings.login_address_failures, first, longest),
     )
+
+
+def _check_credentials(
+    conn: WarehouseConnection,
+    settings: ApiSettings,
+    key: throttle.ThrottleKey,
+    check: Callable[[], bool],
+) -> None:
+    """Take the attempt's slots (atomic, committed) BEFORE the slow check; run the check
+    only within budget. Right credentials reset the key; wrong ones keep their slot."""
+    subject_budget, address_budget = login_budgets(settings)
+    try:
+        throttle.admit(conn, key, subject_budget, address_budget, utc_now())
+    except throttle.Throttled as throttled:
+        raise LoginRefused("locked", throttled.retry_after) from None
+    if not check():
+        raise LoginRefused("invalid_credentials")
+    throttle.succeeded(conn, key, utc_now())
+
+
+def _new_session(
+    conn: WarehouseConnection,
+    settings: ApiSettings,
+    kind: str,
+    subject: str,
+    hospital_code: str | None,
+) -> str:
+    token = new_token()
+    now = utc_now()
+    conn.execute(
+        "INSERT INTO api.session (token_hash, kind, subject, hospital_code, created_at, "
+        "expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            token_hash(token),
+            kind,
+            subject,
+            hospital_code,
+            now,
+            now + timedelta(minutes=settings.token_ttl_minutes),
+        ],
+    )
+    return token
 
 
 def login(
@@ -62,59 +94,66 @@ def login(
     settings: ApiSettings,
     licence: str,
     pincode: str,
+    address: str,
 ) -> str:
-    """A new session token, or LoginRefused (locked / invalid_credentials / suspended)."""
+    """A new session token, or LoginRefused (locked / invalid_credentials / suspended).
+
+    Throttled per licence string whether or not it exists, so a lock reveals nothing."""
     if not LICENCE_PATTERN.match(licence):
-        raise LoginRefused("invalid_credentials")
-    locked_until = _locked_until(conn, licence)
-    if locked_until is not None and locked_until > utc_now():
-        raise LoginRefused("locked")
-    if not verifier.verify(conn, licence, pincode):
-        _record_failure(conn, licence, settings)
-        raise LoginRefused("invalid_credentials")
+        raise LoginRefused("invalid_credentials")  # no such licence can exist: nothing to guess
+    key = throttle.ThrottleKey("physician", licence, address)
+    _check_credentials(conn, settings, key, lambda: verifier.verify(conn, licence, pincode))
     status = conn.execute(
         "SELECT status FROM api.physician WHERE licence = ?", [licence]
     ).fetchone()
     if status is None:
         # Verified elsewhere (a Council verifier) but not registered by any hospital here.
         raise LoginRefused("invalid_credentials")
-    if status[0] != "active":
-        raise LoginRefused("suspended")
-    conn.execute("DELETE FROM api.login_failure WHERE licence = ?", [licence])
     hospitals = physician_hospitals(conn, licence)
-    token = new_token()
-    now = utc_now()
-    conn.execute(
-        "INSERT INTO api.session (token_hash, kind, subject, hospital_code, created_at, "
-        "expires_at) VALUES (?, 'physician', ?, ?, ?, ?)",
-        [
-            token_hash(token),
-            licence,
-            hospitals[0] if len(hospitals) == 1 else None,
-            now,
-            now + timedelta(minutes=settings.token_ttl_minutes),
-        ],
+    if status[0] != "active" or not hospitals:
+        raise LoginRefused("suspended")
+    return _new_session(
+        conn, settings, "physician", licence, hospitals[0] if len(hospitals) == 1 else None
     )
-    return token
+
+
+def admin_login(
+    conn: WarehouseConnection, settings: ApiSettings, username: str, password: str, address: str
+) -> tuple[str, str]:
+    """(token, hospital) for a hospital admin; the same throttle as physicians."""
+    row = conn.execute(
+        "SELECT password_hash, hospital_code FROM api.admin_account WHERE username = ?",
+        [username],
+    ).fetchone()
+    key = throttle.ThrottleKey("admin", username, address)
+    _check_credentials(conn, settings, key, lambda: check_secret(row[0] if row else None, password))
+    assert row is not None  # check_secret accepts no password without a stored hash
+    return _new_session(conn, settings, "admin", username, row[1]), str(row[1])
 
 
 def physician_hospitals(conn: WarehouseConnection, licence: str) -> list[str]:
+    """The hospitals where the physician may act now (active memberships)."""
     rows = conn.execute(
-        "SELECT hospital_code FROM api.physician_hospital WHERE licence = ? ORDER BY 1",
+        "SELECT hospital_code FROM api.physician_hospital "
+        "WHERE licence = ? AND status = 'active' ORDER BY 1",
         [licence],
     ).fetchall()
     return [r[0] for r in rows]
 
 
 def resolve(conn: WarehouseConnection, token: str, terms_version: str) -> PhysicianSession | None:
-    """The live session of an active physician, or None (expired, ended, suspended)."""
+    """The live session of an active physician, or None (expired, ended, suspended
+    nationally or at the session's hospital)."""
     row = conn.execute(
         "SELECT s.token_hash, s.subject, p.name, s.hospital_code, s.expires_at, "
         "  EXISTS (SELECT 1 FROM api.terms_acceptance AS t "
         "          WHERE t.licence = s.subject AND t.terms_version = ?) "
         "FROM api.session AS s JOIN api.physician AS p ON p.licence = s.subject "
         "WHERE s.token_hash = ? AND s.kind = 'physician' AND s.ended_at IS NULL "
-        "  AND s.expires_at > ? AND p.status = 'active'",
+        "  AND s.expires_at > ? AND p.status = 'active' "
+        "  AND (s.hospital_code IS NULL OR EXISTS (SELECT 1 FROM api.physician_hospital AS m "
+        "       WHERE m.licence = s.subject AND m.hospital_code = s.hospital_code "
+        "         AND m.status = 'active'))",
         [terms_version, token_hash(token), utc_now()],
     ).fetchone()
     if row is None:

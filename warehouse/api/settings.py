@@ -21,8 +21,13 @@ class ApiSettings(BaseSettings):
 
     # Short-lived physician sessions; each request checks expiry and suspension.
     token_ttl_minutes: int = 30
+    # Login throttle (warehouse/api/throttle.py): wrong pincodes per licence (or admin name)
+    # and client address before a lock; locks start short and double up to the cap.
     lockout_failures: int = 5
-    lockout_minutes: int = 15
+    lockout_first_minutes: float = 1.0
+    lockout_max_minutes: float = 60.0
+    # Failed logins of one client address across every licence and admin name.
+    login_address_failures: int = 50
     # Request limits (warehouse/api/limits.py). Counters live in the warehouse (api.rate_limit),
     # so every API worker shares them; a window starts at an actor's first request.
     # Searches per actor (physician licence, else session token) per minute:

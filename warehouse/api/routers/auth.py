@@ -5,11 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Body, HTTPException, status
+from fastapi import APIRouter, Body, HTTPException, Request, status
 from pydantic import BaseModel, Field
 
 from warehouse.api import sessions
-from warehouse.api.deps import NO_NUL, UNAUTHORIZED, BearerToken, Context, physician_session
+from warehouse.api.deps import (
+    NO_NUL,
+    UNAUTHORIZED,
+    BearerToken,
+    Context,
+    Responses,
+    physician_session,
+)
 
 router = APIRouter(tags=["auth"])
 
@@ -79,29 +86,54 @@ def _info(context: Context, session: sessions.PhysicianSession) -> SessionInfo:
     )
 
 
+LOCKED: Responses = {
+    429: {
+        "description": "locked: too many attempts from this address (for this licence or "
+        "in all); try again after Retry-After seconds"
+    }
+}
+
+
+def client_address(request: Request) -> str:
+    """The caller's address as uvicorn reports it (behind a proxy: run uvicorn with
+    --proxy-headers and --forwarded-allow-ips naming the proxy, so this is the client's)."""
+    return request.client.host if request.client else "unknown"
+
+
+def refuse_login(refused: sessions.LoginRefused) -> HTTPException:
+    if refused.code == "locked":
+        return HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            "locked",
+            {"Retry-After": str(refused.retry_after or 1)},
+        )
+    code = {"suspended": status.HTTP_403_FORBIDDEN}.get(refused.code, 401)
+    return HTTPException(code, refused.code)
+
+
 @router.post(
     "/auth/login",
     response_model=LoginResponse,
     responses={
         401: {"description": "invalid_credentials"},
-        403: {"description": "suspended"},
-        423: {"description": "locked (too many failures)"},
+        403: {"description": "suspended (nationally or at every hospital)"},
+        **LOCKED,
     },
 )
-def login(body: LoginRequest, context: Context) -> LoginResponse:
-    refusal: str | None = None
+def login(body: LoginRequest, request: Request, context: Context) -> LoginResponse:
     with context.connect() as conn:
-        # The refusal is caught inside the transaction so that the failure count commits.
-        with conn.transaction():
-            try:
-                token = sessions.login(
-                    conn, context.verifier, context.api, body.licence, body.pincode
-                )
-            except sessions.LoginRefused as refused:
-                refusal = refused.code
-        if refusal is not None:
-            code = {"locked": 423, "suspended": 403}.get(refusal, 401)
-            raise HTTPException(code, refusal)
+        # No enclosing transaction: the throttle's slot must commit before the pincode check.
+        try:
+            token = sessions.login(
+                conn,
+                context.verifier,
+                context.api,
+                body.licence,
+                body.pincode,
+                client_address(request),
+            )
+        except sessions.LoginRefused as refused:
+            raise refuse_login(refused) from None
         session = physician_session(conn, context, token, ready=False)
         return LoginResponse(token=token, **_info(context, session).model_dump())
 
