@@ -1,6 +1,7 @@
 """The web viewer in real headless Chromium (Debian's /usr/bin/chromium driven by playwright):
 login, first-login terms, search, patient list, record by hospital with freshness, per-visit
-request, logout and rating. Screenshots go to tests/artifacts/viewer/."""
+request, logout and rating, all under the app's strict Content-Security-Policy (the browser
+console must report no violation). Screenshots go to tests/artifacts/viewer/."""
 
 from __future__ import annotations
 
@@ -29,6 +30,10 @@ def page(api_server: Server) -> Iterator[object]:
         context = browser.new_context(locale="th-TH", viewport={"width": 1280, "height": 900})
         page = context.new_page()
         page.set_default_timeout(20_000)
+        console: list[str] = []
+        page.on("console", lambda message: console.append(message.text))
+        page.on("pageerror", lambda error: console.append(str(error)))
+        page.console_messages_seen = console  # type: ignore[attr-defined]
         yield page
         browser.close()
 
@@ -47,7 +52,10 @@ def test_viewer_end_to_end(api_server: Server, page: object) -> None:
     add_physician(
         api_server.settings, "60001", [cast.one_time_hospitals[0]], name="พญ. ดวงใจ ทดสอบ"
     )
-    page.goto(f"{api_server.url}/")
+    first_answer = page.goto(f"{api_server.url}/")
+    assert first_answer is not None
+    policy = first_answer.all_headers().get("content-security-policy", "")
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy
     expect(page.locator("#login-view")).to_be_visible()
     _shot(page, "01-login")
 
@@ -99,3 +107,6 @@ def test_viewer_end_to_end(api_server: Server, page: object) -> None:
         ).fetchall()
     assert ratings == [(5, "สะดวกมาก")]
     assert len(list(ARTIFACTS.glob("*.png"))) == 7
+    seen: list[str] = page.console_messages_seen  # type: ignore[attr-defined]
+    violations = [m for m in seen if "Content Security Policy" in m or "Refused to" in m]
+    assert violations == [], violations

@@ -7,10 +7,13 @@ with `with ctx.connect() as conn:` and resolve the session there (see `physician
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Path, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import AfterValidator
+from pydantic_core import PydanticCustomError
 
 from warehouse.api.context import ApiContext
 from warehouse.api.sessions import PhysicianSession, resolve
@@ -47,6 +50,37 @@ PatientKey = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="Pseudon
 # Free text from a client: anything but NUL, which PostgreSQL text cannot hold (a request
 # carrying one is a 422, never a 500).
 NO_NUL = r"^[^\x00]*$"
+
+# Dates and instants from a client, bounded so that no arithmetic on them can overflow
+# (0001-01-01 or 9999-12-31 with an offset once gave a 500) and nothing absurd is stored.
+EARLIEST_BIRTH_DATE = date(1900, 1, 1)
+EARLIEST_MOMENT = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST_MOMENT = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def _birth_date_in_range(value: date) -> date:
+    from warehouse.consent_service.clock import bangkok_today
+
+    if not EARLIEST_BIRTH_DATE <= value <= bangkok_today() + timedelta(days=1):
+        raise PydanticCustomError(
+            "date_out_of_range", "a birth date must be from 1900-01-01 to tomorrow"
+        )
+    return value
+
+
+def _moment_in_range(value: datetime) -> datetime:
+    # Compared on the naive wall time first: converting 0001-01-01T00:00+14:00 to UTC is
+    # exactly the overflow this prevents.
+    wall = value.replace(tzinfo=None)
+    if not EARLIEST_MOMENT.replace(tzinfo=None) < wall < LATEST_MOMENT.replace(tzinfo=None):
+        raise PydanticCustomError(
+            "datetime_out_of_range", "an instant must be between 1900 and 2200"
+        )
+    return value
+
+
+BirthDate = Annotated[date, AfterValidator(_birth_date_in_range)]
+Moment = Annotated[datetime, AfterValidator(_moment_in_range)]
 
 Responses = dict[int | str, dict[str, Any]]
 UNAUTHORIZED: Responses = {

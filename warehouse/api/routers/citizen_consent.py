@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from warehouse import consent_service
-from warehouse.api.deps import UNAUTHORIZED, Context, PatientKey
+from warehouse.api.deps import UNAUTHORIZED, BirthDate, Context, Moment, PatientKey
 from warehouse.api.routers.per_visit import citizen_app
 from warehouse.consent_service import ConsentRefused, PatientState, SenderChoice
 
@@ -72,13 +72,13 @@ class Sender(BaseModel):
 
 class Verification(BaseModel):
     method: str = Field(min_length=1, max_length=40, pattern=r"^[^\x00]*$")
-    verified_at: datetime = Field(description="ISO 8601 with offset")
+    verified_at: Moment = Field(description="ISO 8601 with offset")
     national_id: str = Field(pattern=r"^[0-9]{13}$", description="The verified identity")
 
 
 class RegistrationBody(BaseModel):
     national_id: str = Field(pattern=r"^[0-9]{13}$")
-    birth_date: date
+    birth_date: BirthDate
     verification: Verification
     sender: Sender
     sensitive: bool = False
