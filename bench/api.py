@@ -230,6 +230,7 @@ def run_backend(backend: str, dataset: Path, work: Path, requests: int) -> dict[
             "HEALTHLINK_REGISTRY_DIR": str(dataset / "registry"),
             "HEALTHLINK_PSEUDONYM_KEY": KEY,
             "HEALTHLINK_ENVIRONMENT": "test",
+            "HEALTHLINK_AUDIT_KEY": "bench-audit-chain-key-not-for-production",
             "HEALTHLINK_API_CITIZEN_APP_TOKEN": "bench-citizen-token",
             "HEALTHLINK_API_SEARCH_PER_MINUTE": "1000000",
         }
