@@ -154,12 +154,10 @@ def ingest(
     json_output: JsonFlag = False,
 ) -> None:
     """Run one hospital's batch through extract, consent filter, validate, land and load."""
-    from warehouse.consent import sync_hospitals
-    from warehouse.db import connect
-    from warehouse.registry import RegistryError
-    from warehouse.sync import sync_batch
+    extract_date = _extract_date(date_)  # before the heavy imports: a refusal is instant
 
-    extract_date = _extract_date(date_)
+    from warehouse.registry import RegistryError
+
     loaded = _registry(registry)
     try:
         chosen = loaded.hospital(hospital)
@@ -172,6 +170,11 @@ def ingest(
             f"hospital {hospital} does not participate on {extract_date}"
             f" (participating_since: {chosen.participating_since or 'not set'})"
         )
+
+    from warehouse.consent import sync_hospitals
+    from warehouse.db import connect
+    from warehouse.sync import sync_batch
+
     with connect() as conn:
         sync_hospitals(conn, loaded)
     summary = sync_batch(chosen, extract_date, extract_dir=extract_dir, run_id="cli")
@@ -296,9 +299,10 @@ def sync(
     json_output: JsonFlag = False,
 ) -> None:
     """The daily sync without Airflow: every participating hospital, then dbt and publish."""
+    extract_date = _extract_date(date_)  # before the heavy imports: a refusal is instant
+
     from warehouse.pipeline import daily_run_id, judge_run, run_daily_sync
 
-    extract_date = _extract_date(date_)
     rows = run_daily_sync(extract_date, registry_dir=registry)
     if json_output:
         _emit_json(rows)
