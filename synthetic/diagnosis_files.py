@@ -23,7 +23,7 @@ WARDS = ["01001", "01002", "02001", "03001", "04001"]
 # Chronic sensitive conditions also appear as a comorbidity (DIAGTYPE 2) on visits about
 # something else, so an encounter can be sensitive through a diagnosis that is not principal.
 COMORBID_CONDITIONS = ("hiv", "mental_health", "substance_use")
-COMORBID_RATE = 0.25
+COMORBID_RATE = 0.5
 
 
 def _comorbidities(world: World, rng: np.random.Generator, pools: DiagnosisPools,
