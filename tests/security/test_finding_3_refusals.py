@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 from fastapi.routing import APIRoute
 
-from tests.support.api_server import PINCODE, Server, add_physician, bearer, login
+from tests.support.api_server import PINCODE, Server, add_physician, bearer, citizen, login
 from warehouse.api.refusals import is_patient_touching
 from warehouse.db import connect
 
@@ -211,3 +211,26 @@ def test_finding_3_rate_limited_searches_are_audited(api_server: Server) -> None
     assert len(rows) == len(statuses)
     limited = [r[2] for r, status in zip(rows, statuses, strict=True) if status == 429]
     assert set(limited) <= {"rate_limited", "refused:429:rate_limited"}
+
+
+def test_finding_3_refused_citizen_app_requests_are_audited(api_server: Server) -> None:
+    """The citizen app acting for a patient (the identity provider's token) is an
+    authenticated actor too: a malformed body on each of its routes that takes one is a 422
+    with a row naming the patient, purpose citizen_app."""
+    key = api_server.cast.multi_hospital_patient
+    routes = [
+        r
+        for r in _patient_routes()
+        if r.path.startswith(CITIZEN_PREFIX) and r.body_field is not None
+    ]
+    assert routes
+    with api_server.client() as client:
+        for route in routes:
+            before = _last_id(api_server)
+            method = sorted(route.methods)[0]
+            response = client.request(method, _path(route, key), json=["x"], headers=citizen(key))
+            assert response.status_code == 422, (route.path, response.text)
+            rows = _rows_after(api_server, before)
+            assert [(r[1], r[2].split(":")[:2], r[3], r[4]) for r in rows] == [
+                (route.name, ["refused", "422"], None, key)
+            ], route.path
