@@ -1,7 +1,9 @@
 """healthlink_daily_sync: every participating hospital's extract for a day, end to end.
 
-list hospitals → one mapped task per hospital (extract, consent filter, validate, land,
-load; a failure stays with its hospital) → dbt through cosmos → publish → run summary.
+prepare (registry mirror, consent effects) → per health region, list its hospitals → one
+mapped task per hospital (extract, consent filter, validate, land, load; a failure stays
+with its hospital) → dbt through cosmos → publish → run summary →
+judge_run, which fails the run when any hospital failed (never a false green).
 The run for date D processes the extracts dated D. Only constants and wiring here: the
 work lives in the `warehouse` package.
 """
@@ -14,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pendulum
-from airflow.sdk import Param, dag, task
+from airflow.sdk import Param, TaskGroup, dag, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import InvocationMode, LoadMode, TestBehavior
 
@@ -31,6 +33,11 @@ DBT_TARGET = DBT_ENV["DBT_TARGET"]
 # Parsed per target (PostgreSQL builds models DuckDB does not): `dbt parse` writes the
 # DuckDB manifest to target/, the PostgreSQL one with --target-path target/postgres.
 MANIFEST = DBT_PROJECT_DIR / "target" / ("" if DBT_TARGET == "duckdb" else DBT_TARGET)
+# Hospitals are mapped per health region (1-13, Bangkok 13), each region in parts of at most
+# warehouse.pipeline.MAX_HOSPITALS_PER_MAP (under Airflow's max_map_length of 1024): 13 x 2
+# parts hold 26,000 hospitals, every one its own task. Static, so the DAG parses without I/O.
+HEALTH_REGIONS = range(1, 14)
+PARTS_PER_REGION = 2
 
 
 @dag(
@@ -55,27 +62,38 @@ def healthlink_daily_sync() -> None:
         return context["logical_date"].in_timezone("Asia/Bangkok").date().isoformat()
 
     @task
-    def list_participating_hospitals(extract_date: str) -> list[str]:
+    def prepare(extract_date: str) -> int:
+        """Mirror the registry and apply consent's effects before any hospital loads."""
         from datetime import date
 
         from warehouse.pipeline import prepare_run
 
-        return prepare_run(date.fromisoformat(extract_date))
+        return len(prepare_run(date.fromisoformat(extract_date)))
+
+    @task
+    def list_region_hospitals(extract_date: str, region: int, part: int) -> list[str]:
+        """This part of the region's participating hospitals (codes only: safe for XCom)."""
+        from datetime import date
+
+        from warehouse.pipeline import region_hospitals
+
+        return region_hospitals(date.fromisoformat(extract_date), region, part, PARTS_PER_REGION)
 
     # On PostgreSQL the hospitals load in parallel (as many as the executor runs); on DuckDB
-    # the writer lock serialises only their short load step.
-    @task(retries=0, max_active_tis_per_dagrun=2)
+    # the writer lock serialises only their short load step. Each mapped instance is named
+    # by its hospital code in the grid.
+    @task(retries=0, max_active_tis_per_dagrun=2, map_index_template="{{ hospital_code }}")
     def sync_hospital(hospital_code: str, extract_date: str, **context: Any) -> dict[str, Any]:
         from datetime import date
 
         from warehouse.pipeline import sync_hospital as run_sync
 
+        context["hospital_code"] = hospital_code
         return run_sync(hospital_code, date.fromisoformat(extract_date), context["run_id"])
 
     @task(trigger_rule="all_done")
-    def hospitals_done(summaries: list[dict[str, Any]]) -> int:
+    def hospitals_done() -> None:
         """Waits for every hospital, failed ones included; dbt runs on what loaded."""
-        return len(summaries)
 
     transform = DbtTaskGroup(
         group_id="dbt",
@@ -105,11 +123,40 @@ def healthlink_daily_sync() -> None:
         rows = finish_run(context["run_id"], date.fromisoformat(extract_date))
         return [{k: str(v) for k, v in row.items()} for row in rows]
 
+    @task(trigger_rule="all_done", retries=0)
+    def judge_run(extract_date: str, **context: Any) -> dict[str, Any]:
+        """The last word on the run: it fails (and so the run) when a hospital failed, a
+        participating hospital was never processed, or nothing was published. Quarantined
+        and missing extracts are listed, not failed."""
+        from datetime import date
+
+        from airflow.exceptions import AirflowFailException
+
+        from warehouse.pipeline import RunFailed, judge_run, raise_unless_green
+
+        verdict = judge_run(context["run_id"], date.fromisoformat(extract_date))
+        try:
+            raise_unless_green(verdict)
+        except RunFailed as failure:
+            raise AirflowFailException(str(failure)) from None
+        return verdict.to_dict()
+
     extract_date = resolve_extract_date()
-    hospitals = list_participating_hospitals(extract_date)
-    summaries = sync_hospital.partial(extract_date=extract_date).expand(hospital_code=hospitals)
-    done = hospitals_done(summaries)
-    done >> transform >> publish_and_summarize(extract_date)
+    prepared = prepare(extract_date)
+    done = hospitals_done()
+    for region in HEALTH_REGIONS:
+        with TaskGroup(group_id=f"region_{region:02d}"):
+            for part in range(PARTS_PER_REGION):
+                codes = list_region_hospitals.override(task_id=f"list_part_{part}")(
+                    extract_date, region, part
+                )
+                prepared >> codes
+                synced = sync_hospital.override(task_id=f"sync_part_{part}").partial(
+                    extract_date=extract_date
+                ).expand(hospital_code=codes)
+                synced >> done
+    published = publish_and_summarize(extract_date)
+    done >> transform >> published >> judge_run(extract_date)
 
 
 healthlink_daily_sync()

@@ -99,6 +99,8 @@ def write_registry(out_dir: Path, hospitals: Hospitals) -> None:
             "hospital_code": code,
             "name": hospitals.names[i],
             "network": hospitals.networks[int(hospitals.network[i])].code,
+            # A provincial network lies in one health region; spread networks over the 13.
+            "health_region": int(hospitals.network[i]) % 13 + 1,
             "participating_since": hospitals.participating_since[i],
             "per_visit_consent": None,
             "schedule": "0 2 * * *",

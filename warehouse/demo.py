@@ -95,12 +95,27 @@ def main() -> None:
             env,
             quiet=True,
         )
-        console.print(f"[green]DAG run for {day} succeeded[/green]")
+        # `airflow dags test` exits 0 for a failed run: the metadata database has the truth.
+        state = _last_run_state(Path(env["AIRFLOW_HOME"]))
+        if state != "success":
+            raise SystemExit(f"DAG run for {day} ended in state {state!r} (see healthlink status)")
+        console.print(f"[green]DAG run for {day} succeeded[/green] (state in the metadata db)")
 
     console.rule("4. run summary")
     _run([*healthlink, "status"], env)
     _show_published(Path(env["HEALTHLINK_HOME"]) / "warehouse.duckdb")
     _add_demo_physician(healthlink, env, out)
+
+
+def _last_run_state(airflow_home: Path) -> str | None:
+    import sqlite3
+
+    with sqlite3.connect(airflow_home / "airflow.db") as db:
+        row = db.execute(
+            "SELECT state FROM dag_run WHERE dag_id = 'healthlink_daily_sync' "
+            "ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+    return None if row is None else str(row[0])
 
 
 # A synthetic physician for trying the viewer on the demo warehouse (`make serve`).

@@ -219,3 +219,16 @@ def record_run_summary(
     )
     columns = [d[0] for d in cursor.description]
     return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+
+def batch_outcomes(
+    conn: WarehouseConnection, extract_date: date, run_id: str
+) -> dict[str, tuple[str, str | None]]:
+    """(status, reason_code) per hospital whose batch for the day THIS run recorded; a
+    hospital absent here was not processed by the run (its task never ran or never recorded)."""
+    rows = conn.execute(
+        "SELECT hospital_code, status, reason_code FROM ops.batch "
+        "WHERE extract_date = ? AND run_id = ?",
+        [extract_date, run_id],
+    ).fetchall()
+    return {code: (status, reason_code) for code, status, reason_code in rows}

@@ -73,6 +73,38 @@ def prepare_run(
     return [h.hospital_code for h in registry.participating(extract_date)]
 
 
+# Below Airflow's max_map_length (1024), with room for a region's growth within a run.
+MAX_HOSPITALS_PER_MAP = 1000
+
+
+class RegionTooLarge(RuntimeError):
+    """More hospitals in a region than its parts can map: add parts, never drop hospitals."""
+
+
+def region_hospitals(
+    extract_date: date,
+    region: int,
+    part: int,
+    parts: int,
+    registry_dir: Path | None = None,
+    settings: Settings | None = None,
+) -> list[str]:
+    """Part `part` of `parts` of the region's participating hospitals, in code order, each
+    part at most MAX_HOSPITALS_PER_MAP long (consecutive slices, so a hospital's part stays
+    stable while the region is small)."""
+    settings = settings or get_settings()
+    codes = [
+        h.hospital_code
+        for h in _registry(registry_dir, settings).participating_in_region(extract_date, region)
+    ]
+    if len(codes) > MAX_HOSPITALS_PER_MAP * parts:
+        raise RegionTooLarge(
+            f"health region {region}: {len(codes)} hospitals exceed {parts} parts of "
+            f"{MAX_HOSPITALS_PER_MAP}; raise PARTS_PER_REGION in the DAG"
+        )
+    return codes[part * MAX_HOSPITALS_PER_MAP : (part + 1) * MAX_HOSPITALS_PER_MAP]
+
+
 def sync_hospital(
     hospital_code: str,
     extract_date: date,

@@ -47,6 +47,9 @@ class Hospital(BaseModel):
     hospital_code: str = Field(pattern=r"^[0-9]{5}$")
     name: str = Field(min_length=1)
     network: str
+    # Thailand's health regions (เขตสุขภาพ) 1-13, Bangkok being 13: the DAG maps hospitals per
+    # region, so that 1,100+ hospitals stay within Airflow's max_map_length.
+    health_region: int = Field(ge=1, le=13)
     participating_since: date | None = None  # None: registered, not yet participating
     per_visit_consent: bool | None = None  # None: inherit from the network
     schedule: str = "0 2 * * *"
@@ -69,6 +72,12 @@ class Registry(BaseModel):
 
     def participating(self, day: date) -> list[Hospital]:
         return [h for h in self.hospitals.values() if h.participates_on(day)]
+
+    def participating_in_region(self, day: date, region: int) -> list[Hospital]:
+        return sorted(
+            (h for h in self.participating(day) if h.health_region == region),
+            key=lambda h: h.hospital_code,
+        )
 
     def hospital(self, code: str) -> Hospital:
         try:

@@ -38,6 +38,7 @@ def registry(h4_since: date | None = H4_JOINS) -> Registry:
                 "hospital_code": code,
                 "name": f"Hospital {code}",
                 "network": network,
+                "health_region": 1,
                 "participating_since": participating,
                 "connector": connector,
             }

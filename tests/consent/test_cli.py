@@ -23,7 +23,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         "networks:\n  - {code: NET01, name: Network one}\n", encoding="utf-8"
     )
     (registry / "hospitals" / "10001.yml").write_text(
-        "hospital_code: '10001'\nname: Hospital one\nnetwork: NET01\n"
+        "hospital_code: '10001'\nname: Hospital one\nnetwork: NET01\nhealth_region: 1\n"
         "participating_since: 2024-01-01\nconnector: {kind: file43, path: extracts}\n",
         encoding="utf-8",
     )

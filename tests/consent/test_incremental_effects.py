@@ -172,7 +172,7 @@ def test_purge_cli_daily_and_full(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         "networks:\n  - {code: NET01, name: Network one}\n", encoding="utf-8"
     )
     (registry_dir / "hospitals" / f"{H1}.yml").write_text(
-        f"hospital_code: '{H1}'\nname: Hospital one\nnetwork: NET01\n"
+        f"hospital_code: '{H1}'\nname: Hospital one\nnetwork: NET01\nhealth_region: 1\n"
         "participating_since: 2024-01-01\nconnector: {kind: file43, path: extracts}\n",
         encoding="utf-8",
     )

@@ -86,6 +86,7 @@ print(json.dumps({
     "tags": sorted(dag.tags) if dag else [],
     "tasks": sorted(t.task_id for t in dag.tasks) if dag else [],
     "retries": {t.task_id: t.retries for t in dag.tasks} if dag else {},
+    "leaves": sorted(t.task_id for t in dag.leaves) if dag else [],
     "timezone": str(dag.timezone) if dag else None,
 }))
 """

@@ -165,3 +165,35 @@ def test_withdrawal_hides_rows_at_once(deployment: Deployment) -> None:
         assert deployment.query(
             f"SELECT count(*) FROM published.{category} WHERE patient_key = ?", [patient_key]
         ) == [(0,)], category
+
+
+def test_a_failed_hospital_fails_the_run_after_the_others_publish(
+    deployment: Deployment,
+) -> None:
+    """No false green: an unexpected error in one hospital's task (here its landing folder
+    is a file) leaves the others loaded and published, and the DAG run ends `failed` in the
+    metadata database (`airflow dags test` itself exits 0 for a failed run)."""
+    hospitals = sorted(
+        p.stem for p in (deployment.dataset / "registry" / "hospitals").glob("*.yml")
+    )
+    failing = hospitals[1]
+    day_folder = deployment.root / "home" / "landing" / f"hospital={failing}" / (
+        f"extract_date={DAY_TWO.isoformat()}"
+    )
+    shutil.rmtree(day_folder, ignore_errors=True)
+    day_folder.parent.mkdir(parents=True, exist_ok=True)
+    day_folder.write_text("not a folder")
+
+    result = dags_test(deployment.env, DAY_TWO.isoformat())
+
+    assert deployment.last_run_state() == "failed", result.stdout[-3000:]
+    statuses = dict(
+        deployment.query(
+            "SELECT hospital_code, status FROM ops.run_summary WHERE run_id = ("
+            "  SELECT run_id FROM ops.run_summary WHERE extract_date = ?"
+            "  ORDER BY recorded_at DESC LIMIT 1)",
+            [DAY_TWO],
+        )
+    )
+    assert statuses.pop(failing) == "failed"
+    assert "loaded" in set(statuses.values())  # the others were published before the verdict

@@ -48,6 +48,7 @@ def _write_registry(directory: Path) -> Path:
             "hospital_code": code,
             "name": f"Hospital {code}",
             "network": network,
+            "health_region": 4,
             "participating_since": "2025-01-01",
             "per_visit_consent": None,
             "schedule": "0 2 * * *",

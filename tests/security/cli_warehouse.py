@@ -55,7 +55,7 @@ def _registry(root: Path) -> Path:
     tomorrow = bangkok_today() + timedelta(days=1)
     for code, since in ((H1, date(2024, 1, 1)), (H2, tomorrow)):
         (registry / "hospitals" / f"{code}.yml").write_text(
-            f"hospital_code: '{code}'\nname: Hospital {code}\nnetwork: NET01\n"
+            f"hospital_code: '{code}'\nname: Hospital {code}\nnetwork: NET01\nhealth_region: 1\n"
             f"participating_since: {since.isoformat()}\n"
             "connector: {kind: file43, path: extracts}\n",
             encoding="utf-8",

@@ -14,6 +14,7 @@ NETWORKS = """networks:
 HOSPITAL = """hospital_code: "{code}"
 name: "โรงพยาบาลทดสอบ"
 network: {network}
+health_region: 13
 participating_since: 2024-01-01
 {extra}
 connector:
