@@ -120,14 +120,16 @@ def test_sensitive_rows_need_the_patients_permission(granted: SecuredWarehouse) 
 
 
 def test_counts_and_aggregates_see_only_allowed_rows(granted: SecuredWarehouse) -> None:
-    visible = {"S-COLD", "S-HT", "S-DEP", "S-N2"}  # no physician set: no per-visit data
+    # No physician set: no per-visit data. S-COMORB is sensitive through a comorbidity
+    # (issue 9 finding 4); S-URI stays, only its sertraline and VDRL rows are hidden.
+    visible = {"S-COLD", "S-HT", "S-DEP", "S-N2", "S-URI"}
     with connect(granted.dsn(API)) as conn:
         for relation in ("published.encounter", "published.encounter_rows"):
             total, patients, encounters = one(
                 conn,
                 f"SELECT count(*), count(DISTINCT patient_key), array_agg(encounter_id) FROM {relation}",
             )
-            assert (total, patients, set(encounters)) == (4, 2, visible)
+            assert (total, patients, set(encounters)) == (5, 2, visible)
         seen = set()
         for category in CATEGORIES[1:-1]:
             seen |= set(
