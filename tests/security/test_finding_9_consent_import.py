@@ -61,6 +61,7 @@ def test_finding_9_bad_lines_reported_by_physical_line_good_lines_imported(
         _line(7, sensitive="TRUE"),  # 10 good (case does not matter)
         "   ",  # 11 blank (spaces)
         _line(8),  # 12 good
+        _line(12).replace("thaid", "th\x00aid"),  # 13 a NUL byte (PostgreSQL cannot store it)
     ]
     path = tmp_path / "registrations.csv"
     path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
@@ -68,7 +69,7 @@ def test_finding_9_bad_lines_reported_by_physical_line_good_lines_imported(
     done = cli_warehouse.run("consent", "import", str(path), "--json")
     assert done.returncode == 1, done.stderr  # refused lines make the import non-zero
     assert "Traceback" not in done.stderr + done.stdout
-    for serial in range(1, 9):  # no line's values anywhere in the output
+    for serial in (*range(1, 9), 12):  # no line's values anywhere in the output
         assert national_id(serial) not in done.stdout + done.stderr
     assert "1980-13-45" not in done.stdout + done.stderr
     report = json.loads(done.stdout)
@@ -78,8 +79,9 @@ def test_finding_9_bad_lines_reported_by_physical_line_good_lines_imported(
         {"line": 7, "field": "sensitive_allowed", "reason": "not_true_or_false"},
         {"line": 8, "field": "birth_date", "reason": "malformed"},
         {"line": 9, "field": None, "reason": "wrong_field_count"},
+        {"line": 13, "field": None, "reason": "unparsable"},
     ]
-    assert (report["read"], report["imported"]) == (8, 3)
+    assert (report["read"], report["imported"]) == (9, 3)
     assert report["read"] == report["imported"] + len(report["refused"])
     # The good lines are in, the refused ones registered nobody ("maybe" is not false).
     assert _registered_serials(cli_warehouse, list(range(1, 9))) == [1, 7, 8]

@@ -431,7 +431,10 @@ def _split(text: str) -> Iterator[tuple[int, str]]:
 
 
 def _fields(line: str) -> list[str] | None:
-    """The CSV fields of one line, or None when it is not valid CSV."""
+    """The CSV fields of one line, or None when it is not valid CSV (or holds a NUL, which
+    no warehouse text column can store)."""
+    if "\x00" in line:
+        return None
     try:
         return next(csv.reader([line], strict=True))
     except csv.Error:
