@@ -24,6 +24,8 @@ COLUMNS = ["cid", "birth_date", "registered_at", "status", "sender_scope", "send
 # Midnight in Bangkok is 17:00 UTC the day before.
 BANGKOK_MIDNIGHT = np.timedelta64(-7 * 3600, "s")
 VERIFICATION_METHODS = ["dopa_face", "thaid"]
+# First digits of Thai ID card numbers (warehouse.consent_service.rules.THAI_CARD_CATEGORIES).
+THAI_CARD_CATEGORIES = [1, 2, 3, 4, 5, 8]
 
 
 def _iso(moments: np.ndarray) -> pa.Array:
@@ -68,8 +70,11 @@ def _eighteenth_birthday(birth: np.ndarray) -> np.ndarray:
 
 def build_registrations(rng: np.random.Generator, patients: Patients, memberships: Memberships,
                         hospitals: Hospitals, start: date) -> pa.Table:
-    """~85% of adults register; of those ~60% send from ALL hospitals, ~40% from a LIST."""
-    who = np.flatnonzero((patients.age >= 18) & (rng.random(len(patients)) < 0.85))
+    """~85% of adults holding a Thai ID card register; of those ~60% send from ALL hospitals,
+    ~40% from a LIST. Non-Thai residents (ID categories 6 and 7) have data in the extracts
+    but cannot register (the consent service's rule)."""
+    thai_card = np.isin(patients.cid // 10**12, THAI_CARD_CATEGORIES)
+    who = np.flatnonzero((patients.age >= 18) & (rng.random(len(patients)) < 0.85) & thai_card)
     n = len(who)
     registered = np.datetime64(start, "D").astype("datetime64[s]") - rng.integers(
         3600, 365 * 86_400, n).astype("timedelta64[s]")

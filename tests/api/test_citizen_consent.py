@@ -6,7 +6,9 @@ from datetime import UTC, date, datetime, timedelta
 
 from stdnum.th import pin
 
-from tests.support.api_server import CITIZEN_APP_TOKEN, Server, add_physician, bearer, login
+from tests.conftest import TEST_KEY
+from tests.support.api_server import Server, add_physician, bearer, citizen, login
+from warehouse.pseudonym import patient_key
 
 # Not in the generated data: its first 12 digits are outside the generator's ranges.
 NEW_PATIENT_BASE = "899000012345"
@@ -31,7 +33,13 @@ def registration(cid: str, birth: date) -> dict:
     }
 
 
-CITIZEN = bearer(CITIZEN_APP_TOKEN)
+def key_of(cid: str) -> str:
+    return patient_key(cid, TEST_KEY.encode())
+
+
+def as_citizen(cid: str) -> dict[str, str]:
+    """The identity provider's token for the holder of `cid` (subject: its key)."""
+    return citizen(key_of(cid))
 
 
 def test_consent_life_cycle_through_the_citizen_app(api_server: Server) -> None:
@@ -40,19 +48,21 @@ def test_consent_life_cycle_through_the_citizen_app(api_server: Server) -> None:
         created = client.post(
             "/citizen-app/consent/registrations",
             json=registration(cid, date(1980, 5, 1)),
-            headers=CITIZEN,
+            headers=as_citizen(cid),
         )
         assert created.status_code == 201, created.text
         key = created.json()["patient_key"]
+        assert key == key_of(cid)
+        own = citizen(key)
         assert cid not in created.text  # the ID goes no further than the request body
 
-        state = client.get(f"/citizen-app/consent/{key}", headers=CITIZEN)
+        state = client.get(f"/citizen-app/consent/{key}", headers=own)
         assert state.status_code == 200 and state.json()["status"] == "active"
 
         again = client.post(
             "/citizen-app/consent/registrations",
             json=registration(cid, date(1980, 5, 1)),
-            headers=CITIZEN,
+            headers=as_citizen(cid),
         )
         assert again.status_code == 409
         assert again.json()["reason_code"] == "already_registered"
@@ -61,18 +71,18 @@ def test_consent_life_cycle_through_the_citizen_app(api_server: Server) -> None:
         change = client.put(
             f"/citizen-app/consent/{key}/sources",
             json={"scope": "LIST", "hospitals": [api_server.cast.one_time_hospitals[0]]},
-            headers=CITIZEN,
+            headers=own,
         )
         assert change.status_code == 409 and change.json()["reason_code"] == "changed_today"
 
         sensitive = client.put(
-            f"/citizen-app/consent/{key}/sensitive", json={"allowed": True}, headers=CITIZEN
+            f"/citizen-app/consent/{key}/sensitive", json={"allowed": True}, headers=own
         )
         assert sensitive.status_code == 200 and sensitive.json()["sensitive_allowed"] is True
 
-        withdrawn = client.post(f"/citizen-app/consent/{key}/withdrawal", headers=CITIZEN)
+        withdrawn = client.post(f"/citizen-app/consent/{key}/withdrawal", headers=own)
         assert withdrawn.status_code == 200 and withdrawn.json()["status"] == "withdrawn"
-        rejoin = client.post(f"/citizen-app/consent/{key}/rejoin", json={}, headers=CITIZEN)
+        rejoin = client.post(f"/citizen-app/consent/{key}/rejoin", json={}, headers=own)
         assert rejoin.status_code == 409 and rejoin.json()["reason_code"] == "rejoin_same_day"
 
 
@@ -82,20 +92,28 @@ def test_refusals_are_typed_and_personal_data_free(api_server: Server) -> None:
         young = client.post(
             "/citizen-app/consent/registrations",
             json=registration(minor, date.today() - timedelta(days=365 * 10)),
-            headers=CITIZEN,
+            headers=as_citizen(minor),
         )
         assert young.status_code == 400
         assert young.json()["reason_code"] == "under_age"
         assert minor not in young.text
 
-        someone_else = registration(national_id("899000067890"), date(1970, 1, 1))
+        other = national_id("899000067890")
+        someone_else = registration(other, date(1970, 1, 1))
         someone_else["verification"]["national_id"] = minor
         refused = client.post(
-            "/citizen-app/consent/registrations", json=someone_else, headers=CITIZEN
+            "/citizen-app/consent/registrations", json=someone_else, headers=as_citizen(other)
         )
         assert refused.status_code == 400 and refused.json()["reason_code"] == "not_self"
+        # The token's subject is someone else than the national ID registered.
+        not_theirs = client.post(
+            "/citizen-app/consent/registrations",
+            json=registration(other, date(1970, 1, 1)),
+            headers=as_citizen(minor),
+        )
+        assert not_theirs.status_code == 400 and not_theirs.json()["reason_code"] == "not_self"
 
-        unknown = client.get(f"/citizen-app/consent/{'0' * 32}", headers=CITIZEN)
+        unknown = client.get(f"/citizen-app/consent/{'0' * 32}", headers=citizen("0" * 32))
         assert unknown.status_code == 404 and unknown.json()["reason_code"] == "not_registered"
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
 
-from tests.support.api_server import CITIZEN_APP_TOKEN, Server, add_physician, bearer, login
+from tests.support.api_server import Server, add_physician, bearer, citizen, login
 from warehouse.api.fhir import TH_CID
 
 EXPECTED = {
@@ -41,8 +41,8 @@ def _grant_all(client: Any, token: str, key: str, hospitals: list[str]) -> None:
     ).json()["request_id"]
     client.post(
         f"/citizen-app/per-visit-requests/{request_id}/decision",
-        json={"patient_key": key, "decision": "approve"},
-        headers=bearer(CITIZEN_APP_TOKEN),
+        json={"decision": "approve"},
+        headers=citizen(key),
     ).raise_for_status()
 
 

@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.support.api_server import CITIZEN_APP_TOKEN, Server, add_physician, audit_count, bearer, login
+from tests.support.api_server import (
+    CITIZEN_APP_TOKEN,
+    Server,
+    add_physician,
+    audit_count,
+    bearer,
+    citizen,
+    login,
+)
 
 
 def _hospitals(record: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -100,10 +108,12 @@ def test_record_splits_by_hospital_and_gates_per_visit_until_granted(api_server:
         pending = _hospitals(client.get(f"/patients/{key}/record", headers=bearer(token)).json())
         assert {pending[c]["consent_status"] for c in cast.per_visit_hospitals} == {"requested"}
 
-        decision = {"patient_key": key, "decision": "approve"}
+        decision = {"decision": "approve"}
         url = f"/citizen-app/per-visit-requests/{request_id}/decision"
+        # Neither the physician nor the app's own credential answers for the patient.
         assert client.post(url, json=decision, headers=bearer(token)).status_code == 401
-        approved = client.post(url, json=decision, headers=bearer(CITIZEN_APP_TOKEN))
+        assert client.post(url, json=decision, headers=bearer(CITIZEN_APP_TOKEN)).status_code == 401
+        approved = client.post(url, json=decision, headers=citizen(key))
         assert approved.status_code == 200 and approved.json()["status"] == "approved"
         granted = _hospitals(client.get(f"/patients/{key}/record", headers=bearer(token)).json())
         for code in cast.per_visit_hospitals:
@@ -121,8 +131,8 @@ def test_record_splits_by_hospital_and_gates_per_visit_until_granted(api_server:
         ).json()["request_id"]
         declined = client.post(
             f"/citizen-app/per-visit-requests/{request_id}/decision",
-            json={"patient_key": key, "decision": "decline"},
-            headers=bearer(CITIZEN_APP_TOKEN),
+            json={"decision": "decline"},
+            headers=citizen(key),
         )
         assert declined.json()["status"] == "declined"
         seen = _hospitals(client.get(f"/patients/{key}/record", headers=bearer(other)).json())
@@ -187,13 +197,15 @@ def test_break_glass_opens_gated_hospitals_flags_audit_and_notifies(api_server: 
             "SELECT break_glass, reason, purpose, source_hospitals FROM audit.access_log "
             "WHERE physician_licence = '20007' AND action = 'break_glass_record' AND outcome = 'ok'"
         ).fetchall()
-        notified = conn.execute(
-            "SELECT kind, physician_licence, source_hospitals FROM api.patient_notification "
-            "WHERE patient_key = ?",
-            [key],
-        ).fetchall()
+    with api_server.client() as client:
+        listed = client.get(f"/citizen-app/consent/{key}/notifications", headers=citizen(key))
+    notified = [
+        (n["kind"], n["payload"]["physician_licence"], n["payload"]["source_hospitals"])
+        for n in listed.json()
+        if n["kind"] == "break_glass"
+    ]
     assert flagged == [(True, reason, "emergency", ",".join(sorted(hospitals)))]
-    assert notified == [("break_glass", "20007", ",".join(cast.per_visit_hospitals))]
+    assert notified == [("break_glass", "20007", sorted(cast.per_visit_hospitals))]
     if api_server.settings.uses_postgres:  # RLS admitted the rows through a flagged grant
         with connect(api_server.settings) as conn:
             grants = conn.execute(

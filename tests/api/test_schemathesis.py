@@ -11,7 +11,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import positive_data_acceptance
 
-from tests.support.api_server import CITIZEN_APP_TOKEN, Server, add_physician, bearer, login
+from tests.support.api_server import Server, add_physician, bearer, citizen_token, login
 
 # Consent rules go beyond what a schema can say (the national ID check digit, age 18 on the
 # Bangkok day, the patient's current state): a schema-valid request may rightly be refused
@@ -45,7 +45,8 @@ def identities(api_server: Server) -> dict[str, str]:
 
 def _token(path: str, api_server: Server, identities: dict[str, str]) -> str:
     if path.startswith("/citizen-app/"):
-        return CITIZEN_APP_TOKEN
+        # The identity provider's token for one registered patient (fresh: it lives minutes).
+        return citizen_token(api_server.cast.multi_hospital_patient)
     if path.startswith("/admin/"):
         return identities["admin"]
     if path == "/auth/logout":

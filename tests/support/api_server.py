@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -21,12 +22,57 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.conftest import REPO, TEST_AUDIT_KEY, TEST_KEY, throwaway_pg_database
 from tests.support.uvicorn_server import running_api
 
+# The citizen app's own credential: it acts for nobody (issue 9 #1), every citizen-app call
+# carries a patient-bound token of the identity provider instead (`citizen_token`).
 CITIZEN_APP_TOKEN = "citizen-app-test-token"
+# The identity provider of the tests: an ES256 key pair made per test process; the API gets
+# only the public key.
+CITIZEN_IDP_ISSUER = "https://idp.test.invalid"
+CITIZEN_IDP_AUDIENCE = "healthlink-citizen-api"
+_CITIZEN_IDP_KEY = ec.generate_private_key(ec.SECP256R1())
+CITIZEN_IDP_PUBLIC_KEY = (
+    _CITIZEN_IDP_KEY.public_key()
+    .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    .decode("ascii")
+)
+
+
+def citizen_token(patient_key: str, *, lifetime_seconds: int = 300, **claims: Any) -> str:
+    """A token of the tests' identity provider for `patient_key` (claims may override)."""
+    now = int(time.time())
+    payload: dict[str, Any] = {
+        "iss": CITIZEN_IDP_ISSUER,
+        "aud": CITIZEN_IDP_AUDIENCE,
+        "sub": patient_key,
+        "iat": now,
+        "exp": now + lifetime_seconds,
+        **claims,
+    }
+    return jwt.encode(payload, _CITIZEN_IDP_KEY, algorithm="ES256")
+
+
+def citizen(patient_key: str) -> dict[str, str]:
+    """Authorization header of the citizen app acting for `patient_key`."""
+    return {"Authorization": f"Bearer {citizen_token(patient_key)}"}
+
+
+def citizen_idp_env() -> dict[str, str]:
+    """What the API needs to check the tests' identity provider tokens."""
+    return {
+        "HEALTHLINK_API_CITIZEN_IDP_PUBLIC_KEY": CITIZEN_IDP_PUBLIC_KEY,
+        "HEALTHLINK_API_CITIZEN_IDP_ISSUER": CITIZEN_IDP_ISSUER,
+        "HEALTHLINK_API_CITIZEN_IDP_AUDIENCE": CITIZEN_IDP_AUDIENCE,
+    }
+
+
 PINCODE = "482916"
 TERMS_VERSION = "2026-01"
 
@@ -202,6 +248,7 @@ def _serve(
         "HEALTHLINK_PSEUDONYM_KEY": TEST_KEY,
         "HEALTHLINK_ENVIRONMENT": "test",
         "HEALTHLINK_API_CITIZEN_APP_TOKEN": CITIZEN_APP_TOKEN,
+        **citizen_idp_env(),
         "HEALTHLINK_AUDIT_KEY": TEST_AUDIT_KEY,
         "HEALTHLINK_API_SEARCH_PER_MINUTE": "25",
         # Every test reads from 127.0.0.1 with a few sessions: the other rate limits are

@@ -1,4 +1,5 @@
-"""Per-visit consent as the API sees it: statuses for the record, requests, decisions.
+"""Per-visit consent as the API sees it: statuses for the record, the break-glass reason and
+the patient's break-glass notification.
 
 The rules and storage live in warehouse.consent_service (issue 4); this module only adapts
 them to the physician's session and to the record's hospital sections.
@@ -6,10 +7,14 @@ them to the physician's session and to the record's hospital sections.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from datetime import UTC, datetime
+from typing import Any
 
 from warehouse import consent_service
 from warehouse.api.records import PatientRecordData
+from warehouse.consent_service.storage import transaction as consent_transaction
 from warehouse.db import WarehouseConnection
 
 
@@ -54,3 +59,63 @@ def apply_statuses(
             section.consent_status = "declined"
         else:
             section.consent_status = "per_visit_required"
+
+
+# A break-glass reason must say something: at least this many visible characters after
+# normalisation, and not one character (or two) repeated.
+REASON_MIN_CHARACTERS = 10
+REASON_MIN_DISTINCT = 4
+REASON_MAX_CHARACTERS = 1000
+
+
+class ReasonRefused(ValueError):
+    """Why a break-glass reason is refused (the message never repeats the reason)."""
+
+
+def normalise_break_glass_reason(text: str) -> str:
+    """The reason as it is audited and shown to the patient, or ReasonRefused.
+
+    NFC, then every control, format (zero-width spaces and joiners, bidi marks...), private-use,
+    surrogate and unassigned character removed, every run of separators (spaces of every
+    width, line breaks, tabs) made one space, both ends stripped. What is left must hold at
+    least REASON_MIN_CHARACTERS characters and REASON_MIN_DISTINCT different ones, spaces
+    not counted (Thai combining vowels and tone marks count: they are written text).
+    """
+    kept: list[str] = []
+    for character in unicodedata.normalize("NFC", text):
+        category = unicodedata.category(character)
+        if character.isspace() or category[0] == "Z":
+            kept.append(" ")
+        elif category[0] != "C":
+            kept.append(character)
+    reason = re.sub(" +", " ", "".join(kept)).strip()
+    visible = reason.replace(" ", "")
+    if len(visible) < REASON_MIN_CHARACTERS:
+        raise ReasonRefused(
+            f"the reason must say why, in at least {REASON_MIN_CHARACTERS} visible characters"
+        )
+    if len(set(visible.casefold())) < REASON_MIN_DISTINCT:
+        raise ReasonRefused("the reason must say why, not repeat a few characters")
+    if len(reason) > REASON_MAX_CHARACTERS:
+        raise ReasonRefused(f"the reason is longer than {REASON_MAX_CHARACTERS} characters")
+    return reason
+
+
+def notify_break_glass(
+    consent_conn: WarehouseConnection,
+    patient_key: str,
+    licence: str,
+    hospital_code: str,
+    reason: str,
+    opened_hospitals: list[str],
+) -> None:
+    """Tell the patient, in the citizen app's notification list, who opened their record in
+    an emergency, from where, why, and which hospitals' data it showed."""
+    payload: dict[str, Any] = {
+        "physician_licence": licence,
+        "physician_hospital_code": hospital_code,
+        "reason": reason,
+        "source_hospitals": sorted(opened_hospitals),
+    }
+    with consent_transaction(consent_conn):
+        consent_service.notify(consent_conn, patient_key, "break_glass", payload)

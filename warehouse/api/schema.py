@@ -1,6 +1,6 @@
 """The API's own state (DESIGN §6): physicians, admins, sessions, lockouts, terms, ratings,
-per-visit requests and patient notifications, in schema `api`. Portable DDL (DuckDB and
-PostgreSQL). Timestamps are naive UTC."""
+per-visit requests, in schema `api` (patient notifications live in consent.notification,
+the citizen app's list). Portable DDL (DuckDB and PostgreSQL). Timestamps are naive UTC."""
 
 from __future__ import annotations
 
@@ -42,10 +42,6 @@ API_DDL = [
         source_hospital_code VARCHAR NOT NULL, status VARCHAR NOT NULL,
         requested_at TIMESTAMP NOT NULL, decided_at TIMESTAMP,
         PRIMARY KEY (request_id, source_hospital_code))""",
-    """CREATE TABLE IF NOT EXISTS api.patient_notification (
-        notification_id VARCHAR PRIMARY KEY, patient_key VARCHAR NOT NULL, kind VARCHAR NOT NULL,
-        physician_licence VARCHAR, physician_hospital_code VARCHAR, reason VARCHAR,
-        source_hospitals VARCHAR, created_at TIMESTAMP NOT NULL, delivered_at TIMESTAMP)""",
 ]
 
 

@@ -1,19 +1,18 @@
 """API configuration, read from the environment (prefix HEALTHLINK_API_).
 
 The warehouse itself (home, DuckDB file or PostgreSQL URL) comes from warehouse.settings;
-this class only holds what the API adds. Development defaults are refused elsewhere.
+this class only holds what the API adds. It holds no development secret: the citizen
+identity provider's key is public, and without one the citizen endpoints refuse.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from warehouse.settings import get_settings
-
-DEVELOPMENT_CITIZEN_APP_TOKEN = "citizen-app-development-token-not-for-production"
 
 
 class ApiSettings(BaseSettings):
@@ -42,22 +41,45 @@ class ApiSettings(BaseSettings):
     # Swagger UI at /docs (served from the app's own files, never a CDN); the OpenAPI
     # document stays at /openapi.json.
     docs_enabled: bool = True
-    # The citizen app approves or declines per-visit requests with this bearer token.
-    citizen_app_token: SecretStr = SecretStr(DEVELOPMENT_CITIZEN_APP_TOKEN)
+    # The citizen app acts for one patient per call, with a short-lived token the identity
+    # provider signed (warehouse/api/citizen_identity.py). Only the provider's PUBLIC key is
+    # configured here, as PEM text or a file; without one the citizen endpoints answer 503.
+    citizen_idp_public_key: str = ""
+    citizen_idp_public_key_file: Path | None = None
+    citizen_idp_algorithm: Literal["ES256", "RS256", "EdDSA"] = "ES256"
+    citizen_idp_issuer: str = "https://idp.healthlink.invalid"
+    citizen_idp_audience: str = "healthlink-citizen-api"
+    # A token living longer than this (exp - iat) is refused, whatever it says.
+    citizen_token_max_lifetime_seconds: int = Field(default=900, ge=30, le=900)
+    citizen_token_leeway_seconds: int = Field(default=30, ge=0, le=120)
     terms_version: str = "2026-01"
     # PostgreSQL only (warehouse/api/postgres.py): the URLs the API connects with. Empty:
     # HEALTHLINK_WAREHOUSE's host and database as healthlink_api / healthlink_citizen_app.
     warehouse_url: SecretStr = SecretStr("")
     consent_service_url: SecretStr = SecretStr("")
 
+    def citizen_idp_public_key_pem(self) -> str:
+        """The identity provider's public key (PEM), "" when none is configured."""
+        if self.citizen_idp_public_key.strip():
+            return self.citizen_idp_public_key.strip()
+        if self.citizen_idp_public_key_file is not None:
+            return self.citizen_idp_public_key_file.read_text(encoding="ascii").strip()
+        return ""
+
     @model_validator(mode="after")
-    def _refuse_development_secrets(self) -> ApiSettings:
-        environment = get_settings().environment
-        if (
-            environment != "development"
-            and self.citizen_app_token.get_secret_value() == DEVELOPMENT_CITIZEN_APP_TOKEN
-        ):
-            raise ValueError("HEALTHLINK_API_CITIZEN_APP_TOKEN must be set outside development")
+    def _check_citizen_identity(self) -> ApiSettings:
+        """A configured provider key must be usable: the API fails at start, not per call."""
+        from warehouse.api.citizen_identity import CitizenIdentityError, load_public_key
+
+        try:
+            pem = self.citizen_idp_public_key_pem()
+        except (OSError, UnicodeDecodeError):
+            raise ValueError("HEALTHLINK_API_CITIZEN_IDP_PUBLIC_KEY_FILE cannot be read") from None
+        if pem:
+            try:
+                load_public_key(pem, self.citizen_idp_algorithm)
+            except CitizenIdentityError as error:
+                raise ValueError(f"HEALTHLINK_API_CITIZEN_IDP_PUBLIC_KEY: {error}") from None
         return self
 
 

@@ -27,6 +27,7 @@ from warehouse.consent_service.clock import (
 )
 from warehouse.consent_service.errors import ConsentRefused
 from warehouse.consent_service.model import Event
+from warehouse.consent_service.notifications import notify
 from warehouse.consent_service.service import current_state
 from warehouse.registry import Registry
 
@@ -111,7 +112,24 @@ def request_access(
                 to_storage(request.expires_at),
             ],
         )
-        storage.append_event(conn, _event("per_visit_requested", request, moment, recorded_by))
+        event_id = storage.append_event(
+            conn, _event("per_visit_requested", request, moment, recorded_by)
+        )
+        # The patient answers in the citizen app, from its notification list.
+        notify(
+            conn,
+            patient_key,
+            "per_visit_request",
+            {
+                "request_id": request.request_id,
+                "physician_licence": physician_licence,
+                "physician_hospital_code": physician_hospital_code,
+                "source_hospitals": list(sources),
+                "expires_at": request.expires_at.isoformat(),
+            },
+            event_id=event_id,
+            now=moment,
+        )
     return request
 
 
@@ -215,7 +233,7 @@ def approve(
     request_id: str,
     *,
     now: datetime | None = None,
-    recorded_by: str = "citizen-app",
+    recorded_by: str = "citizen",
 ) -> PerVisitRequest:
     return _decide(conn, patient_key, request_id, True, _now(now), recorded_by)
 
@@ -226,7 +244,7 @@ def decline(
     request_id: str,
     *,
     now: datetime | None = None,
-    recorded_by: str = "citizen-app",
+    recorded_by: str = "citizen",
 ) -> PerVisitRequest:
     return _decide(conn, patient_key, request_id, False, _now(now), recorded_by)
 

@@ -17,6 +17,10 @@ from warehouse.consent_service.model import Event, PatientState, SenderChoice
 from warehouse.registry import Registry
 
 ADULT_AGE = 18
+# Health Link is for holders of a Thai national ID card: ID categories (first digit) 1-5 and 8.
+# Categories 6 and 7 are non-Thai residents and their children born in Thailand; their IDs are
+# valid (the pipeline keeps their rows in extracts) but they do not register (issue 9 #10).
+THAI_CARD_CATEGORIES = frozenset("123458")
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,10 @@ def check_registration(
     vectorised for the whole file)."""
     if not national_id_checked and not is_valid_thai_national_id(registration.national_id):
         raise ConsentRefused("invalid_national_id", "The national ID is not a valid Thai ID.")
+    if registration.national_id[:1] not in THAI_CARD_CATEGORIES:
+        raise ConsentRefused(
+            "not_thai_card", "Registration is open to holders of a Thai national ID card only."
+        )
     if registration.verified_national_id != registration.national_id:
         raise ConsentRefused(
             "not_self", "Only the verified person may register, for themselves only."

@@ -43,7 +43,7 @@ def register(
     pseudonym_key: bytes,
     *,
     now: datetime | None = None,
-    recorded_by: str = "citizen-app",
+    recorded_by: str = "citizen",
 ) -> PatientState:
     moment = _now(now)
     participation = Participation.from_registry(registry, bangkok_day(moment))
@@ -69,7 +69,7 @@ def change_sources(
     choice: SenderChoice,
     *,
     now: datetime | None = None,
-    recorded_by: str = "citizen-app",
+    recorded_by: str = "citizen",
 ) -> PatientState:
     moment = _now(now)
     participation = Participation.from_registry(registry, bangkok_day(moment))
@@ -81,7 +81,7 @@ def change_sources(
 
 
 def withdraw(
-    conn: Any, patient_key: str, *, now: datetime | None = None, recorded_by: str = "citizen-app"
+    conn: Any, patient_key: str, *, now: datetime | None = None, recorded_by: str = "citizen"
 ) -> PatientState:
     moment = _now(now)
     with storage.transaction(conn):
@@ -98,7 +98,7 @@ def rejoin(
     *,
     sensitive_allowed: bool = False,
     now: datetime | None = None,
-    recorded_by: str = "citizen-app",
+    recorded_by: str = "citizen",
 ) -> PatientState:
     moment = _now(now)
     participation = Participation.from_registry(registry, bangkok_day(moment))
@@ -117,7 +117,7 @@ def set_sensitive(
     allowed: bool,
     *,
     now: datetime | None = None,
-    recorded_by: str = "citizen-app",
+    recorded_by: str = "citizen",
 ) -> PatientState:
     moment = _now(now)
     with storage.transaction(conn):

@@ -1,9 +1,13 @@
 """The citizen app's consent endpoints (issue 4 item 6): register, sources, withdraw, rejoin,
 sensitive choice, state and notifications.
 
-Authenticated as the citizen app (its own bearer token), never as a physician. National IDs
-and birth dates travel in the body of the registration only; afterwards the app names the
-patient by the pseudonymous key the registration returned. The rules are
+Every call acts for ONE patient: the bearer token is the identity provider's short-lived
+token for the person holding the phone, whose subject is their pseudonymous key
+(warehouse/api/citizen_identity.py). A path naming any other key answers exactly as a key that
+does not exist (404 not_registered); the app's own credential or a physician's token is 401.
+National IDs and birth dates travel in the body of the registration only, and the national ID
+there must be the token subject's own; afterwards the app names the patient by the
+pseudonymous key the registration returned. Events are recorded as `citizen`. The rules are
 warehouse.consent_service's: a refusal is a 4xx whose body is {reason_code, message}
 (400 for what the request itself gets wrong by the rules, 404 for an unknown patient, 409 for
 what the patient's current state does not allow; 422 stays FastAPI's schema validation error).
@@ -15,24 +19,22 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from warehouse import consent_service
+from warehouse.api.citizen_identity import RECORDED_BY_CITIZEN, Citizen, CurrentCitizen
 from warehouse.api.deps import UNAUTHORIZED, BirthDate, Context, Moment, PatientKey
-from warehouse.api.routers.per_visit import citizen_app
 from warehouse.consent_service import ConsentRefused, PatientState, SenderChoice
+from warehouse.pseudonym import patient_key as make_patient_key
 
-router = APIRouter(
-    prefix="/citizen-app/consent",
-    tags=["citizen app: consent"],
-    dependencies=[Depends(citizen_app)],
-)
+router = APIRouter(prefix="/citizen-app/consent", tags=["citizen app: consent"])
 
 # Refusals about the request itself; the others are about the patient's current state.
 _UNPROCESSABLE = {
     "invalid_national_id",
+    "not_thai_card",
     "under_age",
     "not_self",
     "verification_missing",
@@ -53,10 +55,17 @@ REFUSED: dict[int | str, dict[str, Any]] = {
         "model": Refusal,
         "description": "the request breaks a rule (invalid ID, under 18, unknown hospital...)",
     },
-    404: {"model": Refusal, "description": "not_registered: no consent for this key"},
+    404: {
+        "model": Refusal,
+        "description": "not_registered: no consent for this key, or the key is not the caller's",
+    },
     409: {"model": Refusal, "description": "refused by the consent rules for the current state"},
     **UNAUTHORIZED,
+    503: {"description": "no identity provider key is configured"},
 }
+# One body for "no such patient" and "not yours": the two must not be told apart.
+NOT_REGISTERED = "not_registered"
+NOT_REGISTERED_MESSAGE = "This person has not registered."
 
 
 class Sender(BaseModel):
@@ -127,6 +136,7 @@ def _state(state: PatientState) -> ConsentState:
 
 def _refused(refusal: ConsentRefused) -> JSONResponse:
     code = refusal.reason_code
+    message = NOT_REGISTERED_MESSAGE if code == NOT_REGISTERED else refusal.message
     status_code = (
         status.HTTP_404_NOT_FOUND
         if code == "not_registered"
@@ -134,7 +144,7 @@ def _refused(refusal: ConsentRefused) -> JSONResponse:
         if code in _UNPROCESSABLE
         else status.HTTP_409_CONFLICT
     )
-    return JSONResponse({"reason_code": code, "message": refusal.message}, status_code)
+    return JSONResponse({"reason_code": code, "message": message}, status_code)
 
 
 def _act(context: Any, action: Callable[[Any], Any]) -> Any:
@@ -150,14 +160,28 @@ def _as_state(result: Any) -> Any:
     return _state(result) if isinstance(result, PatientState) else result
 
 
+def _for_own_key(
+    context: Any, citizen: Citizen, patient_key: str, action: Callable[[Any], Any]
+) -> Any:
+    """`action` on the caller's own key only; any other key is "not registered", unchecked."""
+    if patient_key != citizen.patient_key:
+        return _refused(ConsentRefused(NOT_REGISTERED, NOT_REGISTERED_MESSAGE))
+    return _as_state(_act(context, action))
+
+
 @router.post(
     "/registrations",
     response_model=ConsentState,
     status_code=status.HTTP_201_CREATED,
     responses=REFUSED,
 )
-def register(body: RegistrationBody, context: Context) -> Any:
-    """Register the verified person (the verified identity must be the patient's own)."""
+def register(body: RegistrationBody, citizen: CurrentCitizen, context: Context) -> Any:
+    """Register the verified person: the national ID's key must be the token's subject."""
+    secret = context.settings.pseudonym_key.get_secret_value().encode("utf-8")
+    if make_patient_key(body.national_id, secret) != citizen.patient_key:
+        return _refused(
+            ConsentRefused("not_self", "Only the verified person may register, for themselves.")
+        )
     registration = consent_service.Registration(
         national_id=body.national_id,
         birth_date=body.birth_date,
@@ -167,70 +191,95 @@ def register(body: RegistrationBody, context: Context) -> Any:
         choice=body.sender.choice(),
         sensitive_allowed=body.sensitive,
     )
-    secret = context.settings.pseudonym_key.get_secret_value().encode("utf-8")
     return _as_state(
         _act(
             context,
-            lambda conn: consent_service.register(conn, context.registry, registration, secret),
+            lambda conn: consent_service.register(
+                conn, context.registry, registration, secret, recorded_by=RECORDED_BY_CITIZEN
+            ),
         )
     )
 
 
 @router.get("/{patient_key}", response_model=ConsentState, responses=REFUSED)
-def show(patient_key: PatientKey, context: Context) -> Any:
+def show(patient_key: PatientKey, citizen: CurrentCitizen, context: Context) -> Any:
     """The patient's consent, derived from the event log."""
 
     def action(conn: Any) -> PatientState:
         state = consent_service.current_state(conn, patient_key)
         if state is None:
-            raise ConsentRefused("not_registered", "This person has not registered.")
+            raise ConsentRefused(NOT_REGISTERED, NOT_REGISTERED_MESSAGE)
         return state
 
-    return _as_state(_act(context, action))
+    return _for_own_key(context, citizen, patient_key, action)
 
 
 @router.put("/{patient_key}/sources", response_model=ConsentState, responses=REFUSED)
-def change_sources(patient_key: PatientKey, body: Sender, context: Context) -> Any:
+def change_sources(
+    patient_key: PatientKey, body: Sender, citizen: CurrentCitizen, context: Context
+) -> Any:
     """Change the sender choice (at most once per Bangkok calendar day)."""
-    return _as_state(
-        _act(
-            context,
-            lambda conn: consent_service.change_sources(
-                conn, context.registry, patient_key, body.choice()
-            ),
-        )
+    return _for_own_key(
+        context,
+        citizen,
+        patient_key,
+        lambda conn: consent_service.change_sources(
+            conn, context.registry, patient_key, body.choice(), recorded_by=RECORDED_BY_CITIZEN
+        ),
     )
 
 
 @router.post("/{patient_key}/withdrawal", response_model=ConsentState, responses=REFUSED)
-def withdraw(patient_key: PatientKey, context: Context) -> Any:
+def withdraw(patient_key: PatientKey, citizen: CurrentCitizen, context: Context) -> Any:
     """Withdraw: every row is hidden at once and purged by the next sync."""
-    return _as_state(_act(context, lambda conn: consent_service.withdraw(conn, patient_key)))
+    return _for_own_key(
+        context,
+        citizen,
+        patient_key,
+        lambda conn: consent_service.withdraw(conn, patient_key, recorded_by=RECORDED_BY_CITIZEN),
+    )
 
 
 @router.post("/{patient_key}/rejoin", response_model=ConsentState, responses=REFUSED)
-def rejoin(patient_key: PatientKey, body: RejoinBody, context: Context) -> Any:
+def rejoin(
+    patient_key: PatientKey, body: RejoinBody, citizen: CurrentCitizen, context: Context
+) -> Any:
     """Join again, from the day after withdrawing (Bangkok)."""
     choice = body.sender.choice() if body.sender is not None else None
-    return _as_state(
-        _act(
-            context,
-            lambda conn: consent_service.rejoin(
-                conn, context.registry, patient_key, choice, sensitive_allowed=body.sensitive
-            ),
-        )
+    return _for_own_key(
+        context,
+        citizen,
+        patient_key,
+        lambda conn: consent_service.rejoin(
+            conn,
+            context.registry,
+            patient_key,
+            choice,
+            sensitive_allowed=body.sensitive,
+            recorded_by=RECORDED_BY_CITIZEN,
+        ),
     )
 
 
 @router.put("/{patient_key}/sensitive", response_model=ConsentState, responses=REFUSED)
-def sensitive(patient_key: PatientKey, body: SensitiveBody, context: Context) -> Any:
+def sensitive(
+    patient_key: PatientKey, body: SensitiveBody, citizen: CurrentCitizen, context: Context
+) -> Any:
     """Share sensitive data or not (off by default)."""
-    return _as_state(
-        _act(context, lambda conn: consent_service.set_sensitive(conn, patient_key, body.allowed))
+    return _for_own_key(
+        context,
+        citizen,
+        patient_key,
+        lambda conn: consent_service.set_sensitive(
+            conn, patient_key, body.allowed, recorded_by=RECORDED_BY_CITIZEN
+        ),
     )
 
 
 @router.get("/{patient_key}/notifications", response_model=list[Notification], responses=REFUSED)
-def notifications(patient_key: PatientKey, context: Context) -> Any:
-    """Notifications for the patient (e.g. a hospital joined that their choice does not cover)."""
-    return _act(context, lambda conn: consent_service.notifications(conn, patient_key))
+def notifications(patient_key: PatientKey, citizen: CurrentCitizen, context: Context) -> Any:
+    """The patient's notifications, every kind: a hospital joined that their choice does not
+    cover, a physician's per-visit request, a break-glass opening of their record."""
+    return _for_own_key(
+        context, citizen, patient_key, lambda conn: consent_service.notifications(conn, patient_key)
+    )

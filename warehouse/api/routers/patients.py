@@ -7,7 +7,6 @@ after the commit. A withdrawn patient and a key that never existed take the same
 
 from __future__ import annotations
 
-import uuid
 from datetime import date, datetime
 from typing import Any, Literal
 
@@ -16,7 +15,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from warehouse import audit
 from warehouse.api import per_visit, search
-from warehouse.api.clock import utc_now
 from warehouse.api.deps import (
     FORBIDDEN,
     NO_NUL,
@@ -210,21 +208,19 @@ def _read_audited(
                     reason=reason,
                 ),
             )
-            if record is not None and break_glass:
-                conn.execute(
-                    "INSERT INTO api.patient_notification (notification_id, patient_key, kind, "
-                    "physician_licence, physician_hospital_code, reason, source_hospitals, "
-                    "created_at) VALUES (?, ?, 'break_glass', ?, ?, ?, ?, ?)",
-                    [
-                        uuid.uuid4().hex,
+            if record is not None and reason is not None:
+                # The patient's own notification list (consent.notification). On PostgreSQL
+                # it commits on its own, before the audit row: better told of an opening
+                # whose audit then failed than not told at all.
+                with context.consent_service(conn) as consent_conn:
+                    per_visit.notify_break_glass(
+                        consent_conn,
                         patient_key,
                         physician.licence,
                         physician.hospital_code,
                         reason,
-                        ",".join(opened),
-                        utc_now(),
-                    ],
-                )
+                        opened,
+                    )
         context.audit.export_committed()
     if record is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "patient_not_found")
@@ -248,5 +244,13 @@ def patient_record(patient_key: PatientKey, token: BearerToken, context: Context
 def break_glass_record(
     patient_key: PatientKey, body: BreakGlassRequest, token: BearerToken, context: Context
 ) -> PatientRecord:
-    """Emergency: per-visit-gated data without approval; flagged in the audit, patient notified."""
-    return _read_audited(context, token, patient_key, reason=body.reason)
+    """Emergency: per-visit-gated data without approval; flagged in the audit, patient notified.
+
+    The reason is normalised (warehouse.api.per_visit.normalise_break_glass_reason) and must
+    say something; a refusal is a 422 naming the field, never repeating it."""
+    try:
+        reason = per_visit.normalise_break_glass_reason(body.reason)
+    except per_visit.ReasonRefused as refused:
+        detail = [{"type": "value_error", "loc": ["body", "reason"], "msg": str(refused)}]
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail) from None
+    return _read_audited(context, token, patient_key, reason=reason)

@@ -1,19 +1,22 @@
 """Per-visit consent requests (physician side) and decisions (citizen-app side).
 
-The citizen app authenticates with its own token from settings, never as a physician. The
-rules and storage are warehouse.consent_service's; refusals carry its reason codes.
+Only the patient answers a request: the decision endpoint takes the identity provider's token
+for the patient (warehouse/api/citizen_identity.py), and acts on that patient's requests only;
+a physician's session token (or the app's own credential) is 401, another patient's request
+answers as one that does not exist (404 unknown_request). The rules and storage are
+warehouse.consent_service's; refusals carry its reason codes.
 """
 
 from __future__ import annotations
 
-import hmac
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, status
+from fastapi import APIRouter, HTTPException, Path, status
 from pydantic import BaseModel, Field
 
 from warehouse import audit, consent_service
+from warehouse.api.citizen_identity import RECORDED_BY_CITIZEN, CurrentCitizen
 from warehouse.api.deps import (
     FORBIDDEN,
     NOT_FOUND,
@@ -43,7 +46,8 @@ class PerVisitRequestOut(BaseModel):
 
 
 class Decision(BaseModel):
-    patient_key: str = Field(pattern=r"^[0-9a-f]{32}$")
+    """The patient is the token's subject; the body says only what they decided."""
+
     decision: Literal["approve", "decline"]
 
 
@@ -108,27 +112,35 @@ def request_per_visit(
     return _out(request)
 
 
-def citizen_app(token: BearerToken, context: Context) -> None:
-    expected = context.api.citizen_app_token.get_secret_value()
-    if not hmac.compare_digest(token.encode(), expected.encode()):
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED, "not_authenticated", {"WWW-Authenticate": "Bearer"}
-        )
-
-
 @router.post(
     "/citizen-app/per-visit-requests/{request_id}/decision",
     response_model=PerVisitRequestOut,
-    dependencies=[Depends(citizen_app)],
-    responses={**UNAUTHORIZED, 409: {"description": "refused (unknown, closed or expired)"}},
+    responses={
+        **UNAUTHORIZED,
+        404: {"description": "unknown_request: no such request for this patient"},
+        409: {"description": "refused (closed or expired)"},
+        503: {"description": "no identity provider key is configured"},
+    },
 )
 def decide(
-    request_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")], body: Decision, context: Context
+    request_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")],
+    body: Decision,
+    citizen: CurrentCitizen,
+    context: Context,
 ) -> PerVisitRequestOut:
-    """Stands in for the citizen app: the patient approves or declines a request."""
+    """The patient (the token's subject) approves or declines their own request."""
     decide_fn = consent_service.approve if body.decision == "approve" else consent_service.decline
     with context.connect() as conn, context.consent_service(conn) as consent_conn:
         try:
-            return _out(decide_fn(consent_conn, body.patient_key, request_id))
+            return _out(
+                decide_fn(
+                    consent_conn, citizen.patient_key, request_id, recorded_by=RECORDED_BY_CITIZEN
+                )
+            )
         except consent_service.ConsentRefused as error:
-            raise HTTPException(status.HTTP_409_CONFLICT, error.reason_code) from None
+            code = (
+                status.HTTP_404_NOT_FOUND
+                if error.reason_code == "unknown_request"
+                else status.HTTP_409_CONFLICT
+            )
+            raise HTTPException(code, error.reason_code) from None
