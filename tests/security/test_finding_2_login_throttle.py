@@ -1,9 +1,8 @@
 """Issue 9, finding 2: the login throttle, over real HTTP on DuckDB and PostgreSQL.
 
 Each test guesses from addresses of its own (X-Forwarded-For, which uvicorn trusts from
-127.0.0.1 by default), so the locks it causes touch nobody else. The pincode is checked only
-for an attempt within the budget, and a checked wrong pincode is the only way to a 401: so
-the number of 401 answers is the number of pincode checks.
+127.0.0.1 by default), so the locks it causes touch nobody else. A second API process on the
+same warehouse counts its verifier's calls, which proves how many pincodes were checked.
 """
 
 from __future__ import annotations
@@ -14,6 +13,8 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -75,34 +76,69 @@ def _admin(server: Server, username: str, hospital: str) -> str:
     return str(response.json()["token"])
 
 
+@dataclass
+class Worker:
+    url: str
+    verifier_log: Path
+
+    def checks(self, licence: str) -> int:
+        """How many times this worker's pincode verifier was called for `licence` (one line
+        per call, tests/support/counting_api.py)."""
+        if not self.verifier_log.exists():
+            return 0
+        return self.verifier_log.read_text(encoding="ascii").split().count(licence)
+
+
+@pytest.fixture(scope="module")
+def second_worker(api_server: Server) -> Iterator[Worker]:
+    """Another API process on the same warehouse (as a second worker would be), its
+    verifier wrapped to count calls (tests/support/counting_api.py), with a small
+    per-address budget so that spraying is quick to show. (Growing and capped locks:
+    test_finding_2_throttle_rules.py, at chosen clock times.)"""
+    verifier_log = api_server.home / "verifier-calls.log"
+    env = {
+        **api_server.env,
+        "HEALTHLINK_API_LOGIN_ADDRESS_FAILURES": "20",
+        "HEALTHLINK_TEST_VERIFIER_LOG": str(verifier_log),
+    }
+    log = api_server.home / "uvicorn-second.log"
+    with running_api(env, log, 120, app="tests.support.counting_api:app") as url:
+        yield Worker(url, verifier_log)
+
+
 def test_finding_2_sixty_concurrent_wrong_logins_get_at_most_the_budget_checked(
-    api_server: Server,
+    api_server: Server, second_worker: Worker
 ) -> None:
-    """60 simultaneous wrong pincodes for one licence: exactly BUDGET are checked (401), the
-    rest refused unchecked (429 + Retry-After), every attempt counted, and the right pincode
-    is refused afterwards from that address."""
+    """60 simultaneous wrong pincodes for one licence: the verifier is called BUDGET times
+    (401), the rest are refused unchecked (429 + Retry-After), every attempt is counted,
+    and the right pincode is refused afterwards from that address."""
     licence, address = "81001", "203.0.113.1"
     add_physician(api_server.settings, licence, [api_server.cast.one_time_hospitals[0]])
-    responses = _concurrently(60, lambda _: _login(api_server.url, licence, WRONG, address))
+    responses = _concurrently(60, lambda _: _login(second_worker.url, licence, WRONG, address))
+    assert second_worker.checks(licence) == BUDGET
     statuses = Counter(r.status_code for r in responses)
     assert statuses == {401: BUDGET, 429: 60 - BUDGET}, statuses
     assert all(int(r.headers["Retry-After"]) >= 1 for r in responses if r.status_code == 429)
     assert _attempts_counted(api_server, licence, address) == 60  # no lost update
-    right = _login(api_server.url, licence, PINCODE, address)
+    right = _login(second_worker.url, licence, PINCODE, address)
     assert right.status_code == 429
     assert right.json() == {"detail": "locked"}
     assert int(right.headers["Retry-After"]) >= 1
 
 
 def test_finding_2_right_pincode_among_concurrent_wrong_ones_is_still_refused(
-    api_server: Server,
+    api_server: Server, second_worker: Worker
 ) -> None:
-    """The reported attack: 59 wrong pincodes at once, then the right one: refused."""
+    """The reported attack: 59 wrong pincodes at once, then the right one: refused, and
+    never checked. The 59 go to both workers: the budget is one, shared."""
     licence, address = "81002", "203.0.113.2"
     add_physician(api_server.settings, licence, [api_server.cast.one_time_hospitals[0]])
-    responses = _concurrently(59, lambda _: _login(api_server.url, licence, WRONG, address))
-    assert Counter(r.status_code for r in responses)[401] == BUDGET
-    assert _login(api_server.url, licence, PINCODE, address).status_code == 429
+    urls = (api_server.url, second_worker.url)
+    responses = _concurrently(59, lambda i: _login(urls[i % 2], licence, WRONG, address))
+    assert Counter(r.status_code for r in responses) == {401: BUDGET, 429: 59 - BUDGET}
+    before = second_worker.checks(licence)
+    assert _login(second_worker.url, licence, PINCODE, address).status_code == 429
+    assert second_worker.checks(licence) == before
 
 
 def test_finding_2_a_lock_binds_the_guessing_address_and_an_admin_lifts_it(
@@ -159,37 +195,30 @@ def test_finding_2_admin_logins_lock_out_too(api_server: Server) -> None:
         assert admin_login("the-right-password").status_code == 200
 
 
-@pytest.fixture(scope="module")
-def second_worker(api_server: Server) -> Iterator[str]:
-    """Another API process on the same warehouse (as a second worker would be), with a
-    small per-address budget so that spraying is quick to show. (Growing and capped locks:
-    test_finding_2_throttle_rules.py, at chosen clock times.)"""
-    env = {**api_server.env, "HEALTHLINK_API_LOGIN_ADDRESS_FAILURES": "20"}
-    with running_api(env, api_server.home / "uvicorn-second.log", startup_seconds=120) as url:
-        yield url
-
-
 def test_finding_2_throttle_state_is_shared_by_every_worker(
-    api_server: Server, second_worker: str
+    api_server: Server, second_worker: Worker
 ) -> None:
     licence, address = "81004", "203.0.113.6"
     add_physician(api_server.settings, licence, [api_server.cast.one_time_hospitals[0]])
     for _ in range(BUDGET):
-        assert _login(second_worker, licence, WRONG, address).status_code == 401
+        assert _login(second_worker.url, licence, WRONG, address).status_code == 401
     assert _login(api_server.url, licence, PINCODE, address).status_code == 429
 
 
 def test_finding_2_one_address_cannot_spray_many_licences(
-    api_server: Server, second_worker: str
+    api_server: Server, second_worker: Worker
 ) -> None:
     """20 failures across 20 licences lock the address for every licence, even a real
     physician with the right pincode; other addresses are unaffected."""
     sprayer = "203.0.113.8"
     licence = "81006"
     add_physician(api_server.settings, licence, [api_server.cast.one_time_hospitals[0]])
-    responses = _concurrently(20, lambda i: _login(second_worker, f"8200{i:02d}", WRONG, sprayer))
+    responses = _concurrently(
+        20, lambda i: _login(second_worker.url, f"8200{i:02d}", WRONG, sprayer)
+    )
     assert Counter(r.status_code for r in responses) == {401: 20}
-    refused = _login(second_worker, licence, PINCODE, sprayer)
+    refused = _login(second_worker.url, licence, PINCODE, sprayer)
     assert refused.status_code == 429
     assert int(refused.headers["Retry-After"]) >= 1
-    assert _login(second_worker, licence, PINCODE, "203.0.113.9").status_code == 200
+    assert second_worker.checks(licence) == 0  # refused before any check
+    assert _login(second_worker.url, licence, PINCODE, "203.0.113.9").status_code == 200

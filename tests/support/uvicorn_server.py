@@ -22,8 +22,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_api(env: dict[str, str], log_path: Path, startup_seconds: float) -> Iterator[str]:
-    """Start `warehouse.api.main:app`, wait until /openapi.json answers, yield its base URL.
+def running_api(
+    env: dict[str, str],
+    log_path: Path,
+    startup_seconds: float,
+    app: str = "warehouse.api.main:app",
+) -> Iterator[str]:
+    """Start `app` (the API by default), wait until /openapi.json answers, yield its base URL.
 
     The server's output goes to `log_path`; its tail is in the error when it does not start
     (start-up builds the name index, which takes minutes at a million patients).
@@ -35,7 +40,7 @@ def running_api(env: dict[str, str], log_path: Path, startup_seconds: float) -> 
                 sys.executable,
                 "-m",
                 "uvicorn",
-                "warehouse.api.main:app",
+                app,
                 "--host",
                 "127.0.0.1",
                 "--port",
