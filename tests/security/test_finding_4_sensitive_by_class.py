@@ -384,9 +384,10 @@ def test_finding_4_record_and_fhir_show_nothing_sensitive(
         )
     }
     shown_keys = {
-        key
-        for h, p, enc, code, key in scan.marts_dispenses
-        if (h, p) == (hospital, patient) and key not in hidden_keys
+        row["record_key"]
+        for view in ("encounter", "medication_dispense", "lab_result")
+        for row in scan.published[view]
+        if (row["hospital_code"], row["patient_key"]) == (hospital, patient)
     }
     assert hidden_keys and shown_keys
     forbidden = (
