@@ -68,7 +68,7 @@ def _app_paths() -> list[str]:
 
     paths = []
     for route in create_app().routes:
-        if isinstance(route, APIRoute):
+        if isinstance(route, APIRoute) and (route.include_in_schema or "{" in route.path):
             continue  # from the served OpenAPI document
         if isinstance(route, Mount):
             directory = Path(str(getattr(route.app, "directory", "")))
@@ -78,8 +78,9 @@ def _app_paths() -> list[str]:
                 for file in sorted(directory.rglob("*"))
                 if file.is_file()
             ]
-            paths.append(f"{route.path}/")
-        elif isinstance(route, Route) and "{" not in route.path:
+            if getattr(route.app, "html", False):  # serves index.html for the directory
+                paths.append(f"{route.path}/")
+        elif isinstance(route, APIRoute | Route) and "{" not in route.path:
             paths.append(route.path)
     return paths
 
