@@ -16,12 +16,18 @@ from tests.support.api_server import Server, add_physician, bearer, citizen_toke
 # Consent rules go beyond what a schema can say (the national ID check digit, age 18 on the
 # Bangkok day, the patient's current state): a schema-valid request may rightly be refused
 # with a documented 400/409 {reason_code, message}. Every other check still applies there.
-RULE_CHECKED_PREFIX = "/citizen-app/consent/"
+# A break-glass reason must say something (normalised, not one repeated character): a
+# schema-valid reason may be refused with 422 naming the field.
+RULE_CHECKED_PREFIXES = ("/citizen-app/consent/", "/patients/{patient_key}/break-glass")
 
 
 @pytest.fixture(scope="session")
 def api_schema(api_server: Server) -> Any:
-    return schemathesis.openapi.from_url(f"{api_server.url}/openapi.json")
+    schema = schemathesis.openapi.from_url(f"{api_server.url}/openapi.json")
+    # The API refuses NUL anywhere in a JSON body, keys included (PostgreSQL text cannot
+    # hold it; warehouse/api/limits.py): beyond what the schema says, so not generated.
+    schema.config.generation.update(allow_x00=False)
+    return schema
 
 
 @pytest.fixture(scope="session")
@@ -69,7 +75,7 @@ def test_openapi_contract(api_schema: Any, api_server: Server, identities: dict[
         )
         def run(case: Any) -> None:
             path = case.operation.path
-            excluded = [positive_data_acceptance] if path.startswith(RULE_CHECKED_PREFIX) else []
+            excluded = [positive_data_acceptance] if path.startswith(RULE_CHECKED_PREFIXES) else []
             case.call_and_validate(
                 headers=bearer(_token(path, api_server, identities)), excluded_checks=excluded
             )
