@@ -231,7 +231,6 @@ def run_backend(backend: str, dataset: Path, work: Path, requests: int) -> dict[
             "HEALTHLINK_PSEUDONYM_KEY": KEY,
             "HEALTHLINK_ENVIRONMENT": "test",
             "HEALTHLINK_AUDIT_KEY": "bench-audit-chain-key-not-for-production",
-            "HEALTHLINK_API_CITIZEN_APP_TOKEN": "bench-citizen-token",
             "HEALTHLINK_API_SEARCH_PER_MINUTE": "1000000",
         }
         started = time.perf_counter()

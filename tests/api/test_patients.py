@@ -202,7 +202,7 @@ def test_break_glass_opens_gated_hospitals_flags_audit_and_notifies(api_server: 
     notified = [
         (n["kind"], n["payload"]["physician_licence"], n["payload"]["source_hospitals"])
         for n in listed.json()
-        if n["kind"] == "break_glass"
+        if n["kind"] == "break_glass" and n["payload"]["physician_licence"] == "20007"
     ]
     assert flagged == [(True, reason, "emergency", ",".join(sorted(hospitals)))]
     assert notified == [("break_glass", "20007", sorted(cast.per_visit_hospitals))]

@@ -43,6 +43,23 @@ def test_invalid_national_id_is_refused_without_echoing_it() -> None:
     assert "1234567890123" not in str(caught.value)
 
 
+@pytest.mark.parametrize("category", "67")
+def test_only_thai_id_card_numbers_register(category: str) -> None:
+    """Issue 9 #10: categories 6 and 7 (non-Thai residents) hold valid IDs but do not
+    register, even when the caller checked the ID already (the bulk import)."""
+    body = f"{category}{'1' * 11}"
+    total = sum(int(d) * w for d, w in zip(body, range(13, 1, -1), strict=True))
+    foreign = body + str((11 - total % 11) % 10)
+    reg = replace(registration(1), national_id=foreign, verified_national_id=foreign)
+    for checked in (False, True):
+        with pytest.raises(ConsentRefused) as caught:
+            check_registration(
+                reg, None, key_of(1), TODAY, DAY0, "test", national_id_checked=checked
+            )
+        assert caught.value.reason_code == "not_thai_card" and foreign not in str(caught.value)
+    assert _register(registration(1)).event_type == "registered"  # first digit 1
+
+
 def test_age_18_judged_on_the_bangkok_day() -> None:
     assert age_on(date(2007, 2, 10), date(2025, 2, 9)) == 17
     assert age_on(date(2007, 2, 10), date(2025, 2, 10)) == 18

@@ -82,6 +82,18 @@ def _events(server: Server, patient_key: str) -> list[tuple[Any, ...]]:
         ).fetchall()
 
 
+def _refusals_audited(server: Server, patient_key: str) -> int:
+    from warehouse.db import connect
+
+    with connect(server.settings) as conn:
+        (count,) = conn.execute(
+            "SELECT count(*) FROM audit.access_log WHERE patient_key = ? "
+            "AND purpose = 'citizen_app' AND outcome = 'not_found'",
+            [patient_key],
+        ).fetchone()
+    return int(count)
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
@@ -139,6 +151,7 @@ def test_finding_1_a_patient_token_cannot_read_or_change_another_patient(
     own = api_server.cast.multi_hospital_patient
     other = _other_patient(api_server)
     before = _events(api_server, other)
+    refused_before = _refusals_audited(api_server, own)
     hospital = api_server.cast.one_time_hospitals[0]
     calls = [
         ("GET", "/citizen-app/consent/{}", None),
@@ -158,6 +171,8 @@ def test_finding_1_a_patient_token_cannot_read_or_change_another_patient(
         # The patient's own key still answers: the 404 is about ownership, not the route.
         assert client.get(f"/citizen-app/consent/{own}", headers=citizen(own)).status_code == 200
     assert _events(api_server, other) == before
+    # Each attempt is in the audit, as the acting patient's (two per call: B's and nobody's).
+    assert _refusals_audited(api_server, own) == refused_before + 2 * len(calls)
 
 
 def test_finding_1_only_a_valid_patient_token_is_accepted(api_server: Server) -> None:

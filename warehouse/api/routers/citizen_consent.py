@@ -23,7 +23,7 @@ from fastapi import APIRouter, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from warehouse import consent_service
+from warehouse import audit, consent_service
 from warehouse.api.citizen_identity import RECORDED_BY_CITIZEN, Citizen, CurrentCitizen
 from warehouse.api.deps import UNAUTHORIZED, BirthDate, Context, Moment, PatientKey
 from warehouse.consent_service import ConsentRefused, PatientState, SenderChoice
@@ -147,13 +147,37 @@ def _refused(refusal: ConsentRefused) -> JSONResponse:
     return JSONResponse({"reason_code": code, "message": message}, status_code)
 
 
-def _act(context: Any, action: Callable[[Any], Any]) -> Any:
-    """Run a consent-service call as the citizen app; a refusal becomes its 4xx response."""
-    with context.connect() as conn, context.consent_service(conn) as consent_conn:
+def _act(
+    context: Any, citizen: Citizen, audit_action: str, action: Callable[[Any], Any] | None
+) -> Any:
+    """Run a consent-service call for the citizen (None: refused before any, as not theirs);
+    a refusal becomes its 4xx response. Audited either way, as the patient's own action."""
+    with context.connect() as conn:
         try:
-            return action(consent_conn)
+            if action is None:
+                raise ConsentRefused(NOT_REGISTERED, NOT_REGISTERED_MESSAGE)
+            with context.consent_service(conn) as consent_conn:
+                result, outcome = action(consent_conn), "ok"
         except ConsentRefused as refusal:
-            return _refused(refusal)
+            code = refusal.reason_code
+            result = _refused(refusal)
+            outcome = "not_found" if code == NOT_REGISTERED else f"refused:{code}"
+        with conn.transaction():
+            context.audit.append(
+                conn,
+                audit.AuditEntry(
+                    action=audit_action,
+                    outcome=outcome,
+                    patient_key=citizen.patient_key,
+                    purpose="citizen_app",
+                ),
+            )
+        context.audit.export_committed()
+    return result
+
+
+def _not_self(_conn: Any) -> Any:
+    raise ConsentRefused("not_self", "Only the verified person may register, for themselves.")
 
 
 def _as_state(result: Any) -> Any:
@@ -161,12 +185,15 @@ def _as_state(result: Any) -> Any:
 
 
 def _for_own_key(
-    context: Any, citizen: Citizen, patient_key: str, action: Callable[[Any], Any]
+    context: Any,
+    citizen: Citizen,
+    patient_key: str,
+    audit_action: str,
+    action: Callable[[Any], Any],
 ) -> Any:
     """`action` on the caller's own key only; any other key is "not registered", unchecked."""
-    if patient_key != citizen.patient_key:
-        return _refused(ConsentRefused(NOT_REGISTERED, NOT_REGISTERED_MESSAGE))
-    return _as_state(_act(context, action))
+    own = patient_key == citizen.patient_key
+    return _as_state(_act(context, citizen, audit_action, action if own else None))
 
 
 @router.post(
@@ -179,9 +206,7 @@ def register(body: RegistrationBody, citizen: CurrentCitizen, context: Context) 
     """Register the verified person: the national ID's key must be the token's subject."""
     secret = context.settings.pseudonym_key.get_secret_value().encode("utf-8")
     if make_patient_key(body.national_id, secret) != citizen.patient_key:
-        return _refused(
-            ConsentRefused("not_self", "Only the verified person may register, for themselves.")
-        )
+        return _act(context, citizen, "citizen_register", _not_self)
     registration = consent_service.Registration(
         national_id=body.national_id,
         birth_date=body.birth_date,
@@ -194,6 +219,8 @@ def register(body: RegistrationBody, citizen: CurrentCitizen, context: Context) 
     return _as_state(
         _act(
             context,
+            citizen,
+            "citizen_register",
             lambda conn: consent_service.register(
                 conn, context.registry, registration, secret, recorded_by=RECORDED_BY_CITIZEN
             ),
@@ -211,7 +238,7 @@ def show(patient_key: PatientKey, citizen: CurrentCitizen, context: Context) -> 
             raise ConsentRefused(NOT_REGISTERED, NOT_REGISTERED_MESSAGE)
         return state
 
-    return _for_own_key(context, citizen, patient_key, action)
+    return _for_own_key(context, citizen, patient_key, "citizen_consent", action)
 
 
 @router.put("/{patient_key}/sources", response_model=ConsentState, responses=REFUSED)
@@ -223,6 +250,7 @@ def change_sources(
         context,
         citizen,
         patient_key,
+        "citizen_sources",
         lambda conn: consent_service.change_sources(
             conn, context.registry, patient_key, body.choice(), recorded_by=RECORDED_BY_CITIZEN
         ),
@@ -236,6 +264,7 @@ def withdraw(patient_key: PatientKey, citizen: CurrentCitizen, context: Context)
         context,
         citizen,
         patient_key,
+        "citizen_withdraw",
         lambda conn: consent_service.withdraw(conn, patient_key, recorded_by=RECORDED_BY_CITIZEN),
     )
 
@@ -250,6 +279,7 @@ def rejoin(
         context,
         citizen,
         patient_key,
+        "citizen_rejoin",
         lambda conn: consent_service.rejoin(
             conn,
             context.registry,
@@ -270,6 +300,7 @@ def sensitive(
         context,
         citizen,
         patient_key,
+        "citizen_sensitive",
         lambda conn: consent_service.set_sensitive(
             conn, patient_key, body.allowed, recorded_by=RECORDED_BY_CITIZEN
         ),
@@ -281,5 +312,9 @@ def notifications(patient_key: PatientKey, citizen: CurrentCitizen, context: Con
     """The patient's notifications, every kind: a hospital joined that their choice does not
     cover, a physician's per-visit request, a break-glass opening of their record."""
     return _for_own_key(
-        context, citizen, patient_key, lambda conn: consent_service.notifications(conn, patient_key)
+        context,
+        citizen,
+        patient_key,
+        "citizen_notifications",
+        lambda conn: consent_service.notifications(conn, patient_key),
     )

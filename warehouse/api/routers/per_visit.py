@@ -130,17 +130,31 @@ def decide(
 ) -> PerVisitRequestOut:
     """The patient (the token's subject) approves or declines their own request."""
     decide_fn = consent_service.approve if body.decision == "approve" else consent_service.decline
-    with context.connect() as conn, context.consent_service(conn) as consent_conn:
+    decided: consent_service.PerVisitRequest | None = None
+    refused = ""
+    with context.connect() as conn:
         try:
-            return _out(
-                decide_fn(
+            with context.consent_service(conn) as consent_conn:
+                decided = decide_fn(
                     consent_conn, citizen.patient_key, request_id, recorded_by=RECORDED_BY_CITIZEN
                 )
-            )
         except consent_service.ConsentRefused as error:
-            code = (
-                status.HTTP_404_NOT_FOUND
-                if error.reason_code == "unknown_request"
-                else status.HTTP_409_CONFLICT
+            refused = error.reason_code
+        with conn.transaction():
+            audit.append(
+                conn,
+                audit.AuditEntry(
+                    action=f"citizen_per_visit_{body.decision}",
+                    outcome="ok" if decided else f"refused:{refused}",
+                    patient_key=citizen.patient_key,
+                    source_hospitals=list(decided.source_hospitals) if decided else [],
+                    purpose="citizen_app",
+                ),
             )
-            raise HTTPException(code, error.reason_code) from None
+        context.head_exporter.maybe_export(conn)
+    if decided is None:
+        code = (
+            status.HTTP_404_NOT_FOUND if refused == "unknown_request" else status.HTTP_409_CONFLICT
+        )
+        raise HTTPException(code, refused)
+    return _out(decided)
