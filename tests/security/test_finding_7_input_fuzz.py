@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -42,6 +43,7 @@ from tests.support.operations import (
     replaced,
     sample,
 )
+from tests.support.uvicorn_server import running_api
 
 MARKER = "Zq7xMARK"
 BODY_LIMIT = 64 * 1024  # the default setting, which the shared server keeps
@@ -344,3 +346,30 @@ def test_finding_7_extreme_birth_date_is_a_422_not_a_500(api_server: Server) -> 
             )
             assert response.status_code == 422, (birth, verified_at, response.text)
             assert birth not in response.text and verified_at not in response.text
+
+
+def test_finding_7_an_unexpected_error_logs_its_type_and_route_only(
+    api_server: Server, tmp_path: Path
+) -> None:
+    """The reported 500 logged a traceback holding the national ID and the pincode. The
+    catch-all answers a generic 500 (with the security headers) and logs the exception's type
+    and route template only: a route that fails on purpose, values in its message and locals,
+    served by a second API process at uvicorn's default log level."""
+    from tests.support.failing_app import FAILING_PATH
+
+    log = tmp_path / "failing-api.log"
+    with running_api(
+        api_server.env, log, startup_seconds=120, app="tests.support.failing_app:app"
+    ) as url:
+        answer = httpx.post(
+            f"{url}{FAILING_PATH}",
+            json={"national_id": FUZZ_NATIONAL_ID, "pincode": MARKER},
+            timeout=60,
+        )
+    assert answer.status_code == 500 and answer.json() == {"detail": "internal_error"}
+    assert answer.headers.get("Cache-Control") == "no-store"
+    assert "frame-ancestors 'none'" in answer.headers.get("Content-Security-Policy", "")
+    logged = log.read_text(encoding="utf-8", errors="replace")
+    assert "unhandled_error" in logged and "RuntimeError" in logged and FAILING_PATH in logged
+    assert MARKER not in logged and FUZZ_NATIONAL_ID not in logged
+    assert "Traceback" not in logged
