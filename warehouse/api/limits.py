@@ -15,7 +15,7 @@ count, so no token, address or licence is stored.
 
 Every API route is patient-touching unless listed in `UNLIMITED_PREFIXES`: a route added
 later is limited without anyone remembering to. Login has its own per-address throttle
-(warehouse.api.sessions); admin routes act on accounts, not patients.
+(warehouse.api.throttle); admin routes act on accounts, not patients.
 """
 
 from __future__ import annotations
