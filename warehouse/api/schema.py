@@ -68,6 +68,10 @@ def _upgrade(conn: WarehouseConnection) -> None:
         "WHERE table_schema = 'api' AND table_name = 'login_failure'"
     ).fetchone():
         conn.execute("DROP TABLE api.login_failure")
+    # Break-glass notices of api.patient_notification move to the patient's list (DuckDB).
+    from warehouse.api.per_visit import move_legacy_notifications
+
+    move_legacy_notifications(conn)
 
 
 def ensure_api_schema(conn: WarehouseConnection) -> None:
