@@ -166,8 +166,8 @@ def measure_sql(
 
 
 def run_backend(backend: str, dataset: Path, work: Path, requests: int) -> dict[str, Any]:
-    from tests.support.uvicorn_server import running_api
     from tests.conftest import pg_url
+    from tests.support.uvicorn_server import running_api
     from warehouse.settings import Settings
 
     warehouse = ""
