@@ -92,6 +92,19 @@ def pg_url(dbname: str) -> str:
     return f"postgresql://{auth}@{PG_SERVER['host']}:{PG_SERVER['port']}/{dbname}"
 
 
+@pytest.fixture
+def chromium() -> Path:
+    """Debian's chromium for the browser tests: fail, never skip, when it is missing."""
+    path = Path("/usr/bin/chromium")
+    if not path.exists():
+        pytest.fail(
+            "no /usr/bin/chromium: scripts/ensure_services.sh installs it (apt-get install -y "
+            "chromium fonts-thai-tlwg-ttf)",
+            pytrace=False,
+        )
+    return path
+
+
 @contextmanager
 def throwaway_pg_database(prefix: str) -> Iterator[str]:
     """Create a uniquely named database, yield its URL, drop it (connections included)."""

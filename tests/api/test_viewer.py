@@ -16,7 +16,7 @@ from tests.support.api_server import PINCODE, Server, add_physician
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "viewer"
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="apt-get install -y chromium")
+pytestmark = pytest.mark.usefixtures("chromium")
 
 
 @pytest.fixture

@@ -183,7 +183,7 @@ def test_finding_8_viewer_and_docs_have_nothing_inline_or_foreign(api_server: Se
             assert _markup_problems(literal.strip("\"'`")) == [], (script.name, literal)
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="apt-get install -y chromium")
+@pytest.mark.usefixtures("chromium")
 def test_finding_8_docs_run_in_a_browser_without_csp_violations(api_server: Server) -> None:
     """Swagger UI renders under the CSP, from this origin only."""
     from playwright.sync_api import sync_playwright
