@@ -14,6 +14,9 @@ pytestmark = pytest.mark.postgres
 
 # Layers holding patient data; every table in them with a patient_key must force RLS.
 PATIENT_DATA_SCHEMAS = ("raw", "consent", "staging", "intermediate", "marts", "published")
+# Encounters the API role sees without a physician set: S-COLD, S-HT, S-DEP, S-N2, S-URI (the
+# raw fixture's; S-COMORB is sensitive through a comorbidity, see test_row_security).
+VISIBLE_ENCOUNTERS = 5
 
 
 @pytest.fixture(scope="module")
@@ -169,10 +172,12 @@ def test_consent_functions_are_pinned_security_definers(rebuilt: SecuredWarehous
             " WHERE n.nspname = 'consent' ORDER BY p.proname"
         ).fetchall()
     # The row predicates come from dbt (the transformer owns them); the API's helpers
-    # (withheld-hospital list, break-glass) come from the migration.
+    # (withheld-hospital list, break-glass) and the purge's erasure of derived rows (the
+    # loader's, migration 013) come from the migration.
     predicates = {"patient_visible", "per_visit_gate", "row_allowed"}
     api_helpers = {"patient_sources", "open_break_glass"}
-    assert {f[0] for f in functions} == predicates | api_helpers
+    pipeline_helpers = {"erase_derived_rows"}
+    assert {f[0] for f in functions} == predicates | api_helpers | pipeline_helpers
     for name, definer, volatility, config, owner, public_execute in functions:
         assert definer and not public_execute, name
         assert config == ["search_path=pg_catalog, pg_temp"], name
@@ -182,10 +187,10 @@ def test_consent_functions_are_pinned_security_definers(rebuilt: SecuredWarehous
 
 def test_rebuild_keeps_rows_hidden(rebuilt: SecuredWarehouse) -> None:
     with connect(rebuilt.dsn(API)) as conn:
-        assert one(conn, "SELECT count(*) FROM published.encounter") == 4
-        assert one(conn, "SELECT count(*) FROM published.encounter_rows") == 4
+        assert one(conn, "SELECT count(*) FROM published.encounter") == VISIBLE_ENCOUNTERS
+        assert one(conn, "SELECT count(*) FROM published.encounter_rows") == VISIBLE_ENCOUNTERS
     with connect(rebuilt.dsn()) as conn:  # the superuser reads past RLS: the rows are there
-        assert one(conn, "SELECT count(*) FROM published.encounter_rows") > 4
+        assert one(conn, "SELECT count(*) FROM published.encounter_rows") > VISIBLE_ENCOUNTERS
 
 
 def test_migration_is_idempotent(rebuilt: SecuredWarehouse) -> None:
@@ -195,7 +200,7 @@ def test_migration_is_idempotent(rebuilt: SecuredWarehouse) -> None:
         migrations.apply(conn)
         migrations.apply(conn)
     with connect(rebuilt.dsn(API)) as conn:
-        assert one(conn, "SELECT count(*) FROM published.encounter") == 4
+        assert one(conn, "SELECT count(*) FROM published.encounter") == VISIBLE_ENCOUNTERS
 
 
 def test_loader_may_only_read_and_delete_marts_rows(rebuilt: SecuredWarehouse) -> None:

@@ -89,7 +89,8 @@ GRANT EXECUTE ON FUNCTION audit.append_link(
 
 -- Refusals without an authenticated actor (401s first of all), counted per day, route
 -- template and status: nobody to attribute them to, and a row each would let anyone flood
--- the audit. The API reads and bumps the counters; they hold no personal data.
+-- the audit. They hold no personal data; the API bumps them through a definer function and
+-- reads nothing outside the published views.
 CREATE TABLE IF NOT EXISTS audit.refusal_count (
     day DATE NOT NULL,
     route VARCHAR NOT NULL,
@@ -97,4 +98,17 @@ CREATE TABLE IF NOT EXISTS audit.refusal_count (
     refusals BIGINT NOT NULL,
     PRIMARY KEY (day, route, status_code)
 );
-GRANT SELECT, INSERT, UPDATE ON audit.refusal_count TO healthlink_api;
+REVOKE ALL ON audit.refusal_count FROM healthlink_api;
+
+CREATE OR REPLACE FUNCTION audit.count_refusal(
+    p_day date, p_route varchar, p_status_code integer
+) RETURNS void
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $body$
+    INSERT INTO audit.refusal_count AS c (day, route, status_code, refusals)
+    VALUES (p_day, p_route, p_status_code, 1)
+    ON CONFLICT (day, route, status_code) DO UPDATE SET refusals = c.refusals + 1;
+$body$;
+REVOKE ALL ON FUNCTION audit.count_refusal(date, varchar, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION audit.count_refusal(date, varchar, integer) TO healthlink_api;
