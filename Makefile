@@ -33,7 +33,7 @@ dbt-parse: venv
 # The demo and the local server say they are development (production is the default, and it
 # refuses the development keys and tokens these use).
 demo: venv dbt-parse
-	HEALTHLINK_ENVIRONMENT=development $(BIN)/python -m warehouse.demo --out $(DEMO_DIR) --start $(DEMO_START)
+	HEALTHLINK_ENVIRONMENT=development $(BIN)/python -m warehouse.cli.demo --out $(DEMO_DIR) --start $(DEMO_START)
 
 test: venv dbt-parse
 	bash scripts/ensure_services.sh

@@ -197,10 +197,10 @@ def run_backend(backend: str, dataset: Path, work: Path, requests: int) -> dict[
         )
         from warehouse.api import physicians
         from warehouse.api.schema import ensure_api_schema
-        from warehouse.db import connect
+        from warehouse.storage.connection import connect
 
         with connect(settings) as conn:
-            from warehouse.consent_service import ensure_consent_tables
+            from warehouse.consent import ensure_consent_tables
 
             ensure_consent_tables(conn)  # as `healthlink consent` leaves a deployment
             ensure_api_schema(conn)
@@ -217,7 +217,7 @@ def run_backend(backend: str, dataset: Path, work: Path, requests: int) -> dict[
                 [requests],
             ).fetchall()
             if warehouse:
-                from warehouse.migrations import apply
+                from warehouse.storage.migrations import apply
 
                 apply(conn)  # grants on the API tables created just now
         if not rows:
@@ -267,15 +267,15 @@ def _bare_sql(
 ) -> dict[str, list[float]]:
     """The same queries on a connection of the API's own role (PostgreSQL: RLS applies)."""
     if settings.uses_postgres:
-        from warehouse.api.postgres import API_ROLE, url_for_role
-        from warehouse.postgres.connection import PostgresConnection, open_postgres
+        from warehouse.storage.pool import API_ROLE, url_for_role
+        from warehouse.storage.postgres import PostgresConnection, open_postgres
 
         conn = PostgresConnection(open_postgres(url_for_role(settings.warehouse, API_ROLE)))
         try:
             return measure_sql(conn, sample, hospital)
         finally:
             conn.raw.close()
-    from warehouse.db import connect
+    from warehouse.storage.connection import connect
 
     with connect(settings) as duck:  # the server waits on the file lock meanwhile
         return measure_sql(duck, sample, hospital)

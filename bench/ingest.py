@@ -157,7 +157,7 @@ def raw_limit(registry_dir: Path, work_dir: Path) -> dict[str, Any]:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    from warehouse.registry import load_registry
+    from warehouse.hospital_registry import load_registry
 
     registry = load_registry(registry_dir)
     db_path = work_dir / "raw-limit.duckdb"
@@ -232,11 +232,11 @@ def raw_limit(registry_dir: Path, work_dir: Path) -> dict[str, Any]:
 
 
 def pipeline(dataset: Path, home: Path) -> dict[str, Any]:
-    from warehouse import consent
-    from warehouse.db import connect
-    from warehouse.registry import load_registry
+    from warehouse.consent import sender_choice
+    from warehouse.hospital_registry import load_registry
+    from warehouse.pipeline.batch import sync_batch
     from warehouse.settings import Settings
-    from warehouse.sync import sync_batch
+    from warehouse.storage.connection import connect
 
     if home.exists():
         shutil.rmtree(home)
@@ -251,8 +251,8 @@ def pipeline(dataset: Path, home: Path) -> dict[str, Any]:
 
     clock = time.perf_counter()
     with connect(settings) as conn:
-        consent.sync_hospitals(conn, registry)
-        imported = consent.import_registrations(
+        sender_choice.sync_hospitals(conn, registry)
+        imported = sender_choice.import_registrations(
             conn, dataset / "consent" / "registrations.csv", key, registry
         )
     setup_s = time.perf_counter() - clock
@@ -329,9 +329,9 @@ def postgres_load(admin_url: str, batches: list[dict[str, Any]], stamp: str) -> 
     import psycopg
     import pyarrow.parquet as pq
 
-    from warehouse.db import connect
-    from warehouse.load import load_batch
+    from warehouse.pipeline.load import load_batch
     from warehouse.settings import Settings
+    from warehouse.storage.connection import connect
 
     try:
         admin = psycopg.connect(admin_url, autocommit=True, connect_timeout=3)
@@ -387,7 +387,7 @@ def postgres_load(admin_url: str, batches: list[dict[str, Any]], stamp: str) -> 
 
 
 def dbt_build(settings: Any) -> dict[str, Any]:
-    from warehouse.transform import TransformError, run_dbt
+    from warehouse.pipeline.transform import TransformError, run_dbt
 
     clock = time.perf_counter()
     error = None
@@ -521,7 +521,7 @@ def _postgres_md(pg: dict[str, Any]) -> str:
     return f"""## PostgreSQL load (same run, same landed Parquet, PostgreSQL {pg["server_version"]})
 
 **Method.** The batches the pipeline landed above, loaded into a throwaway PostgreSQL database
-by our `warehouse.load.load_batch` (Arrow → CSV → `COPY` into a TEMP staging table
+by our `warehouse.pipeline.load.load_batch` (Arrow → CSV → `COPY` into a TEMP staging table
 `ON COMMIT DROP`, first-seen times, delete + insert into `raw.*` with its indexes, one
 transaction per hospital), then again (a re-sent day: every row replaced, first-seen times
 kept); against a plain ADBC `adbc_ingest` of the same Arrow tables into new, index-free
@@ -569,7 +569,7 @@ one Buddhist-era, one headerless; seed {report["parameters"]["seed"]}), sized to
   DuckDB file (`CREATE TABLE AS` from the Arrow table, `INSERT BY NAME` for the next hospitals),
   timed up to and including the closing checkpoint. No checks, no mapping, no consent.
 - **Our pipeline**: a fresh `HEALTHLINK_HOME`; consent registrations imported and the registry
-  mirrored (not timed in the ratio); then `warehouse.sync.sync_batch` per hospital, one after
+  mirrored (not timed in the ratio); then `warehouse.pipeline.batch.sync_batch` per hospital, one after
   another. **End-to-end** = the sum of the `sync_batch` wall times (extract → loaded into
   `raw.*`, consent filter, Great Expectations validation, landing Parquet and ops records
   included; dbt excluded). dbt (`dbt build`: staging → marts → published, with tests) is timed

@@ -34,7 +34,7 @@ DBT_TARGET = DBT_ENV["DBT_TARGET"]
 # DuckDB manifest to target/, the PostgreSQL one with --target-path target/postgres.
 MANIFEST = DBT_PROJECT_DIR / "target" / ("" if DBT_TARGET == "duckdb" else DBT_TARGET)
 # Hospitals are mapped per health region (1-13, Bangkok 13), each region in parts of at most
-# warehouse.pipeline.MAX_HOSPITALS_PER_MAP (under Airflow's max_map_length of 1024): 13 x 2
+# warehouse.pipeline.daily_run.MAX_HOSPITALS_PER_MAP (under Airflow's max_map_length of 1024): 13 x 2
 # parts hold 26,000 hospitals, every one its own task. Static, so the DAG parses without I/O.
 HEALTH_REGIONS = range(1, 14)
 PARTS_PER_REGION = 2
@@ -66,7 +66,7 @@ def healthlink_daily_sync() -> None:
         """Mirror the registry and apply consent's effects before any hospital loads."""
         from datetime import date
 
-        from warehouse.pipeline import prepare_run
+        from warehouse.pipeline.daily_run import prepare_run
 
         return len(prepare_run(date.fromisoformat(extract_date)))
 
@@ -75,7 +75,7 @@ def healthlink_daily_sync() -> None:
         """This part of the region's participating hospitals (codes only: safe for XCom)."""
         from datetime import date
 
-        from warehouse.pipeline import region_hospitals
+        from warehouse.pipeline.daily_run import region_hospitals
 
         return region_hospitals(date.fromisoformat(extract_date), region, part, PARTS_PER_REGION)
 
@@ -86,7 +86,7 @@ def healthlink_daily_sync() -> None:
     def sync_hospital(hospital_code: str, extract_date: str, **context: Any) -> dict[str, Any]:
         from datetime import date
 
-        from warehouse.pipeline import sync_hospital as run_sync
+        from warehouse.pipeline.daily_run import sync_hospital as run_sync
 
         context["hospital_code"] = hospital_code
         return run_sync(hospital_code, date.fromisoformat(extract_date), context["run_id"])
@@ -118,7 +118,7 @@ def healthlink_daily_sync() -> None:
     def publish_and_summarize(extract_date: str, **context: Any) -> list[dict[str, Any]]:
         from datetime import date
 
-        from warehouse.pipeline import finish_run
+        from warehouse.pipeline.daily_run import finish_run
 
         rows = finish_run(context["run_id"], date.fromisoformat(extract_date))
         return [{k: str(v) for k, v in row.items()} for row in rows]
@@ -132,7 +132,7 @@ def healthlink_daily_sync() -> None:
 
         from airflow.exceptions import AirflowFailException
 
-        from warehouse.pipeline import RunFailed, judge_run, raise_unless_green
+        from warehouse.pipeline.daily_run import RunFailed, judge_run, raise_unless_green
 
         verdict = judge_run(context["run_id"], date.fromisoformat(extract_date))
         try:

@@ -24,7 +24,7 @@ COLUMNS = ["cid", "birth_date", "registered_at", "status", "sender_scope", "send
 # Midnight in Bangkok is 17:00 UTC the day before.
 BANGKOK_MIDNIGHT = np.timedelta64(-7 * 3600, "s")
 VERIFICATION_METHODS = ["dopa_face", "thaid"]
-# First digits of Thai ID card numbers (warehouse.consent_service.rules.THAI_CARD_CATEGORIES).
+# First digits of Thai ID card numbers (warehouse.consent.rules.THAI_CARD_CATEGORIES).
 THAI_CARD_CATEGORIES = [1, 2, 3, 4, 5, 8]
 
 

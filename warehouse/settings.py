@@ -12,7 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Development only: a fixed key makes demo runs reproducible. Production must set its own.
 DEVELOPMENT_PSEUDONYM_KEY = "healthlink-development-key-not-for-production"
-# Development only: the HMAC key of the access audit chain (warehouse/audit.py); refused
+# Development only: the HMAC key of the access audit chain (warehouse/audit/trail.py); refused
 # elsewhere when the audit is written or verified.
 DEVELOPMENT_AUDIT_KEY = "healthlink-development-audit-key-not-for-production"
 
@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     warehouse: str = ""
     registry_dir: Path = Path("registry")
     pseudonym_key: SecretStr = SecretStr(DEVELOPMENT_PSEUDONYM_KEY)
-    # Keys the audit chain; it never enters the database (warehouse/audit.py).
+    # Keys the audit chain; it never enters the database (warehouse/audit/trail.py).
     audit_key: SecretStr = SecretStr(DEVELOPMENT_AUDIT_KEY)
     # Append-only file the audit chain head is exported to after every append. Empty: a
     # sibling of `home`, `<home>-audit/heads.jsonl` (production: see docs/security.md).

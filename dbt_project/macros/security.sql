@@ -143,7 +143,7 @@ revoke all on {{ this }} from public;
     {%- endif %}
 {%- endmacro %}
 
-{#- The daily purge of rows consent no longer allows (warehouse.consent_service.purge) runs in
+{#- The daily purge of rows consent no longer allows (warehouse.consent.purge) runs in
     the sync's prepare step, connected as the loader: it finds and deletes a withdrawn pair's
     rows in marts as it does in raw, where the loader already reads the same rows. Read and
     delete only (no insert or update), marts only (the purge touches raw and marts). -#}

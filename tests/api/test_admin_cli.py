@@ -1,4 +1,4 @@
-"""`healthlink api ...` (warehouse/api/admin_cli.py) on a real DuckDB file: the registry, the
+"""`healthlink api ...` (warehouse/cli/api.py) on a real DuckDB file: the registry, the
 pincode policy, refusals for unknown licences, unlocking."""
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from warehouse.api.admin_cli import app
+from warehouse.api.config import ApiSettings
 from warehouse.api.credentials import PINCODE_POLICY, LocalPincodeVerifier
 from warehouse.api.sessions import LoginRefused, login, resolve
-from warehouse.api.settings import ApiSettings
-from warehouse.db import connect
+from warehouse.cli.api import app
 from warehouse.settings import Settings, get_settings
+from warehouse.storage.connection import connect
 
 ADDRESS = "192.0.2.1"
 

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, TEST_AUDIT_KEY, throwaway_pg_database
-from warehouse import audit
-from warehouse.db import connect
+from warehouse.audit import trail as audit
 from warehouse.settings import DEVELOPMENT_AUDIT_KEY, Settings
+from warehouse.storage.connection import connect
 
 
 def _make(home: Path, url: str) -> Settings:
@@ -50,7 +50,7 @@ def pg_settings(tmp_path: Path) -> Iterator[Settings]:
 
 def _cli(settings: Settings, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "warehouse.cli", "audit", *args],
+        [sys.executable, "-m", "warehouse.cli.main", "audit", *args],
         cwd=REPO,
         env={
             **os.environ,
@@ -133,8 +133,8 @@ def test_api_role_appends_through_the_functions_only(pg_settings: Settings) -> N
     settings = pg_settings
     import psycopg
 
-    from warehouse.api.postgres import API_ROLE, url_for_role
-    from warehouse.postgres.connection import PostgresConnection, open_postgres
+    from warehouse.storage.pool import API_ROLE, url_for_role
+    from warehouse.storage.postgres import PostgresConnection, open_postgres
 
     _append(settings, audit.AuditEntry(action="record", outcome="ok"))
     api = PostgresConnection(open_postgres(url_for_role(settings.warehouse, API_ROLE)))

@@ -47,7 +47,7 @@ def _grant_all(client: Any, token: str, key: str, hospitals: list[str]) -> None:
 
 
 def _patients_with(api_server: Server, views: tuple[str, ...]) -> list[str]:
-    from warehouse.db import connect
+    from warehouse.storage.connection import connect
 
     codes = api_server.cast.one_time_hospitals
     with connect(api_server.settings) as conn:

@@ -7,16 +7,16 @@ from datetime import datetime
 from pathlib import Path
 
 from tests.conftest import TEST_KEY
-from warehouse import consent_service
+from warehouse import consent
 from warehouse.api.schema import ensure_api_schema
-from warehouse.db import connect
 from warehouse.settings import Settings
+from warehouse.storage.connection import connect
 
 
 def test_legacy_break_glass_notices_reach_the_patients_list(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path / "home", pseudonym_key=TEST_KEY, environment="test")  # type: ignore[arg-type]
     with connect(settings) as conn:
-        consent_service.ensure_consent_tables(conn)
+        consent.ensure_consent_tables(conn)
         conn.execute("CREATE SCHEMA IF NOT EXISTS api")
         conn.execute(
             "CREATE TABLE api.patient_notification (notification_id VARCHAR PRIMARY KEY,"
@@ -32,7 +32,7 @@ def test_legacy_break_glass_notices_reach_the_patients_list(tmp_path: Path) -> N
         )
         ensure_api_schema(conn)
         ensure_api_schema(conn)  # idempotent: nothing left to move
-        (notice,) = consent_service.notifications(conn, "a" * 32)
+        (notice,) = consent.notifications(conn, "a" * 32)
         gone = conn.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = 'patient_notification'"
         ).fetchone()

@@ -90,7 +90,7 @@ def test_unknown_physician_is_refused_like_a_wrong_pincode(api_server: Server) -
 
 def test_suspension_ends_live_sessions_at_once(api_server: Server) -> None:
     from warehouse.api import physicians
-    from warehouse.db import connect
+    from warehouse.storage.connection import connect
 
     hospital = api_server.cast.one_time_hospitals[0]
     add_physician(api_server.settings, "10003", [hospital])

@@ -166,7 +166,7 @@ def test_withdrawn_patient_is_indistinguishable_from_nobody(api_server: Server) 
 
 
 def test_break_glass_opens_gated_hospitals_flags_audit_and_notifies(api_server: Server) -> None:
-    from warehouse.db import connect
+    from warehouse.storage.connection import connect
 
     cast = api_server.cast
     key = cast.multi_hospital_patient
@@ -217,8 +217,8 @@ def test_break_glass_opens_gated_hospitals_flags_audit_and_notifies(api_server: 
 
 
 def test_audit_rows_equal_the_patient_touching_requests(api_server: Server) -> None:
-    from warehouse.audit import signing_key, verify
-    from warehouse.db import connect
+    from warehouse.audit.trail import signing_key, verify
+    from warehouse.storage.connection import connect
 
     cast = api_server.cast
     add_physician(api_server.settings, "20008", [cast.one_time_hospitals[0]])

@@ -35,7 +35,7 @@ def identities(api_server: Server) -> dict[str, str]:
     """A physician at one hospital; an admin of ANOTHER hospital (so generated suspensions
     cannot end the physician's session)."""
     from warehouse.api import physicians
-    from warehouse.db import connect
+    from warehouse.storage.connection import connect
 
     hospitals = api_server.cast.one_time_hospitals
     add_physician(api_server.settings, "50001", [hospitals[0]])

@@ -99,7 +99,7 @@ def test_viewer_end_to_end(api_server: Server, page: object) -> None:
     expect(page.locator("#bye-view")).to_be_visible()
     _shot(page, "07-logged-out")
 
-    from warehouse.db import connect
+    from warehouse.storage.connection import connect
 
     with connect(api_server.settings) as conn:
         ratings = conn.execute(

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import throwaway_pg_database
-from warehouse.consent_service import ensure_consent_tables
-from warehouse.db import connect
+from warehouse.consent import ensure_consent_tables
 from warehouse.settings import Settings
+from warehouse.storage.connection import connect
 
 
 @pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -22,11 +22,11 @@ from connectors.file43.layout import FILE_NAMES
 from tests.connectors.file43_support import write_file
 from tests.consent.kit import key_of, national_id
 from tests.consent.published import ModelPatient, networks_of
-from warehouse.consent_service.purge import purgeable_tables
-from warehouse.pipeline import finish_run, prepare_run, sync_hospital
-from warehouse.registry import Registry, load_registry
+from warehouse.consent.purge import purgeable_tables
+from warehouse.hospital_registry import Registry, load_registry
+from warehouse.pipeline.daily_run import finish_run, prepare_run, sync_hospital
+from warehouse.pipeline.transform import run_dbt
 from warehouse.settings import Settings
-from warehouse.transform import run_dbt
 
 # What a sync changes under the published layer: the marts and the published models (on
 # PostgreSQL the <category>_rows tables; replacing one drops the view over it, so the views
@@ -86,7 +86,7 @@ def run_daily_sync(
     serials: tuple[int, ...],
     dbt_paths: list[str],
 ) -> list[dict[str, Any]]:
-    """warehouse.pipeline.run_daily_sync with the day's extracts written first and dbt
+    """warehouse.pipeline.daily_run.run_daily_sync with the day's extracts written first and dbt
     narrowed; returns each hospital's batch summary (counts only)."""
     registry = load_registry(registry_dir)
     for hospital in registry.participating(day):

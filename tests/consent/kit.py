@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 from hypothesis import strategies as st
 
-from warehouse.consent_service import Registration, SenderChoice
+from warehouse.consent import Registration, SenderChoice
+from warehouse.hospital_registry import Hospital, Network, Registry
 from warehouse.pseudonym import patient_key
-from warehouse.registry import Hospital, Network, Registry
 
 KEY = b"test-pseudonym-key"
 BANGKOK = ZoneInfo("Asia/Bangkok")

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.consent.kit import BANGKOK, KEY, key_of, national_id
-from warehouse.consent_cli import app
+from warehouse.cli.consent import app
 from warehouse.settings import get_settings
 
 

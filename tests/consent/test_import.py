@@ -6,9 +6,13 @@ from pathlib import Path
 from typing import Any
 
 from tests.consent.kit import H1, H2, H3, H5, KEY, bkk, key_of, national_id, registry
-from warehouse import consent_service as cs
-from warehouse.consent import allowed_patient_keys, import_registrations, sync_hospitals
-from warehouse.consent_service.model import fold
+from warehouse import consent as cs
+from warehouse.consent.model import fold
+from warehouse.consent.sender_choice import (
+    allowed_patient_keys,
+    import_registrations,
+    sync_hospitals,
+)
 
 HEADER = (
     "cid,birth_date,registered_at,status,sender_scope,sender_networks,sender_hospitals,"
@@ -80,7 +84,7 @@ def test_import_without_registry_reads_the_mirror(conn: Any, tmp_path: Path) -> 
 
 
 def test_withdraw_goes_through_the_service(conn: Any, tmp_path: Path) -> None:
-    from warehouse.consent import withdraw
+    from warehouse.consent.sender_choice import withdraw
 
     reg = registry()
     sync_hospitals(conn, reg)

@@ -31,12 +31,12 @@ from tests.consent.kit import (
     registry,
     sender_choices,
 )
-from warehouse import consent_service as cs
-from warehouse.consent_service import ConsentRefused, SenderChoice
-from warehouse.consent_service.cohort import newly_consenting, read_log_since
-from warehouse.consent_service.effects import request_full_history
-from warehouse.consent_service.model import Event, PatientState, apply_event, fold
-from warehouse.consent_service.purge import RECHECKED_EVENT_IDS
+from warehouse import consent as cs
+from warehouse.consent import ConsentRefused, SenderChoice
+from warehouse.consent.cohort import newly_consenting, read_log_since
+from warehouse.consent.effects import request_full_history
+from warehouse.consent.model import Event, PatientState, apply_event, fold
+from warehouse.consent.purge import RECHECKED_EVENT_IDS
 
 REG = registry()
 
@@ -162,9 +162,9 @@ def test_the_daily_plan_rereads_ids_just_below_the_checkpoint(conn: Any, tmp_pat
 
 
 def test_purge_cli_daily_and_full(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from warehouse.consent_cli import app
-    from warehouse.db import connect
+    from warehouse.cli.consent import app
     from warehouse.settings import Settings, get_settings
+    from warehouse.storage.connection import connect
 
     registry_dir = tmp_path / "registry"
     (registry_dir / "hospitals").mkdir(parents=True)

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from tests.consent.kit import DAY0, H1, H2, H3, KEY, NET01, bkk, key_of, registration, registry
-from warehouse import consent_service as cs
-from warehouse.consent_service import ConsentRefused, SenderChoice
+from warehouse import consent as cs
+from warehouse.consent import ConsentRefused, SenderChoice
 
 REG = registry()
 DOCTOR = ("12345", H1)

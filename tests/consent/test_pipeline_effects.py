@@ -22,9 +22,9 @@ from tests.consent.kit import (
     registration,
     registry,
 )
-from warehouse import consent_service as cs
-from warehouse.consent_service import SenderChoice
-from warehouse.landing import land
+from warehouse import consent as cs
+from warehouse.consent import SenderChoice
+from warehouse.pipeline.landing import land
 
 REG = registry()
 

@@ -14,13 +14,13 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from tests.conftest import START, TEST_KEY
-from warehouse import consent_service as cs
-from warehouse.consent import import_registrations, sync_hospitals
-from warehouse.consent_service.effects import pending_history_requests
-from warehouse.consent_service.purge import purgeable_tables
-from warehouse.db import connect
-from warehouse.pipeline import prepare_run, run_daily_sync
-from warehouse.registry import load_registry
+from warehouse import consent as cs
+from warehouse.consent.effects import pending_history_requests
+from warehouse.consent.purge import purgeable_tables
+from warehouse.consent.sender_choice import import_registrations, sync_hospitals
+from warehouse.hospital_registry import load_registry
+from warehouse.pipeline.daily_run import prepare_run, run_daily_sync
+from warehouse.storage.connection import connect
 
 
 def _stored(conn: Any, key: str, landing: Path) -> dict[str, int]:

@@ -8,9 +8,9 @@ from datetime import date, timedelta
 import pytest
 
 from tests.consent.kit import DAY0, H1, H4, H4_JOINS, H5, NET01, bkk, key_of, registration, registry
-from warehouse.consent_service import ConsentRefused, Participation, SenderChoice, fold
-from warehouse.consent_service.clock import bangkok_day, end_of_bangkok_day
-from warehouse.consent_service.rules import (
+from warehouse.clock import bangkok_day, end_of_bangkok_day
+from warehouse.consent import ConsentRefused, Participation, SenderChoice, fold
+from warehouse.consent.rules import (
     age_on,
     check_registration,
     check_rejoin,

@@ -23,9 +23,9 @@ from tests.consent.kit import (
     registration,
     registry,
 )
-from warehouse import consent_service as cs
-from warehouse.consent import allowed_patient_keys
-from warehouse.consent_service import ConsentRefused, SenderChoice
+from warehouse import consent as cs
+from warehouse.consent import ConsentRefused, SenderChoice
+from warehouse.consent.sender_choice import allowed_patient_keys
 
 REG = registry()
 

@@ -52,8 +52,8 @@ from tests.consent.published import (
     assert_published_consistent,
 )
 from tests.consent.warehouses import ExampleWarehouse
-from warehouse import consent_service as cs
-from warehouse.consent_service import ConsentRefused, SenderChoice
+from warehouse import consent as cs
+from warehouse.consent import ConsentRefused, SenderChoice
 
 LONG = os.environ.get("HEALTHLINK_TEST_LONG") == "1"
 # Per example, so that a replayed example behaves the same (a budget across examples would

@@ -23,11 +23,11 @@ import duckdb
 
 from tests.consent.kit import KEY, registry
 from tests.consent.published import preload_rows
-from warehouse.consent import sync_hospitals
-from warehouse.consent_service import ensure_consent_tables
-from warehouse.db import DuckDBConnection, WarehouseConnection, connect
+from warehouse.consent import ensure_consent_tables
+from warehouse.consent.sender_choice import sync_hospitals
+from warehouse.pipeline.transform import run_dbt
 from warehouse.settings import Settings
-from warehouse.transform import run_dbt
+from warehouse.storage.connection import DuckDBConnection, WarehouseConnection, connect
 
 API_ROLE = "healthlink_api"
 
@@ -127,7 +127,7 @@ class ExampleWarehouse:
         """A connection of the test's own, outside the pipeline's writer lock: close it
         before the pipeline runs (DuckDB allows one writing process per file)."""
         if self.url:
-            from warehouse.postgres.connection import PostgresConnection, open_postgres
+            from warehouse.storage.postgres import PostgresConnection, open_postgres
 
             return PostgresConnection(open_postgres(self.url))
         return DuckDBConnection(duckdb.connect(str(self.settings.duckdb_path)))
@@ -136,7 +136,7 @@ class ExampleWarehouse:
     def api_session(self) -> Iterator[WarehouseConnection]:
         """PostgreSQL only: connected as the API's role, in one transaction (set_physician's
         settings last for the transaction)."""
-        from warehouse.postgres.connection import PostgresConnection, open_postgres
+        from warehouse.storage.postgres import PostgresConnection, open_postgres
 
         parts = urlsplit(self.url)
         netloc = f"{API_ROLE}@{parts.hostname}:{parts.port or 5432}"

@@ -45,7 +45,7 @@ def test_regions_split_into_parts_below_the_map_limit(tmp_path: Path) -> None:
     import pytest
     import yaml
 
-    from warehouse.pipeline import MAX_HOSPITALS_PER_MAP, RegionTooLarge, region_hospitals
+    from warehouse.pipeline.daily_run import MAX_HOSPITALS_PER_MAP, RegionTooLarge, region_hospitals
 
     day = date(2026, 11, 23)
     for count in (1, 1100, 2000):

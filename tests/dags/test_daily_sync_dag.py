@@ -150,9 +150,9 @@ def test_broken_hospital_is_quarantined_while_others_load(deployment: Deployment
 
 
 def test_withdrawal_hides_rows_at_once(deployment: Deployment) -> None:
-    from warehouse.consent import withdraw
-    from warehouse.db import connect
+    from warehouse.consent.sender_choice import withdraw
     from warehouse.settings import Settings
+    from warehouse.storage.connection import connect
 
     ((patient_key, rows),) = deployment.query(
         "SELECT patient_key, count(*) FROM published.diagnosis GROUP BY 1 ORDER BY 2 DESC LIMIT 1"

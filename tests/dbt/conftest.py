@@ -12,7 +12,7 @@ import duckdb
 import pytest
 import raw_fixture
 
-from warehouse.transform import invoke_dbt
+from warehouse.pipeline.transform import invoke_dbt
 
 CATEGORIES = (
     "encounter",

@@ -1,7 +1,7 @@
 """A throwaway PostgreSQL warehouse secured by the migration and built by dbt as the transformer.
 
 The dbt tests' fixture (tests/dbt/raw_fixture.py) supplies raw, consent and ops rows; then
-warehouse.migrations.apply() creates the schemas, roles and grants, and dbt seeds and builds
+warehouse.storage.migrations.apply() creates the schemas, roles and grants, and dbt seeds and builds
 connected as healthlink_transformer, so everything it creates is owned by that role, as in
 production. Skipped when no PostgreSQL server answers.
 """
@@ -19,7 +19,7 @@ import psycopg
 import pytest
 
 from tests.conftest import NO_POSTGRES
-from warehouse.transform import invoke_dbt
+from warehouse.pipeline.transform import invoke_dbt
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "dbt"))  # raw_fixture: shared with the dbt tests
@@ -62,7 +62,7 @@ class SecuredWarehouse:
 def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecuredWarehouse]:
     import raw_fixture
 
-    from warehouse import migrations
+    from warehouse.storage import migrations
 
     try:
         admin = psycopg.connect(dsn("postgres"), autocommit=True, connect_timeout=3)

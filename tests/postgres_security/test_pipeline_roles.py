@@ -63,8 +63,8 @@ def _write_registry(directory: Path) -> Path:
 def _migrate(warehouse: SecuredWarehouse) -> None:
     """`healthlink migrate` as the migration role: it also creates the consent service's
     tables, so the loader never has to."""
-    from warehouse.postgres.connection import PostgresConnection, open_postgres
-    from warehouse.schema import ensure_schema
+    from warehouse.storage.postgres import PostgresConnection, open_postgres
+    from warehouse.storage.schema import ensure_schema
 
     raw = open_postgres(_url(warehouse.dbname, SERVER["user"]))
     try:
@@ -75,7 +75,7 @@ def _migrate(warehouse: SecuredWarehouse) -> None:
 
 def _stored_rows(conn: psycopg.Connection[Any], patient_key: str) -> dict[str, int]:
     """The patient's rows per raw and marts table (read as the superuser, past RLS)."""
-    from warehouse.consent_service.purge import purgeable_tables
+    from warehouse.consent.purge import purgeable_tables
 
     class _Executor:  # purgeable_tables speaks the warehouse connection's execute()
         def execute(self, sql: str) -> Any:
@@ -104,7 +104,7 @@ def _pending_request(conn: psycopg.Connection[Any], patient_key: str) -> None:
 def test_prepare_run_as_loader_applies_every_consent_effect(
     secured: SecuredWarehouse, tmp_path: Path
 ) -> None:
-    from warehouse.pipeline import prepare_run
+    from warehouse.pipeline.daily_run import prepare_run
 
     _migrate(secured)
     with connect(secured.dsn()) as conn:

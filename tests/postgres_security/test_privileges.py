@@ -8,7 +8,7 @@ from psycopg import errors
 
 from tests.postgres_security.conftest import SecuredWarehouse
 from tests.postgres_security.helpers import API, connect, one
-from warehouse.migrations import SERVICE_ROLES
+from warehouse.storage.migrations import SERVICE_ROLES
 
 pytestmark = pytest.mark.postgres
 
@@ -194,7 +194,7 @@ def test_rebuild_keeps_rows_hidden(rebuilt: SecuredWarehouse) -> None:
 
 
 def test_migration_is_idempotent(rebuilt: SecuredWarehouse) -> None:
-    from warehouse import migrations
+    from warehouse.storage import migrations
 
     with psycopg.connect(rebuilt.dsn()) as conn:
         migrations.apply(conn)

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import REPO, TEST_KEY, throwaway_pg_database
-from warehouse.consent_service.clock import bangkok_today
+from warehouse.clock import bangkok_today
 from warehouse.settings import Settings
 
 HEALTHLINK = REPO / ".venv" / "bin" / "healthlink"

@@ -21,12 +21,12 @@ from tests.security.cli_warehouse import H1, H2, CliWarehouse
 from tests.security.cli_warehouse import cli_warehouse as cli_warehouse  # the fixture
 from warehouse.api.name_index import blocking_keys
 from warehouse.api.schema import ensure_api_schema
-from warehouse.consent_service import record_hospital_joined
-from warehouse.consent_service.clock import bangkok_today
-from warehouse.db import connect
-from warehouse.pipeline import prepare_run
+from warehouse.clock import bangkok_today
+from warehouse.consent import record_hospital_joined
+from warehouse.hospital_registry import load_registry
+from warehouse.pipeline.daily_run import prepare_run
 from warehouse.pseudonym import patient_key
-from warehouse.registry import load_registry
+from warehouse.storage.connection import connect
 
 HEADER = (
     "cid,birth_date,registered_at,status,sender_scope,sender_networks,sender_hospitals,"

@@ -60,7 +60,7 @@ def _server_env(server: Server) -> dict[str, str]:
 
 def _other_patient(server: Server) -> str:
     """A registered, consenting patient other than the cast's multi-hospital patient."""
-    from warehouse.db import connect
+    from warehouse.storage.connection import connect
 
     with connect(server.settings) as conn:
         (key,) = conn.execute(
@@ -72,7 +72,7 @@ def _other_patient(server: Server) -> str:
 
 
 def _events(server: Server, patient_key: str) -> list[tuple[Any, ...]]:
-    from warehouse.db import connect
+    from warehouse.storage.connection import connect
 
     with connect(server.settings) as conn:
         return conn.execute(
@@ -83,7 +83,7 @@ def _events(server: Server, patient_key: str) -> list[tuple[Any, ...]]:
 
 
 def _refusals_audited(server: Server, patient_key: str) -> int:
-    from warehouse.db import connect
+    from warehouse.storage.connection import connect
 
     with connect(server.settings) as conn:
         (count,) = conn.execute(

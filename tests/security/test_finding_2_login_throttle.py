@@ -50,7 +50,7 @@ def _concurrently(count: int, attempt: Any) -> list[httpx.Response]:
 
 
 def _attempts_counted(server: Server, licence: str, address: str) -> int:
-    from warehouse.db import connect
+    from warehouse.storage.connection import connect
 
     with connect(server.settings) as conn:
         row = conn.execute(
@@ -63,7 +63,7 @@ def _attempts_counted(server: Server, licence: str, address: str) -> int:
 
 def _admin(server: Server, username: str, hospital: str) -> str:
     from warehouse.api import physicians
-    from warehouse.db import connect
+    from warehouse.storage.connection import connect
 
     with connect(server.settings) as conn:
         physicians.add_admin(conn, username, hospital, "admin-password-2")
@@ -166,7 +166,7 @@ def test_finding_2_a_lock_binds_the_guessing_address_and_an_admin_lifts_it(
 
 def test_finding_2_admin_logins_lock_out_too(api_server: Server) -> None:
     from warehouse.api import physicians
-    from warehouse.db import connect
+    from warehouse.storage.connection import connect
 
     with connect(api_server.settings) as conn:
         physicians.add_admin(conn, "f2-admin-locked", "10999", "the-right-password")
@@ -184,7 +184,7 @@ def test_finding_2_admin_logins_lock_out_too(api_server: Server) -> None:
         assert int(locked.headers["Retry-After"]) >= 1
     # The operator lifts it from the command line.
     unlock = subprocess.run(
-        [sys.executable, "-m", "warehouse.cli", "api", "unlock-admin", "f2-admin-locked"],
+        [sys.executable, "-m", "warehouse.cli.main", "api", "unlock-admin", "f2-admin-locked"],
         env=api_server.env,
         cwd=REPO,
         capture_output=True,

@@ -13,8 +13,8 @@ import pytest
 from tests.conftest import throwaway_pg_database
 from warehouse.api import throttle
 from warehouse.api.schema import ensure_api_schema
-from warehouse.db import WarehouseConnection, connect
 from warehouse.settings import Settings
+from warehouse.storage.connection import WarehouseConnection, connect
 
 T0 = datetime(2026, 12, 1, 8, 0, 0)
 BUDGET = throttle.Budget(3, timedelta(minutes=1), timedelta(minutes=3))

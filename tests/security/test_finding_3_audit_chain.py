@@ -25,9 +25,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import REPO, TEST_AUDIT_KEY, throwaway_pg_database
-from warehouse import audit
-from warehouse.db import WarehouseConnection, connect
+from warehouse.audit import trail as audit
 from warehouse.settings import Settings
+from warehouse.storage.connection import WarehouseConnection, connect
 
 ATTACKER_KEY = b"the attacker does not have the audit key"
 
@@ -43,7 +43,7 @@ class Log:
 
     def verify(self) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "warehouse.cli", "audit", "verify"],
+            [sys.executable, "-m", "warehouse.cli.main", "audit", "verify"],
             cwd=REPO,
             env=self.env,
             capture_output=True,
@@ -134,8 +134,8 @@ class _api_connection:
 
     def __enter__(self) -> WarehouseConnection:
         if self.settings.uses_postgres:
-            from warehouse.api.postgres import API_ROLE, url_for_role
-            from warehouse.postgres.connection import PostgresConnection, open_postgres
+            from warehouse.storage.pool import API_ROLE, url_for_role
+            from warehouse.storage.postgres import PostgresConnection, open_postgres
 
             self._pg = PostgresConnection(
                 open_postgres(url_for_role(self.settings.warehouse, API_ROLE))

@@ -19,7 +19,7 @@ from fastapi.routing import APIRoute
 
 from tests.support.api_server import PINCODE, Server, add_physician, bearer, citizen, login
 from warehouse.api.refusals import is_patient_touching
-from warehouse.db import connect
+from warehouse.storage.connection import connect
 
 CITIZEN_PREFIX = "/citizen-app"
 MALFORMED_KEY = "NOT-A-KEY"

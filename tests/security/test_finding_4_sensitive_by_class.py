@@ -193,7 +193,7 @@ def test_finding_4_named_procedures_and_diagnoses() -> None:
 
 def test_finding_4_model_classes_match_the_seeds(api_server: Server) -> None:
     """The warehouse's own classification of every reference code (one macro) agrees."""
-    from warehouse.db import connect
+    from warehouse.storage.connection import connect
 
     with connect(api_server.settings) as conn:
         rows = conn.execute(
@@ -236,7 +236,7 @@ def _dicts(conn: Any, sql: str) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def scan(api_server: Server) -> Iterator[Scan]:
-    from warehouse.db import connect
+    from warehouse.storage.connection import connect
 
     with connect(api_server.settings) as conn:
         refusers = {
@@ -322,7 +322,7 @@ def test_finding_4_no_published_row_of_a_refuser_is_sensitive(scan: Scan) -> Non
 
 
 def test_finding_4_allergies_stay_visible(api_server: Server) -> None:
-    from warehouse.db import connect
+    from warehouse.storage.connection import connect
 
     with connect(api_server.settings) as conn:
         marts = _rows(conn, "SELECT hospital_code, record_key FROM marts.fct_allergy")

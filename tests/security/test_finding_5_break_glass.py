@@ -36,7 +36,7 @@ def _notifications(client: httpx.Client, patient_key: str, kind: str) -> list[di
 
 
 def _other_patient(server: Server) -> str:
-    from warehouse.db import connect
+    from warehouse.storage.connection import connect
 
     with connect(server.settings) as conn:
         (key,) = conn.execute(

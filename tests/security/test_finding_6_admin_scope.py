@@ -18,7 +18,7 @@ LICENCE = "82001"
 
 def _admin(server: Server, username: str, hospital: str) -> dict[str, str]:
     from warehouse.api import physicians
-    from warehouse.db import connect
+    from warehouse.storage.connection import connect
 
     with connect(server.settings) as conn:
         physicians.add_admin(conn, username, hospital, "admin-password-6")
@@ -45,7 +45,7 @@ def _session_at(client: httpx.Client, hospital: str) -> dict[str, str]:
 
 
 def _physician_row(server: Server) -> tuple[str, str, str]:
-    from warehouse.db import connect
+    from warehouse.storage.connection import connect
 
     with connect(server.settings) as conn:
         row = conn.execute(

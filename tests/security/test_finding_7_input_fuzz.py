@@ -98,8 +98,8 @@ class Identities:
 
     def __init__(self, server: Server) -> None:
         from warehouse.api import physicians
-        from warehouse.db import connect
         from warehouse.pseudonym import patient_key
+        from warehouse.storage.connection import connect
 
         self.server = server
         self.hospital = server.cast.one_time_hospitals[0]

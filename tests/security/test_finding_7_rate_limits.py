@@ -96,7 +96,7 @@ def test_finding_7_every_patient_touching_route_is_limited_per_actor(limited: Li
 def test_finding_7_a_physician_is_limited_across_sessions_and_routes(limited: Limited) -> None:
     """The quota is the physician's, not the session's: logging in again gives none back;
     another physician at the same address is not affected. The 429 is audited."""
-    from warehouse.db import connect
+    from warehouse.storage.connection import connect
 
     shared = limited.shared
     hospital = shared.cast.one_time_hospitals[0]

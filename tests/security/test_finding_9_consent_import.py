@@ -16,7 +16,7 @@ from tests.conftest import TEST_KEY
 from tests.consent.kit import national_id
 from tests.security.cli_warehouse import H1, CliWarehouse
 from tests.security.cli_warehouse import cli_warehouse as cli_warehouse  # the fixture
-from warehouse.consent_service.clock import bangkok_today
+from warehouse.clock import bangkok_today
 from warehouse.pseudonym import patient_key
 
 HEADER = (

@@ -117,7 +117,7 @@ def _register_in_consent_service(conn: Any, settings: Any, patient_key: str) -> 
     """The generator's registrations are imported as projection rows only; the consent
     service (per-visit requests, withdrawal) works from its event log, so the patients the
     tests act on are registered through it, as the citizen app would."""
-    from warehouse import consent_service
+    from warehouse import consent
 
     cid, birth_date = conn.execute(
         "SELECT cid, birth_date FROM published.patient WHERE patient_key = ?", [patient_key]
@@ -125,26 +125,26 @@ def _register_in_consent_service(conn: Any, settings: Any, patient_key: str) -> 
     verified = datetime.now(UTC) - timedelta(days=3)
     try:
         _register(conn, settings, cid, birth_date, verified)
-    except consent_service.ConsentRefused as refused:
-        # warehouse.consent.import_registrations now writes through the service's event log
+    except consent.ConsentRefused as refused:
+        # warehouse.consent.sender_choice.import_registrations now writes through the service's event log
         if refused.reason_code != "already_registered":
             raise
 
 
 def _register(conn: Any, settings: Any, cid: str, birth_date: Any, verified: datetime) -> None:
-    from warehouse import consent_service
-    from warehouse.registry import load_registry
+    from warehouse import consent
+    from warehouse.hospital_registry import load_registry
 
-    consent_service.register(
+    consent.register(
         conn,
         load_registry(settings.registry_dir),
-        consent_service.Registration(
+        consent.Registration(
             national_id=cid,
             birth_date=birth_date,
             verification_method="thaid",
             verified_at=verified,
             verified_national_id=cid,
-            choice=consent_service.SenderChoice.everyone(),
+            choice=consent.SenderChoice.everyone(),
             sensitive_allowed=True,
         ),
         TEST_KEY.encode(),
@@ -153,11 +153,11 @@ def _register(conn: Any, settings: Any, cid: str, birth_date: Any, verified: dat
 
 
 def _cast(settings: Any) -> Cast:
-    from warehouse import consent_service
-    from warehouse.db import connect
+    from warehouse import consent
+    from warehouse.storage.connection import connect
 
     with connect(settings) as conn:
-        consent_service.ensure_consent_tables(conn)
+        consent.ensure_consent_tables(conn)
         per_visit = [
             r[0]
             for r in conn.execute(
@@ -185,10 +185,10 @@ def _cast(settings: Any) -> Cast:
         ).fetchone()
         for key in (multi, withdrawn):
             _register_in_consent_service(conn, settings, key)
-        consent_service.withdraw(conn, withdrawn, now=datetime.now(UTC) - timedelta(days=1))
+        consent.withdraw(conn, withdrawn, now=datetime.now(UTC) - timedelta(days=1))
         if conn.dialect == "postgres":
             # The consent service created its tables after the migration ran: grants and RLS.
-            from warehouse.migrations import apply
+            from warehouse.storage.migrations import apply
 
             apply(conn)
         cid, first, last = conn.execute(
@@ -203,7 +203,7 @@ def add_physician(
 ) -> None:
     from warehouse.api import physicians
     from warehouse.api.schema import ensure_api_schema
-    from warehouse.db import connect
+    from warehouse.storage.connection import connect
 
     with connect(settings) as conn:
         ensure_api_schema(conn)
@@ -286,7 +286,7 @@ def bearer(token: str) -> dict[str, str]:
 
 
 def audit_count(settings: Any) -> int:
-    from warehouse.db import connect
+    from warehouse.storage.connection import connect
 
     with connect(settings) as conn:
         return int(conn.execute("SELECT count(*) FROM audit.access_log").fetchone()[0])

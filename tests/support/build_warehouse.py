@@ -12,12 +12,12 @@ from datetime import timedelta
 from pathlib import Path
 
 from tests.conftest import START, TEST_KEY
-from warehouse.consent import import_registrations, sync_hospitals
-from warehouse.db import connect
-from warehouse.registry import load_registry
+from warehouse.consent.sender_choice import import_registrations, sync_hospitals
+from warehouse.hospital_registry import load_registry
+from warehouse.pipeline.batch import sync_batch
+from warehouse.pipeline.transform import run_dbt
 from warehouse.settings import Settings
-from warehouse.sync import sync_batch
-from warehouse.transform import run_dbt
+from warehouse.storage.connection import connect
 
 
 def build(home: Path, dataset: Path, warehouse: str = "") -> None:

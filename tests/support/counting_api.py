@@ -13,12 +13,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from warehouse.api.config import get_api_settings
 from warehouse.api.context import ApiContext
 from warehouse.api.credentials import LocalPincodeVerifier
 from warehouse.api.main import create_app
-from warehouse.api.settings import get_api_settings
-from warehouse.db import WarehouseConnection
 from warehouse.settings import get_settings
+from warehouse.storage.connection import WarehouseConnection
 
 
 class CountingVerifier:

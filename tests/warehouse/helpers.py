@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from warehouse.consent import import_registrations, sync_hospitals
-from warehouse.db import WarehouseConnection, connect
-from warehouse.ops import BatchSummary
-from warehouse.registry import Registry, load_registry
+from warehouse.consent.sender_choice import import_registrations, sync_hospitals
+from warehouse.hospital_registry import Registry, load_registry
+from warehouse.pipeline.batch import sync_batch
+from warehouse.pipeline.ops import BatchSummary
 from warehouse.settings import Settings
-from warehouse.sync import sync_batch
+from warehouse.storage.connection import WarehouseConnection, connect
 
 
 def prepare(settings: Settings, dataset: Path) -> Registry:

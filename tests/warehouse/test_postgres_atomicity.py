@@ -22,9 +22,9 @@ import pytest
 from tests.conftest import START, TEST_KEY, throwaway_pg_database
 from tests.dags.airflow_harness import BIN
 from tests.warehouse.helpers import prepare
-from warehouse.schema import ENTITIES
+from warehouse.pipeline.batch import sync_batch
 from warehouse.settings import Settings
-from warehouse.sync import sync_batch
+from warehouse.storage.schema import ENTITIES
 
 pytestmark = pytest.mark.postgres
 

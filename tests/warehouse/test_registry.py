@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from warehouse.registry import RegistryError, load_registry
+from warehouse.hospital_registry import RegistryError, load_registry
 
 NETWORKS = """networks:
   - {code: NET01, name: "เครือข่ายหนึ่ง", consent_type: one_time}

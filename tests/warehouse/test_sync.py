@@ -10,10 +10,10 @@ import pytest
 
 from tests.conftest import START
 from tests.warehouse.helpers import ingest_all, key, prepare, table_checksums
-from warehouse.db import connect
+from warehouse.pipeline.batch import sync_batch
 from warehouse.pseudonym import patient_key
 from warehouse.settings import Settings
-from warehouse.sync import sync_batch
+from warehouse.storage.connection import connect
 
 
 def hospital_with(manifest: dict, **flags: object) -> str:
@@ -148,7 +148,7 @@ def test_reject_rate_over_threshold_quarantines(settings: Settings, dataset: Pat
 
 def _cids_in_extracts(dataset: Path, code: str) -> set[str]:
     from connectors.registry import build_connector
-    from warehouse.registry import load_registry
+    from warehouse.hospital_registry import load_registry
 
     hospital = load_registry(dataset / "registry").hospitals[code]
     extract = build_connector(hospital.connector).read(
@@ -257,7 +257,7 @@ def test_reject_rate_quarantine_commits_rejects_with_it(
 ) -> None:
     """Rejects and the quarantine that explains them commit in one transaction: when
     recording the quarantine fails, no reject row is left behind."""
-    from warehouse import ops
+    from warehouse.pipeline import ops
 
     registry = prepare(settings, dataset)
     code = hospital_with(manifest_of(dataset), encoding="utf-8", date_era="gregorian")

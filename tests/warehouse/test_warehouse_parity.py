@@ -18,11 +18,11 @@ import pytest
 
 from tests.conftest import START, TEST_KEY, throwaway_pg_database
 from tests.warehouse.helpers import key
-from warehouse.consent import import_registrations
-from warehouse.db import WarehouseConnection, connect
-from warehouse.pipeline import run_daily_sync
-from warehouse.registry import load_registry
+from warehouse.consent.sender_choice import import_registrations
+from warehouse.hospital_registry import load_registry
+from warehouse.pipeline.daily_run import run_daily_sync
 from warehouse.settings import Settings
+from warehouse.storage.connection import WarehouseConnection, connect
 
 pytestmark = pytest.mark.postgres
 

@@ -26,11 +26,11 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from fastapi import Depends, HTTPException, status
 
+from warehouse.api.config import ApiSettings
 from warehouse.api.deps import BearerToken, Context
-from warehouse.api.settings import ApiSettings
 
 # consent.event.recorded_by of what a patient did in the citizen app (operators record
-# "operator:<name>", see warehouse/consent_cli.py).
+# "operator:<name>", see warehouse/cli/consent.py).
 RECORDED_BY_CITIZEN = "citizen"
 
 ALGORITHMS = ("ES256", "RS256", "EdDSA")

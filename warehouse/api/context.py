@@ -7,15 +7,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from warehouse.api.config import ApiSettings
 from warehouse.api.credentials import LocalPincodeVerifier, PincodeVerifier
 from warehouse.api.name_index import NameIndex
-from warehouse.api.postgres import API_ROLE, CITIZEN_APP_ROLE, ConnectionPool, url_for_role
 from warehouse.api.schema import ensure_api_schema
-from warehouse.api.settings import ApiSettings
-from warehouse.audit import AuditTrail
-from warehouse.db import WarehouseConnection, connect
-from warehouse.registry import Registry, load_registry
+from warehouse.audit.trail import AuditTrail
+from warehouse.hospital_registry import Registry, load_registry
 from warehouse.settings import Settings
+from warehouse.storage.connection import WarehouseConnection, connect
+from warehouse.storage.pool import API_ROLE, CITIZEN_APP_ROLE, ConnectionPool, url_for_role
 
 
 @dataclass
@@ -40,7 +40,7 @@ class ApiContext:
         PostgreSQL the RLS policy applies it, and the API must not restate it)."""
         with self.connect() as conn:
             if not self.uses_postgres:  # PostgreSQL: the consent service's role creates them
-                from warehouse.consent_service import ensure_consent_tables
+                from warehouse.consent import ensure_consent_tables
 
                 ensure_consent_tables(conn)
             ensure_api_schema(conn)
@@ -73,7 +73,7 @@ class ApiContext:
 
     @contextmanager
     def consent_service(self, conn: WarehouseConnection) -> Iterator[WarehouseConnection]:
-        """Where warehouse.consent_service runs (per-visit requests and decisions).
+        """Where warehouse.consent runs (per-visit requests and decisions).
 
         DuckDB: the request's own connection (one file, one writer). PostgreSQL: a separate
         connection as healthlink_citizen_app, because the API role may not touch consent

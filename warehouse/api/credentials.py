@@ -14,7 +14,7 @@ from typing import Protocol
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from warehouse.db import WarehouseConnection
+from warehouse.storage.connection import WarehouseConnection
 
 _hasher = PasswordHasher()
 # Verified against when the licence is unknown, so both paths cost one argon2 check.

@@ -17,8 +17,8 @@ from pydantic_core import PydanticCustomError
 
 from warehouse.api.context import ApiContext
 from warehouse.api.sessions import PhysicianSession, resolve
-from warehouse.audit import track_request
-from warehouse.db import WarehouseConnection
+from warehouse.audit.trail import track_request
+from warehouse.storage.connection import WarehouseConnection
 
 _bearer = HTTPBearer(auto_error=False, description="Opaque session token from /auth/login")
 
@@ -59,7 +59,7 @@ LATEST_MOMENT = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 def _birth_date_in_range(value: date) -> date:
-    from warehouse.consent_service.clock import bangkok_today
+    from warehouse.clock import bangkok_today
 
     if not EARLIEST_BIRTH_DATE <= value <= bangkok_today() + timedelta(days=1):
         raise PydanticCustomError(

@@ -13,8 +13,8 @@ import tempfile
 from pathlib import Path
 
 from warehouse.api.physicians import HOSPITAL_PATTERN, LICENCE_PATTERN
-from warehouse.db import WarehouseConnection
 from warehouse.settings import Settings
+from warehouse.storage.connection import WarehouseConnection
 
 ANALYSIS = "api_per_visit_gate"
 
@@ -61,7 +61,7 @@ def set_physician(conn: WarehouseConnection, licence: str, hospital_code: str) -
 
 
 if __name__ == "__main__":
+    from warehouse.pipeline.transform import run_dbt
     from warehouse.settings import get_settings
-    from warehouse.transform import run_dbt
 
     run_dbt(["compile", "-s", ANALYSIS, "--target-path", sys.argv[1], "--quiet"], get_settings())

@@ -35,10 +35,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from warehouse.api.clock import utc_now
 from warehouse.api.credentials import token_hash
 from warehouse.api.errors import note_refusal
-from warehouse.db import WarehouseConnection
+from warehouse.clock import storage_now
+from warehouse.storage.connection import WarehouseConnection
 
 WINDOW_SECONDS = 60
 # Counters idle this long are deleted now and then (one request in CLEAN_UP_ONE_IN).
@@ -247,7 +247,7 @@ def count(
     conn: WarehouseConnection, limits: dict[str, int], now: datetime | None = None
 ) -> Verdict:
     """Count one request in each bucket (bucket -> limit) in one atomic statement."""
-    now = now or utc_now()
+    now = now or storage_now()
     ordered = sorted(limits)  # one lock order for every request: no deadlock on PostgreSQL
     cutoff = now - timedelta(seconds=WINDOW_SECONDS)
     params: list[Any] = []
@@ -349,6 +349,6 @@ class RateLimit:
             if random.randrange(CLEAN_UP_ONE_IN) == 0:
                 conn.execute(
                     "DELETE FROM api.rate_limit WHERE window_start < ?",
-                    [utc_now() - STALE_AFTER],
+                    [storage_now() - STALE_AFTER],
                 )
             return count(conn, limits)

@@ -15,9 +15,9 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from warehouse.api import errors, headers, limits
+from warehouse.api.config import get_api_settings
 from warehouse.api.context import ApiContext
 from warehouse.api.routers import admin, auth, citizen_consent, fhir, patients, per_visit
-from warehouse.api.settings import get_api_settings
 from warehouse.settings import get_settings
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"

@@ -12,7 +12,7 @@ changes, i.e. after a sync). A patient who becomes visible without new data (a n
 registration) is found after the next sync; a stale index can never show a hidden patient:
 every search joins back to `published.patient`.
 
-Erasure: the consent purge (warehouse.consent_service.purge) deletes every purged patient's
+Erasure: the consent purge (warehouse.consent.purge) deletes every purged patient's
 keys and clears `api.name_index_state`, so `NameIndex.ensure` rebuilds at the next search.
 It names these tables instead of importing this module (the pipeline sits below the API);
 on PostgreSQL it does so through `consent.erase_derived_rows` (migrations/013), since the
@@ -26,7 +26,7 @@ import time
 
 import pyarrow as pa
 
-from warehouse.db import WarehouseConnection
+from warehouse.storage.connection import WarehouseConnection
 
 KEY_CHARS = 2
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from warehouse.api.clock import utc_now
 from warehouse.api.credentials import PINCODE_POLICY, hash_secret, pincode_is_acceptable
-from warehouse.db import WarehouseConnection
+from warehouse.clock import storage_now
+from warehouse.storage.connection import WarehouseConnection
 
 # Licence numbers ("เลข ว.") are digits, sometimes with a letter prefix; hospital codes are
 # MOPH 5-digit HCODEs. Both are checked before use (they also become session variables).
@@ -76,7 +76,7 @@ def add_physician(
     conn.execute(
         "INSERT INTO api.physician (licence, name, status, pincode_hash, created_at) "
         "VALUES (?, ?, 'active', ?, ?)",
-        [licence, name, hash_secret(pincode), utc_now()],
+        [licence, name, hash_secret(pincode), storage_now()],
     )
     for code in hospital_codes:
         link_hospital(conn, licence, code)
@@ -90,7 +90,7 @@ def link_hospital(conn: WarehouseConnection, licence: str, hospital_code: str) -
     conn.execute(
         "INSERT INTO api.physician_hospital (licence, hospital_code, status, changed_at) "
         "VALUES (?, ?, 'active', ?) ON CONFLICT DO NOTHING",
-        [licence, hospital_code, utc_now()],
+        [licence, hospital_code, storage_now()],
     )
     found = membership(conn, licence, hospital_code)
     assert found is not None  # just inserted or already there
@@ -122,7 +122,7 @@ def set_membership_status(
     _check(licence, [hospital_code])
     if membership(conn, licence, hospital_code) is None:
         raise RegistryError("the physician does not work at this hospital")
-    now = utc_now()
+    now = storage_now()
     conn.execute(
         "UPDATE api.physician_hospital SET status = ?, changed_at = ? "
         "WHERE licence = ? AND hospital_code = ?",
@@ -142,7 +142,7 @@ def set_status(conn: WarehouseConnection, licence: str, status: str) -> None:
     """The national status (operator CLI): suspension ends every live session at once."""
     _check_status(status)
     _require_registered(conn, licence)
-    now = utc_now()
+    now = storage_now()
     conn.execute(
         "UPDATE api.physician SET status = ?, changed_at = ? WHERE licence = ?",
         [status, now, licence],
@@ -160,7 +160,7 @@ def set_pincode(conn: WarehouseConnection, licence: str, pincode: str) -> None:
     _require_registered(conn, licence)
     conn.execute(
         "UPDATE api.physician SET pincode_hash = ?, changed_at = ? WHERE licence = ?",
-        [hash_secret(pincode), utc_now(), licence],
+        [hash_secret(pincode), storage_now(), licence],
     )
 
 
@@ -176,7 +176,7 @@ def add_admin(conn: WarehouseConnection, username: str, hospital_code: str, pass
     conn.execute(
         "INSERT INTO api.admin_account (username, hospital_code, password_hash, created_at) "
         "VALUES (?, ?, ?, ?)",
-        [username, hospital_code, hash_secret(password), utc_now()],
+        [username, hospital_code, hash_secret(password), storage_now()],
     )
 
 

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from warehouse.db import WarehouseConnection
+from warehouse.storage.connection import WarehouseConnection
 
 BANGKOK = ZoneInfo("Asia/Bangkok")
 # Stamped by the warehouse with the machine's clock (naive local time); every other

@@ -27,10 +27,10 @@ from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.routing import Match
 
-from warehouse import audit
-from warehouse.api.clock import utc_now
 from warehouse.api.credentials import token_hash
-from warehouse.db import WarehouseConnection
+from warehouse.audit import trail
+from warehouse.clock import storage_now
+from warehouse.storage.connection import WarehouseConnection
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ def _record(request: Request, status_code: int, reason: str) -> None:
             actor = _actor(conn, context, token)
         with conn.transaction():
             if actor is None:
-                audit.count_refusal(conn, datetime.now(UTC).date(), label, status_code)
+                trail.count_refusal(conn, datetime.now(UTC).date(), label, status_code)
                 return
             context.audit.append(conn, _entry(route, path_params, actor, status_code, reason))
         context.audit.export_committed()
@@ -96,9 +96,9 @@ def _record(request: Request, status_code: int, reason: str) -> None:
 
 def _entry(
     route: Any, path_params: dict[str, Any], actor: Actor, status_code: int, reason: str
-) -> audit.AuditEntry:
+) -> trail.AuditEntry:
     path_key = str(path_params.get("patient_key") or "")
-    return audit.AuditEntry(
+    return trail.AuditEntry(
         action=route.name,
         outcome=f"refused:{status_code}:{reason}",
         physician_licence=actor.licence,
@@ -131,7 +131,7 @@ def _actor(conn: WarehouseConnection, context: Any, token: str) -> Actor | None:
     row = conn.execute(
         "SELECT kind, subject, hospital_code FROM api.session "
         "WHERE token_hash = ? AND ended_at IS NULL AND expires_at > ?",
-        [token_hash(token), utc_now()],
+        [token_hash(token), storage_now()],
     ).fetchone()
     if row is not None:
         kind, subject, hospital_code = str(row[0]), row[1], row[2]

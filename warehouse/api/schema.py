@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from warehouse.api.name_index import NAME_INDEX_DDL
 from warehouse.api.throttle import LOGIN_THROTTLE_DDL
-from warehouse.audit import ensure_audit_schema
-from warehouse.db import WarehouseConnection
+from warehouse.audit.trail import ensure_audit_schema
+from warehouse.storage.connection import WarehouseConnection
 
 API_DDL = [
     "CREATE SCHEMA IF NOT EXISTS api",
@@ -69,7 +69,7 @@ def _upgrade(conn: WarehouseConnection) -> None:
     ).fetchone():
         conn.execute("DROP TABLE api.login_failure")
     # Break-glass notices of api.patient_notification move to the patient's list (DuckDB).
-    from warehouse.api.per_visit import move_legacy_notifications
+    from warehouse.api.visit_access import move_legacy_notifications
 
     move_legacy_notifications(conn)
 

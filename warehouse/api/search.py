@@ -14,7 +14,7 @@ from pythainlp.util import normalize, remove_tonemark
 from rapidfuzz import fuzz
 
 from warehouse.api.name_index import blocking_keys
-from warehouse.db import WarehouseConnection
+from warehouse.storage.connection import WarehouseConnection
 
 # Each of first and last name must be at least this similar (0-100) once normalised.
 NAME_THRESHOLD = 75.0

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from warehouse.api import throttle
-from warehouse.api.clock import utc_now
+from warehouse.api.config import ApiSettings
 from warehouse.api.credentials import PincodeVerifier, check_secret, new_token, token_hash
 from warehouse.api.physicians import LICENCE_PATTERN
-from warehouse.api.settings import ApiSettings
-from warehouse.db import WarehouseConnection
+from warehouse.clock import storage_now
+from warehouse.storage.connection import WarehouseConnection
 
 
 class LoginRefused(Exception):
@@ -56,12 +56,12 @@ def _check_credentials(
     only within budget. Right credentials reset the key; wrong ones keep their slot."""
     subject_budget, address_budget = login_budgets(settings)
     try:
-        throttle.admit(conn, key, subject_budget, address_budget, utc_now())
+        throttle.admit(conn, key, subject_budget, address_budget, storage_now())
     except throttle.Throttled as throttled:
         raise LoginRefused("locked", throttled.retry_after) from None
     if not check():
         raise LoginRefused("invalid_credentials")
-    throttle.succeeded(conn, key, utc_now())
+    throttle.succeeded(conn, key, storage_now())
 
 
 def _new_session(
@@ -72,7 +72,7 @@ def _new_session(
     hospital_code: str | None,
 ) -> str:
     token = new_token()
-    now = utc_now()
+    now = storage_now()
     conn.execute(
         "INSERT INTO api.session (token_hash, kind, subject, hospital_code, created_at, "
         "expires_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -154,7 +154,7 @@ def resolve(conn: WarehouseConnection, token: str, terms_version: str) -> Physic
         "  AND (s.hospital_code IS NULL OR EXISTS (SELECT 1 FROM api.physician_hospital AS m "
         "       WHERE m.licence = s.subject AND m.hospital_code = s.hospital_code "
         "         AND m.status = 'active'))",
-        [terms_version, token_hash(token), utc_now()],
+        [terms_version, token_hash(token), storage_now()],
     ).fetchone()
     if row is None:
         return None
@@ -173,7 +173,7 @@ def accept_terms(conn: WarehouseConnection, licence: str, terms_version: str) ->
     conn.execute(
         "INSERT INTO api.terms_acceptance (licence, terms_version, accepted_at) VALUES (?, ?, ?) "
         "ON CONFLICT DO NOTHING",
-        [licence, terms_version, utc_now()],
+        [licence, terms_version, storage_now()],
     )
 
 
@@ -188,7 +188,7 @@ def choose_hospital(conn: WarehouseConnection, session: PhysicianSession, code: 
 
 def logout(conn: WarehouseConnection, session: PhysicianSession) -> str:
     """End the session; returns a single-use ticket for the optional rating."""
-    now = utc_now()
+    now = storage_now()
     conn.execute(
         "UPDATE api.session SET ended_at = ?, ended_reason = 'logout' WHERE token_hash = ?",
         [now, session.token_hash],
@@ -208,7 +208,7 @@ def rate(conn: WarehouseConnection, ticket: str, score: int, comment: str | None
     ).fetchone()
     if row is None:
         return False
-    now = utc_now()
+    now = storage_now()
     conn.execute(
         "UPDATE api.rating_ticket SET used_at = ? WHERE ticket_hash = ?", [now, token_hash(ticket)]
     )

@@ -24,7 +24,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from warehouse.db import WarehouseConnection
+from warehouse.storage.connection import WarehouseConnection
 
 # Lock lengths double per lockout; beyond this many steps the cap applies anyway.
 _BACKOFF_STEPS = 12

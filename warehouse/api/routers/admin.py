@@ -9,11 +9,11 @@ from fastapi import APIRouter, HTTPException, Path, Request, status
 from pydantic import BaseModel, Field
 
 from warehouse.api import physicians, sessions, throttle
-from warehouse.api.clock import utc_now
 from warehouse.api.credentials import PINCODE_POLICY, pincode_is_acceptable, token_hash
 from warehouse.api.deps import NO_NUL, UNAUTHORIZED, BearerToken, Context, Responses
 from warehouse.api.routers.auth import LOCKED, client_address, refuse_login
-from warehouse.db import WarehouseConnection
+from warehouse.clock import storage_now
+from warehouse.storage.connection import WarehouseConnection
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 Licence = Annotated[str, Path(pattern=physicians.LICENCE_PATTERN.pattern)]
@@ -68,7 +68,7 @@ def _admin_hospital(conn: WarehouseConnection, token: str) -> str:
     row = conn.execute(
         "SELECT hospital_code FROM api.session WHERE token_hash = ? AND kind = 'admin' "
         "AND ended_at IS NULL AND expires_at > ?",
-        [token_hash(token), utc_now()],
+        [token_hash(token), storage_now()],
     ).fetchone()
     if row is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "not_authenticated")

@@ -8,7 +8,7 @@ does not exist (404 not_registered); the app's own credential or a physician's t
 National IDs and birth dates travel in the body of the registration only, and the national ID
 there must be the token subject's own; afterwards the app names the patient by the
 pseudonymous key the registration returned. Events are recorded as `citizen`. The rules are
-warehouse.consent_service's: a refusal is a 4xx whose body is {reason_code, message}
+warehouse.consent's: a refusal is a 4xx whose body is {reason_code, message}
 (400 for what the request itself gets wrong by the rules, 404 for an unknown patient, 409 for
 what the patient's current state does not allow; 422 stays FastAPI's schema validation error).
 """
@@ -23,10 +23,11 @@ from fastapi import APIRouter, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from warehouse import audit, consent_service
+from warehouse import consent
 from warehouse.api.citizen_identity import RECORDED_BY_CITIZEN, Citizen, CurrentCitizen
 from warehouse.api.deps import UNAUTHORIZED, BirthDate, Context, Moment, PatientKey
-from warehouse.consent_service import ConsentRefused, PatientState, SenderChoice
+from warehouse.audit import trail
+from warehouse.consent import ConsentRefused, PatientState, SenderChoice
 from warehouse.pseudonym import patient_key as make_patient_key
 
 router = APIRouter(prefix="/citizen-app/consent", tags=["citizen app: consent"])
@@ -165,7 +166,7 @@ def _act(
         with conn.transaction():
             context.audit.append(
                 conn,
-                audit.AuditEntry(
+                trail.AuditEntry(
                     action=audit_action,
                     outcome=outcome,
                     patient_key=citizen.patient_key,
@@ -207,7 +208,7 @@ def register(body: RegistrationBody, citizen: CurrentCitizen, context: Context) 
     secret = context.settings.pseudonym_key.get_secret_value().encode("utf-8")
     if make_patient_key(body.national_id, secret) != citizen.patient_key:
         return _act(context, citizen, "citizen_register", _not_self)
-    registration = consent_service.Registration(
+    registration = consent.Registration(
         national_id=body.national_id,
         birth_date=body.birth_date,
         verification_method=body.verification.method,
@@ -221,7 +222,7 @@ def register(body: RegistrationBody, citizen: CurrentCitizen, context: Context) 
             context,
             citizen,
             "citizen_register",
-            lambda conn: consent_service.register(
+            lambda conn: consent.register(
                 conn, context.registry, registration, secret, recorded_by=RECORDED_BY_CITIZEN
             ),
         )
@@ -233,7 +234,7 @@ def show(patient_key: PatientKey, citizen: CurrentCitizen, context: Context) -> 
     """The patient's consent, derived from the event log."""
 
     def action(conn: Any) -> PatientState:
-        state = consent_service.current_state(conn, patient_key)
+        state = consent.current_state(conn, patient_key)
         if state is None:
             raise ConsentRefused(NOT_REGISTERED, NOT_REGISTERED_MESSAGE)
         return state
@@ -251,7 +252,7 @@ def change_sources(
         citizen,
         patient_key,
         "citizen_sources",
-        lambda conn: consent_service.change_sources(
+        lambda conn: consent.change_sources(
             conn, context.registry, patient_key, body.choice(), recorded_by=RECORDED_BY_CITIZEN
         ),
     )
@@ -265,7 +266,7 @@ def withdraw(patient_key: PatientKey, citizen: CurrentCitizen, context: Context)
         citizen,
         patient_key,
         "citizen_withdraw",
-        lambda conn: consent_service.withdraw(conn, patient_key, recorded_by=RECORDED_BY_CITIZEN),
+        lambda conn: consent.withdraw(conn, patient_key, recorded_by=RECORDED_BY_CITIZEN),
     )
 
 
@@ -280,7 +281,7 @@ def rejoin(
         citizen,
         patient_key,
         "citizen_rejoin",
-        lambda conn: consent_service.rejoin(
+        lambda conn: consent.rejoin(
             conn,
             context.registry,
             patient_key,
@@ -301,7 +302,7 @@ def sensitive(
         citizen,
         patient_key,
         "citizen_sensitive",
-        lambda conn: consent_service.set_sensitive(
+        lambda conn: consent.set_sensitive(
             conn, patient_key, body.allowed, recorded_by=RECORDED_BY_CITIZEN
         ),
     )
@@ -316,5 +317,5 @@ def notifications(patient_key: PatientKey, citizen: CurrentCitizen, context: Con
         citizen,
         patient_key,
         "citizen_notifications",
-        lambda conn: consent_service.notifications(conn, patient_key),
+        lambda conn: consent.notifications(conn, patient_key),
     )

@@ -8,7 +8,6 @@ from fastapi import APIRouter, HTTPException, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from warehouse import audit
 from warehouse.api import fhir, search
 from warehouse.api.deps import (
     FORBIDDEN,
@@ -21,6 +20,7 @@ from warehouse.api.deps import (
 )
 from warehouse.api.gate import set_physician
 from warehouse.api.records import read_record
+from warehouse.audit import trail
 
 router = APIRouter(prefix="/fhir", tags=["fhir"])
 FHIR_JSON = "application/fhir+json"
@@ -59,7 +59,7 @@ def patient_search(body: FhirSearch, token: BearerToken, context: Context) -> JS
             hits = search.by_national_id(conn, national_id)
             context.audit.append(
                 conn,
-                audit.AuditEntry(
+                trail.AuditEntry(
                     action="fhir_search",
                     outcome="ok",
                     physician_licence=physician.licence,
@@ -95,7 +95,7 @@ def patient_everything(
                 national_id = row[0] if row else None
             context.audit.append(
                 conn,
-                audit.AuditEntry(
+                trail.AuditEntry(
                     action="fhir_everything",
                     outcome="ok" if record else "not_found",
                     physician_licence=physician.licence,

@@ -13,8 +13,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from warehouse import audit
-from warehouse.api import per_visit, search
+from warehouse.api import search, visit_access
 from warehouse.api.deps import (
     FORBIDDEN,
     NO_NUL,
@@ -33,6 +32,7 @@ from warehouse.api.records import (
     PatientRecordData,
     read_record,
 )
+from warehouse.audit import trail
 
 router = APIRouter(tags=["patients"])
 
@@ -154,7 +154,7 @@ def search_patients(body: SearchRequest, token: BearerToken, context: Context) -
             page = search.paginate(hits, body.page, body.page_size)
             context.audit.append(
                 conn,
-                audit.AuditEntry(
+                trail.AuditEntry(
                     action="search_by_id" if isinstance(body, SearchById) else "search_by_name",
                     outcome="ok",
                     physician_licence=physician.licence,
@@ -183,7 +183,7 @@ def _read_audited(
             record = read_record(conn, context.record_gate, patient_key, break_glass=break_glass)
             if record is not None:
                 with context.consent_service(conn) as consent_conn:
-                    per_visit.apply_statuses(
+                    visit_access.apply_statuses(
                         consent_conn,
                         record,
                         physician.licence,
@@ -195,7 +195,7 @@ def _read_audited(
             )
             context.audit.append(
                 conn,
-                audit.AuditEntry(
+                trail.AuditEntry(
                     action="break_glass_record" if break_glass else "record",
                     outcome="ok" if record is not None else "not_found",
                     physician_licence=physician.licence,
@@ -213,7 +213,7 @@ def _read_audited(
                 # it commits on its own, before the audit row: better told of an opening
                 # whose audit then failed than not told at all.
                 with context.consent_service(conn) as consent_conn:
-                    per_visit.notify_break_glass(
+                    visit_access.notify_break_glass(
                         consent_conn,
                         patient_key,
                         physician.licence,
@@ -246,11 +246,11 @@ def break_glass_record(
 ) -> PatientRecord:
     """Emergency: per-visit-gated data without approval; flagged in the audit, patient notified.
 
-    The reason is normalised (warehouse.api.per_visit.normalise_break_glass_reason) and must
+    The reason is normalised (warehouse.api.visit_access.normalise_break_glass_reason) and must
     say something; a refusal is a 422 naming the field, never repeating it."""
     try:
-        reason = per_visit.normalise_break_glass_reason(body.reason)
-    except per_visit.ReasonRefused as refused:
+        reason = visit_access.normalise_break_glass_reason(body.reason)
+    except visit_access.ReasonRefused as refused:
         detail = [{"type": "value_error", "loc": ["body", "reason"], "msg": str(refused)}]
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail) from None
     return _read_audited(context, token, patient_key, reason=reason)

@@ -4,7 +4,7 @@ Only the patient answers a request: the decision endpoint takes the identity pro
 for the patient (warehouse/api/citizen_identity.py), and acts on that patient's requests only;
 a physician's session token (or the app's own credential) is 401, another patient's request
 answers as one that does not exist (404 unknown_request). The rules and storage are
-warehouse.consent_service's; refusals carry its reason codes.
+warehouse.consent's; refusals carry its reason codes.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Path, status
 from pydantic import BaseModel, Field
 
-from warehouse import audit, consent_service
+from warehouse import consent
 from warehouse.api.citizen_identity import RECORDED_BY_CITIZEN, CurrentCitizen
 from warehouse.api.deps import (
     FORBIDDEN,
@@ -27,6 +27,7 @@ from warehouse.api.deps import (
     physician_session,
 )
 from warehouse.api.records import visible_patient
+from warehouse.audit import trail
 
 router = APIRouter(tags=["per-visit consent"])
 
@@ -51,7 +52,7 @@ class Decision(BaseModel):
     decision: Literal["approve", "decline"]
 
 
-def _out(request: consent_service.PerVisitRequest) -> PerVisitRequestOut:
+def _out(request: consent.PerVisitRequest) -> PerVisitRequestOut:
     return PerVisitRequestOut(
         request_id=request.request_id,
         status=request.status,
@@ -81,7 +82,7 @@ def request_per_visit(
             if found:
                 try:
                     with context.consent_service(conn) as consent_conn:
-                        request = consent_service.request_access(
+                        request = consent.request_access(
                             consent_conn,
                             context.registry,
                             physician.licence,
@@ -89,11 +90,11 @@ def request_per_visit(
                             patient_key,
                             body.source_hospitals,
                         )
-                except consent_service.ConsentRefused as error:
+                except consent.ConsentRefused as error:
                     refused = error.reason_code
-            audit.append(
+            trail.append(
                 conn,
-                audit.AuditEntry(
+                trail.AuditEntry(
                     action="per_visit_request",
                     outcome="ok"
                     if request
@@ -129,8 +130,8 @@ def decide(
     context: Context,
 ) -> PerVisitRequestOut:
     """The patient (the token's subject) approves or declines their own request."""
-    decide_fn = consent_service.approve if body.decision == "approve" else consent_service.decline
-    decided: consent_service.PerVisitRequest | None = None
+    decide_fn = consent.approve if body.decision == "approve" else consent.decline
+    decided: consent.PerVisitRequest | None = None
     refused = ""
     with context.connect() as conn:
         try:
@@ -138,12 +139,12 @@ def decide(
                 decided = decide_fn(
                     consent_conn, citizen.patient_key, request_id, recorded_by=RECORDED_BY_CITIZEN
                 )
-        except consent_service.ConsentRefused as error:
+        except consent.ConsentRefused as error:
             refused = error.reason_code
         with conn.transaction():
-            audit.append(
+            trail.append(
                 conn,
-                audit.AuditEntry(
+                trail.AuditEntry(
                     action=f"citizen_per_visit_{body.decision}",
                     outcome="ok" if decided else f"refused:{refused}",
                     patient_key=citizen.patient_key,

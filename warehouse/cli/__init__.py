@@ -1,0 +1,1 @@
+"""`healthlink`: one typer app (`main`), a sub-command module per wing."""

@@ -1,0 +1,98 @@
+"""Hospitals joining: the registry change that emits `hospital_joined` and notifies patients.
+
+Participation comes from the registry YAML (`participating_since`). A hospital "joins" the first
+time `record_hospital_joined` sees it participating. ALL choosers and choosers of its network get
+it without any change (their choice is resolved when read); an active LIST chooser whose choice
+does not cover it, and who consented before it started participating, gets a notification so
+they may add it. (Someone who registered later saw the hospital in the app's list already.)
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import Any
+
+from warehouse.clock import as_utc, bangkok_day, utc_now
+from warehouse.consent import storage
+from warehouse.consent.model import Event
+from warehouse.consent.notifications import notify
+from warehouse.hospital_registry import Registry
+
+
+def joined_hospitals(conn: Any) -> set[str]:
+    rows = conn.execute(
+        "SELECT payload FROM consent.event WHERE event_type = 'hospital_joined'"
+    ).fetchall()
+    return {json.loads(payload)["hospital_code"] for (payload,) in rows}
+
+
+def _upsert_hospital(conn: Any, registry: Registry, code: str) -> None:
+    hospital = registry.hospitals[code]
+    conn.execute(
+        "INSERT INTO consent.hospital (hospital_code, hospital_name, network_code, network_name,"
+        " participating_since, per_visit_consent) VALUES (?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (hospital_code) DO UPDATE SET hospital_name = excluded.hospital_name,"
+        " network_code = excluded.network_code, network_name = excluded.network_name,"
+        " participating_since = excluded.participating_since,"
+        " per_visit_consent = excluded.per_visit_consent",
+        [
+            code,
+            hospital.name,
+            hospital.network,
+            registry.networks[hospital.network].name,
+            hospital.participating_since,
+            registry.requires_per_visit_consent(hospital),
+        ],
+    )
+
+
+# Active LIST choosers whose choice covers neither the hospital nor its network, and who
+# consented (registered or rejoined) before the hospital started participating.
+_TO_NOTIFY_SQL = """
+SELECT c.patient_key FROM consent.patient_consent AS c
+WHERE c.status = 'active' AND c.sender_scope = 'LIST' AND c.registered_on < ?
+  AND NOT EXISTS (
+    SELECT 1 FROM consent.patient_sender AS s
+    WHERE s.patient_key = c.patient_key
+      AND ((s.kind = 'hospital' AND s.code = ?) OR (s.kind = 'network' AND s.code = ?)))
+ORDER BY c.patient_key
+"""
+
+
+def record_hospital_joined(
+    conn: Any, registry: Registry, day: date, *, now: datetime | None = None
+) -> list[str]:
+    """Append `hospital_joined` for hospitals newly participating on `day`; notify patients.
+
+    A hospital joins on its `participating_since`, not before: participation is judged on
+    `day` or on the Bangkok day of `now` if that is earlier (a future extract date, or a
+    replay, never makes a hospital join ahead of its date).
+    Returns the hospital codes that joined now (empty when nothing changed: idempotent).
+    """
+    moment = as_utc(now) if now is not None else utc_now()
+    on = min(day, bangkok_day(moment))
+    joined: list[str] = []
+    with storage.transaction(conn):
+        already = joined_hospitals(conn)
+        for hospital in sorted(registry.participating(on), key=lambda h: h.hospital_code):
+            if hospital.hospital_code in already:
+                continue
+            payload = {
+                "hospital_code": hospital.hospital_code,
+                "network_code": hospital.network,
+                "participating_since": str(hospital.participating_since),
+            }
+            event_id = storage.append_event(
+                conn, Event("hospital_joined", None, moment, payload, recorded_by="registry")
+            )
+            _upsert_hospital(conn, registry, hospital.hospital_code)
+            patients = conn.execute(
+                _TO_NOTIFY_SQL,
+                [hospital.participating_since, hospital.hospital_code, hospital.network],
+            ).fetchall()
+            for (patient_key,) in patients:
+                notify(conn, patient_key, "hospital_joined", payload, event_id=event_id, now=moment)
+            joined.append(hospital.hospital_code)
+    return joined
+

@@ -1,0 +1,130 @@
+"""Consent state as the sync step needs it: who may a hospital send data for.
+
+This is the Python home of the sender-choice rule; the SQL home is the dbt model
+`int_consent__patient_hospital`, which the published views use. Both read the same
+consent tables, the projection the consent service (warehouse/consent) writes with
+every event, so they cannot disagree about the rule's inputs. Every consent write goes
+through that service: the imports and withdrawals here only delegate to it.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from pathlib import Path
+
+import pyarrow as pa
+
+from warehouse.clock import bangkok_today
+from warehouse.consent.bulk import ImportFileError, ImportResult
+from warehouse.hospital_registry import Registry
+from warehouse.storage.connection import WarehouseConnection
+
+__all__ = [
+    "ALLOWED_PATIENT_KEYS_SQL",
+    "ImportFileError",
+    "ImportResult",
+    "allowed_patient_keys",
+    "import_registrations",
+    "sync_hospitals",
+    "withdraw",
+]
+
+# The rule: an active patient allows a hospital when they chose ALL, or named the
+# hospital, or named the hospital's network (which covers hospitals joining it later); and
+# only a hospital in consent.hospital, i.e. participating today (sync_hospitals), is allowed.
+ALLOWED_PATIENT_KEYS_SQL = """
+SELECT c.patient_key
+FROM consent.patient_consent AS c
+JOIN consent.hospital AS h ON h.hospital_code = ?
+WHERE c.status = 'active'
+  AND (
+    c.sender_scope = 'ALL'
+    OR EXISTS (
+      SELECT 1 FROM consent.patient_sender AS s
+      WHERE s.patient_key = c.patient_key
+        AND ((s.kind = 'hospital' AND s.code = h.hospital_code)
+          OR (s.kind = 'network' AND s.code = h.network_code))
+    )
+  )
+"""
+
+
+def allowed_patient_keys(conn: WarehouseConnection, hospital_code: str) -> pa.Array:
+    """Patient keys whose data this hospital may send, as of now."""
+    table = conn.query_arrow(ALLOWED_PATIENT_KEYS_SQL, [hospital_code])
+    return table.column("patient_key").combine_chunks().cast(pa.string())
+
+
+def sync_hospitals(conn: WarehouseConnection, registry: Registry) -> None:
+    """Mirror the hospitals participating today (Asia/Bangkok) into consent.hospital.
+
+    The views, the load's consent filter and the purge resolve networks with it, so a hospital
+    whose `participating_since` is still ahead is not in it: no patient's "ALL" or network
+    choice reaches it before it joins (warehouse.consent.hospitals records the join).
+    """
+    rows = [
+        (
+            h.hospital_code,
+            h.name,
+            h.network,
+            registry.networks[h.network].name,
+            h.participating_since,
+            registry.requires_per_visit_consent(h),
+        )
+        for h in registry.participating(bangkok_today())
+    ]
+    with conn.transaction():
+        conn.execute("DELETE FROM consent.hospital")
+        conn.executemany("INSERT INTO consent.hospital VALUES (?, ?, ?, ?, ?, ?)", rows)
+
+
+def import_registrations(
+    conn: WarehouseConnection,
+    csv_path: Path,
+    key: bytes,
+    registry: Registry | None = None,
+    *,
+    now: datetime | None = None,
+) -> ImportResult:
+    """Load the citizen app's registrations feed through the consent service's rules.
+
+    Each good line becomes a `registered` event (then `withdrawn` for status=withdrawn) in
+    consent.event and the projection the sync reads; every refused line is reported by its
+    physical line number, column and reason, never its values. ImportFileError (naming the
+    file only) when the file cannot be read at all; nothing is written then. Without
+    `registry`, participation comes from consent.hospital.
+    """
+    from warehouse.consent import bulk, ensure_consent_tables
+
+    # Read before touching the warehouse: a bad file writes nothing.
+    registrations = bulk.read_registrations(csv_path)
+    ensure_consent_tables(conn)
+    return bulk.import_registrations(
+        conn,
+        registrations,
+        key,
+        registry,
+        now=now,
+        recorded_by="citizen-app-feed",
+    )
+
+
+def withdraw(conn: WarehouseConnection, key_value: str, on: date | datetime | None = None) -> bool:
+    """Withdraw through the consent service; False when there is no active consent.
+
+    The published views hide the rows at once; the next sync purges them from storage.
+    """
+    from warehouse.consent import ConsentRefused, ensure_consent_tables
+    from warehouse.consent import withdraw as service_withdraw
+
+    ensure_consent_tables(conn)
+    from warehouse.clock import BANGKOK, bangkok_day, utc_now
+
+    moment = on if isinstance(on, datetime) or on is None else None
+    if moment is None and on is not None and bangkok_day(utc_now()) != on:
+        moment = datetime.combine(on, time(12), tzinfo=BANGKOK)  # a past day: its noon
+    try:
+        service_withdraw(conn, key_value, now=moment, recorded_by="operator")
+    except ConsentRefused:
+        return False
+    return True

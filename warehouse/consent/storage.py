@@ -1,0 +1,206 @@
+"""Storage in the consent schema: the append-only event log and its projections.
+
+Portable SQL (DuckDB and PostgreSQL, `?` placeholders) over the warehouse connection
+interface. Every event is appended in the same transaction that updates the current-state
+tables the pipeline reads (consent.patient_consent, consent.patient_sender), so the pipeline
+and the published views never see one without the other.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from warehouse.clock import as_utc, bangkok_day, bangkok_local, to_storage
+from warehouse.consent.model import Event, PatientState
+
+# The current-state tables match warehouse/storage/schema.py (created there too; IF NOT EXISTS).
+CONSENT_SERVICE_DDL = [
+    "CREATE SCHEMA IF NOT EXISTS consent",
+    "CREATE SEQUENCE IF NOT EXISTS consent.event_id_seq",
+    "CREATE SEQUENCE IF NOT EXISTS consent.notification_id_seq",
+    "CREATE SEQUENCE IF NOT EXISTS consent.purge_id_seq",
+    """CREATE TABLE IF NOT EXISTS consent.hospital (
+        hospital_code VARCHAR PRIMARY KEY, hospital_name VARCHAR, network_code VARCHAR,
+        network_name VARCHAR, participating_since DATE, per_visit_consent BOOLEAN)""",
+    """CREATE TABLE IF NOT EXISTS consent.patient_consent (
+        patient_key VARCHAR PRIMARY KEY, status VARCHAR NOT NULL, sender_scope VARCHAR NOT NULL,
+        sensitive_allowed BOOLEAN NOT NULL, registered_on DATE, changed_at TIMESTAMP)""",
+    """CREATE TABLE IF NOT EXISTS consent.patient_sender (
+        patient_key VARCHAR NOT NULL, kind VARCHAR NOT NULL, code VARCHAR NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS consent.per_visit_grant (
+        physician_licence VARCHAR, physician_hospital_code VARCHAR, patient_key VARCHAR,
+        source_hospital_code VARCHAR, granted_at TIMESTAMP, expires_at TIMESTAMP)""",
+    # occurred_at and verified_at hold UTC; payloads never hold national IDs or names.
+    """CREATE TABLE IF NOT EXISTS consent.event (
+        event_id BIGINT PRIMARY KEY, patient_key VARCHAR, event_type VARCHAR NOT NULL,
+        payload VARCHAR NOT NULL, occurred_at TIMESTAMP NOT NULL, recorded_by VARCHAR NOT NULL,
+        verification_method VARCHAR, verified_at TIMESTAMP)""",
+    "CREATE INDEX IF NOT EXISTS event_patient_idx ON consent.event (patient_key)",
+    """CREATE TABLE IF NOT EXISTS consent.notification (
+        notification_id BIGINT PRIMARY KEY, patient_key VARCHAR NOT NULL, kind VARCHAR NOT NULL,
+        payload VARCHAR NOT NULL, event_id BIGINT, created_at TIMESTAMP NOT NULL,
+        read_at TIMESTAMP)""",
+    """CREATE TABLE IF NOT EXISTS consent.per_visit_request (
+        request_id VARCHAR PRIMARY KEY, physician_licence VARCHAR NOT NULL,
+        physician_hospital_code VARCHAR NOT NULL, patient_key VARCHAR NOT NULL,
+        source_hospitals VARCHAR NOT NULL, status VARCHAR NOT NULL,
+        requested_at TIMESTAMP NOT NULL, decided_at TIMESTAMP, expires_at TIMESTAMP NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS consent.purge_log (
+        purge_id BIGINT PRIMARY KEY, purged_at TIMESTAMP NOT NULL, pairs BIGINT NOT NULL,
+        patients BIGINT NOT NULL, hospitals BIGINT NOT NULL, rows_raw BIGINT NOT NULL,
+        rows_marts BIGINT NOT NULL, landing_files_rewritten BIGINT NOT NULL,
+        detail VARCHAR NOT NULL)""",
+]
+
+
+def ensure_consent_tables(conn: Any) -> None:
+    """Create what is missing; safe to call on every connection, both dialects.
+
+    Nothing to do on a PostgreSQL connection already checked against the migration
+    (warehouse.storage.schema creates these tables there; service roles may not)."""
+    if getattr(conn, "schema_current", False):
+        return
+    for statement in CONSENT_SERVICE_DDL:
+        conn.execute(statement)
+
+
+def dialect(conn: Any) -> str:
+    return str(getattr(conn, "dialect", "duckdb"))
+
+
+@contextmanager
+def transaction(conn: Any) -> Iterator[None]:
+    """conn.transaction() when the interface has it, else BEGIN/COMMIT on a raw DuckDB conn."""
+    if hasattr(conn, "transaction"):
+        with conn.transaction():
+            yield
+        return
+    conn.execute("BEGIN")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def lock_patient(conn: Any, patient_key: str) -> None:
+    """Serialise changes of one patient (PostgreSQL; DuckDB has one writer anyway).
+
+    Without it two concurrent changes could both pass the once-a-day check.
+    """
+    if dialect(conn) == "postgres":
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(?))", [f"consent:{patient_key}"])
+
+
+def next_id(conn: Any, sequence: str) -> int:
+    row = conn.execute(f"SELECT nextval('consent.{sequence}')").fetchone()
+    return int(row[0])
+
+
+def append_event(conn: Any, event: Event) -> int:
+    event_id = next_id(conn, "event_id_seq")
+    conn.execute(
+        "INSERT INTO consent.event (event_id, patient_key, event_type, payload, occurred_at,"
+        " recorded_by, verification_method, verified_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            event_id,
+            event.patient_key,
+            event.event_type,
+            event.payload_json(),
+            to_storage(event.occurred_at),
+            event.recorded_by,
+            event.verification_method,
+            to_storage(event.verified_at) if event.verified_at else None,
+        ],
+    )
+    return event_id
+
+
+EVENT_COLUMNS = (
+    "event_id, patient_key, event_type, payload, occurred_at, recorded_by,"
+    " verification_method, verified_at"
+)
+
+
+def _event(row: tuple[Any, ...]) -> Event:
+    return Event(
+        event_id=int(row[0]),
+        patient_key=row[1],
+        event_type=row[2],
+        payload=json.loads(row[3]),
+        occurred_at=as_utc(row[4]),
+        recorded_by=row[5],
+        verification_method=row[6],
+        verified_at=as_utc(row[7]) if row[7] is not None else None,
+    )
+
+
+def load_events(
+    conn: Any, patient_key: str | None = None, until: datetime | None = None
+) -> list[Event]:
+    """Events in log order, for one patient (plus none of the others) or for everyone."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if patient_key is not None:
+        clauses.append("patient_key = ?")
+        params.append(patient_key)
+    if until is not None:
+        clauses.append("occurred_at <= ?")
+        params.append(to_storage(until))
+    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+    rows = conn.execute(
+        f"SELECT {EVENT_COLUMNS} FROM consent.event{where} ORDER BY event_id", params
+    ).fetchall()
+    return [_event(row) for row in rows]
+
+
+def load_events_of_patients_active_since(conn: Any, since: datetime) -> list[Event]:
+    """Every event, in log order, of the patients who have an event after `since`.
+
+    What happened since, plus the earlier history that says where each of them stood at
+    `since`; patients without a later event are left out (their state did not move).
+    """
+    rows = conn.execute(
+        f"SELECT {EVENT_COLUMNS} FROM consent.event WHERE patient_key IN ("
+        " SELECT patient_key FROM consent.event WHERE occurred_at > ?)"
+        " ORDER BY event_id",
+        [to_storage(since)],
+    ).fetchall()
+    return [_event(row) for row in rows]
+
+
+def projection_rows(state: PatientState) -> tuple[tuple[Any, ...], list[tuple[str, str, str]]]:
+    """The patient's consent.patient_consent row and consent.patient_sender rows."""
+    consent_row = (
+        state.patient_key,
+        state.status,
+        state.choice.scope,
+        state.sensitive_allowed,
+        bangkok_day(state.consenting_since),
+        bangkok_local(state.changed_at),
+    )
+    senders = [(state.patient_key, "network", code) for code in sorted(state.choice.networks)]
+    senders += [(state.patient_key, "hospital", code) for code in sorted(state.choice.hospitals)]
+    return consent_row, senders
+
+
+def write_projection(conn: Any, state: PatientState) -> None:
+    """Replace the patient's rows in the current-state tables with `state`."""
+    conn.execute("DELETE FROM consent.patient_sender WHERE patient_key = ?", [state.patient_key])
+    conn.execute("DELETE FROM consent.patient_consent WHERE patient_key = ?", [state.patient_key])
+    consent_row, senders = projection_rows(state)
+    conn.execute(
+        "INSERT INTO consent.patient_consent (patient_key, status, sender_scope,"
+        " sensitive_allowed, registered_on, changed_at) VALUES (?, ?, ?, ?, ?, ?)",
+        list(consent_row),
+    )
+    for sender in senders:
+        conn.execute(
+            "INSERT INTO consent.patient_sender (patient_key, kind, code) VALUES (?, ?, ?)",
+            list(sender),
+        )

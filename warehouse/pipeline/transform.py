@@ -1,0 +1,110 @@
+"""Running the dbt project (staging → marts → published) and publishing its result."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+
+from warehouse.settings import Settings, get_settings
+from warehouse.storage.connection import LOCK_TIMEOUT_SECONDS, connect
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
+
+
+class TransformError(RuntimeError):
+    pass
+
+
+def dbt_environment(settings: Settings) -> dict[str, str]:
+    """Environment the dbt profile reads (dbt_project/profiles.yml)."""
+    return {
+        **settings.dbt_environment(),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+        "DO_NOT_TRACK": "1",
+    }
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def invoke_dbt(
+    args: list[str],
+    environment: dict[str, str],
+    *,
+    work_dir: Path | None = None,
+    quiet: bool = False,
+) -> Any:
+    """dbt in-process with the profile's environment set only for the call (telemetry off).
+
+    `work_dir`: where target/ and logs/ go instead of the project's own (tests and parallel
+    builds must not share them). Returns dbt's result; the caller decides what failure means.
+    """
+    from dbt.cli.main import dbtRunner  # heavy import, only when transforming
+
+    values = {"DBT_SEND_ANONYMOUS_USAGE_STATS": "False", "DO_NOT_TRACK": "1", **environment}
+    paths = (
+        ["--target-path", str(work_dir / "target"), "--log-path", str(work_dir / "logs")]
+        if work_dir is not None
+        else []
+    )
+    with _environment(values):
+        return dbtRunner().invoke(
+            [
+                *args,
+                "--project-dir",
+                str(DBT_PROJECT_DIR),
+                "--profiles-dir",
+                str(DBT_PROJECT_DIR),
+                *paths,
+                *(["--quiet"] if quiet else []),
+            ]
+        )
+
+
+def run_dbt(args: list[str], settings: Settings | None = None) -> None:
+    """Invoke dbt in-process (on DuckDB, holding the writer lock for the whole run)."""
+    settings = settings or get_settings()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    with connect(settings):
+        pass  # create raw/consent/ops before dbt reads them as sources
+    writer_lock: AbstractContextManager[object] = (
+        nullcontext()
+        if settings.uses_postgres
+        else FileLock(str(settings.lock_path), timeout=LOCK_TIMEOUT_SECONDS)
+    )
+    with writer_lock:
+        result = invoke_dbt(args, dbt_environment(settings))
+    if not result.success:
+        raise TransformError(f"dbt {' '.join(args)} failed (see the dbt log above)")
+
+
+def publish(settings: Settings | None = None) -> int:
+    """After a successful build: the pending (hospital, day) pairs are now in the marts.
+
+    The published views read the live consent tables, so nothing else needs refreshing.
+    Returns how many pairs were published.
+    """
+    with connect(settings) as conn:
+        published = conn.execute("DELETE FROM ops.transform_pending RETURNING hospital_code")
+        return len(published.fetchall())
+
+
+def transform(settings: Settings | None = None) -> int:
+    run_dbt(["build"], settings)
+    return publish(settings)

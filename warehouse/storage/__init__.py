@@ -1,0 +1,1 @@
+"""Storage: the connection protocol, the DuckDB and PostgreSQL adapters, the schema, migrations."""

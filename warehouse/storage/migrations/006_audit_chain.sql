@@ -1,0 +1,48 @@
+-- The access audit's hash chain (docs/api.md "Audit"): the chain columns. Rows written
+-- before migration 009 are chained by row_hash = sha256(prev_hash || canonical row), the
+-- canonical text being the one warehouse.audit.trail.canonical() produces (a JSON array of the
+-- chained columns, no whitespace, timestamps as UTC ISO 8601 with microseconds); 009 keys
+-- the chain and replaces the unkeyed append function this file used to define. The API
+-- gets no privilege on the table itself (no INSERT either: a row written around the
+-- functions would not be chained).
+DO $$
+DECLARE
+    chain_column record;
+BEGIN
+    FOR chain_column IN
+        SELECT * FROM (VALUES
+            ('returned_patients', 'varchar'), ('categories', 'varchar'),
+            ('source_hospitals', 'varchar'), ('purpose', 'varchar'), ('outcome', 'varchar'),
+            ('prev_hash', 'varchar'), ('row_hash', 'varchar')
+        ) AS wanted (name, type)
+        WHERE NOT EXISTS (
+            SELECT FROM pg_catalog.pg_attribute
+            WHERE attrelid = 'audit.access_log'::regclass AND attname = wanted.name
+              AND NOT attisdropped
+        )
+    LOOP
+        -- ALTER TABLE locks the table: only when the column is really missing.
+        EXECUTE format(
+            'ALTER TABLE audit.access_log ADD COLUMN %I %s', chain_column.name, chain_column.type
+        );
+    END LOOP;
+END
+$$;
+
+-- The committed head (sequence number and hash) for the export outside the database; the
+-- hash of the last row reveals nothing of its content.
+CREATE OR REPLACE FUNCTION audit.chain_head(OUT access_id bigint, OUT row_hash varchar)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $body$
+    SELECT coalesce(max(log.access_id), 0),
+           coalesce((SELECT l.row_hash FROM audit.access_log AS l
+                     ORDER BY l.access_id DESC LIMIT 1), repeat('0', 64))
+    FROM audit.access_log AS log
+$body$;
+
+REVOKE ALL ON FUNCTION audit.chain_head() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION audit.chain_head() TO healthlink_api;
+-- 004 grants INSERT on every audit table; the access log is written by the function only.
+REVOKE INSERT, UPDATE, DELETE, TRUNCATE, SELECT, REFERENCES, TRIGGER
+    ON audit.access_log FROM healthlink_api;

@@ -1,0 +1,71 @@
+"""PostgreSQL schemas, service roles, grants and source row-level security (docs/security.md).
+
+`apply(conn)` runs the numbered SQL files of this package in order. Every file is idempotent
+and safe while other processes apply it too: roles are cluster-wide, so they are created
+only when missing and a concurrent creator's duplicate is swallowed; the rest runs under the
+migration advisory lock. Call it after the raw/consent/ops tables exist (warehouse.storage.schema
+does), so their grants and RLS cover them; later tables get default privileges.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import AbstractContextManager, nullcontext
+from importlib import resources
+from typing import Any, Protocol
+
+# Same key as warehouse.storage.schema's migration lock: advisory locks stack within a session, so
+# running inside ensure_schema's transaction does not deadlock.
+MIGRATION_LOCK_KEY = 4_815_162_342
+
+SERVICE_ROLES = (
+    "healthlink_loader",
+    "healthlink_transformer",
+    "healthlink_api",
+    "healthlink_citizen_app",
+    "healthlink_ops",
+)
+
+
+class Executor(Protocol):
+    def execute(self, sql: Any, *args: Any, **kwargs: Any) -> Any: ...
+
+
+def migration_files() -> list[str]:
+    """The SQL files in apply order (their names start with the step number)."""
+    names = [p.name for p in resources.files(__package__).iterdir() if p.name.endswith(".sql")]
+    return sorted(names)
+
+
+def password_variable(role: str) -> str:
+    """healthlink_citizen_app → HEALTHLINK_PG_CITIZEN_APP_PASSWORD."""
+    return f"HEALTHLINK_PG_{role.removeprefix('healthlink_').upper()}_PASSWORD"
+
+
+def _quote_literal(value: str) -> str:
+    # standard_conforming_strings is on (the default since 9.1): only quotes need doubling.
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _transaction(conn: Executor) -> AbstractContextManager[Any]:
+    # Our connection wrapper and psycopg 3 both offer transaction() (a savepoint when nested);
+    # otherwise the caller's transaction holds the advisory lock until it commits.
+    make = getattr(conn, "transaction", None)
+    return make() if callable(make) else nullcontext()
+
+
+def apply(conn: Executor) -> None:
+    """Create or update schemas, roles, grants and source RLS; passwords from the environment.
+
+    A role whose HEALTHLINK_PG_<ROLE>_PASSWORD is set gets that password; without one it
+    keeps what it has (local trust authentication needs none).
+    """
+    package = resources.files(__package__)
+    with _transaction(conn):
+        conn.execute(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
+        for name in migration_files():
+            conn.execute(package.joinpath(name).read_text(encoding="utf-8"))
+        for role in SERVICE_ROLES:
+            password = os.environ.get(password_variable(role))
+            if password:
+                conn.execute(f"ALTER ROLE {role} PASSWORD {_quote_literal(password)}")
