@@ -22,29 +22,18 @@ from functools import lru_cache
 from typing import Annotated, Any
 
 import jwt
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from fastapi import Depends, HTTPException, status
 
 from warehouse.api.config import ApiSettings
 from warehouse.api.deps import BearerToken, Context
+from warehouse.api.idp_key import load_public_key
 
 # consent.event.recorded_by of what a patient did in the citizen app (operators record
 # "operator:<name>", see warehouse/cli/consent.py).
 RECORDED_BY_CITIZEN = "citizen"
 
-ALGORITHMS = ("ES256", "RS256", "EdDSA")
-_KEY_TYPES: dict[str, tuple[type, ...]] = {
-    "ES256": (ec.EllipticCurvePublicKey,),
-    "RS256": (rsa.RSAPublicKey,),
-    "EdDSA": (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey),
-}
 _PATIENT_KEY = re.compile(r"^[0-9a-f]{32}$")
 _REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub"]
-
-
-class CitizenIdentityError(ValueError):
-    """The identity provider's key is missing or unusable (the API refuses to start)."""
 
 
 @dataclass(frozen=True)
@@ -52,23 +41,6 @@ class Citizen:
     """The patient the current citizen-app call acts for."""
 
     patient_key: str
-
-
-def load_public_key(pem: str, algorithm: str) -> Any:
-    """The provider's public key, checked to be an asymmetric key of `algorithm`'s kind."""
-    if algorithm not in ALGORITHMS:
-        raise CitizenIdentityError(f"citizen token algorithm must be one of {ALGORITHMS}")
-    try:
-        key = load_pem_public_key(pem.encode("ascii"))
-    except (ValueError, TypeError, UnicodeEncodeError):
-        raise CitizenIdentityError("the identity provider key is not a PEM public key") from None
-    if algorithm == "ES256" and not (
-        isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name == "secp256r1"
-    ):
-        raise CitizenIdentityError("ES256 needs a P-256 public key")
-    if not isinstance(key, _KEY_TYPES[algorithm]):
-        raise CitizenIdentityError(f"the identity provider key does not fit {algorithm}")
-    return key
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from warehouse.api.idp_key import CitizenIdentityError, load_public_key
+
 
 class ApiSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HEALTHLINK_API_", extra="ignore")
@@ -69,8 +71,6 @@ class ApiSettings(BaseSettings):
     @model_validator(mode="after")
     def _check_citizen_identity(self) -> ApiSettings:
         """A configured provider key must be usable: the API fails at start, not per call."""
-        from warehouse.api.citizen_identity import CitizenIdentityError, load_public_key
-
         try:
             pem = self.citizen_idp_public_key_pem()
         except (OSError, UnicodeDecodeError):

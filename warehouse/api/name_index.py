@@ -1,10 +1,11 @@
 """Blocking keys for the name search, so a search scores tens of candidates, not every name.
 
 rapidfuzz decides (warehouse.api.search); this index only narrows who is scored. Each
-visible patient gets four keys from the normalised names: (first prefix, last prefix),
-(first suffix, last suffix) and the two mixed pairs, two characters each. A one-letter typo,
-a tone mark or spacing changes at most the prefix or the suffix of each name (names of four
-or more characters), so at least one of the query's four keys is one of the patient's.
+visible patient gets four keys from the normalised names (warehouse.api.names): (first
+prefix, last prefix), (first suffix, last suffix) and the two mixed pairs, two characters
+each. A one-letter typo, a tone mark or spacing changes at most the prefix or the suffix of
+each name (names of four or more characters), so at least one of the query's four keys is
+one of the patient's.
 
 The keys live in the API's own schema (`api.name_key`), built from `published.patient` at
 start-up and rebuilt when the warehouse has new data (`published.hospital_freshness`
@@ -26,22 +27,8 @@ import time
 
 import pyarrow as pa
 
+from warehouse.api.names import blocking_keys, normalise_name
 from warehouse.storage.connection import WarehouseConnection
-
-KEY_CHARS = 2
-
-NAME_INDEX_DDL = [
-    "CREATE TABLE IF NOT EXISTS api.name_key (name_key VARCHAR NOT NULL, "
-    "patient_key VARCHAR NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS name_key_idx ON api.name_key (name_key)",
-    "CREATE TABLE IF NOT EXISTS api.name_index_state (built_for VARCHAR NOT NULL)",
-]
-
-
-def blocking_keys(first_norm: str, last_norm: str) -> set[str]:
-    firsts = {first_norm[:KEY_CHARS], first_norm[-KEY_CHARS:]}
-    lasts = {last_norm[:KEY_CHARS], last_norm[-KEY_CHARS:]}
-    return {f"{f}|{ln}" for f in firsts for ln in lasts}
 
 
 def _warehouse_version(conn: WarehouseConnection) -> str:
@@ -52,8 +39,6 @@ def _warehouse_version(conn: WarehouseConnection) -> str:
 
 
 def _rebuild(conn: WarehouseConnection, version: str) -> None:
-    from warehouse.api.search import normalise_name
-
     rows = conn.execute(
         "SELECT patient_key, first_name, last_name FROM published.patient"
     ).fetchall()

@@ -10,19 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pythainlp.util import normalize, remove_tonemark
 from rapidfuzz import fuzz
 
-from warehouse.api.name_index import blocking_keys
+from warehouse.api.names import blocking_keys, normalise_name
 from warehouse.storage.connection import WarehouseConnection
 
 # Each of first and last name must be at least this similar (0-100) once normalised.
 NAME_THRESHOLD = 75.0
 RESULT_COLUMNS = ("patient_key", "prename", "first_name", "last_name", "sex", "birth_date")
-
-
-def normalise_name(value: str) -> str:
-    return "".join(remove_tonemark(normalize(value)).lower().split())
 
 
 @dataclass
