@@ -1,5 +1,8 @@
-{#- Incremental selection shared by every fact (DESIGN §6: marts are delete+insert per hospital
-    and extract date, so a day's cost follows the day's volume).
+{#- The incremental facts (models/marts/facts, one per category). Their config is the folder's
+    (dbt_project.yml: incremental, delete+insert on (hospital_code, record_key), the pre-hook
+    delete_vanished_rows below); each model only names its coded relation and its own columns,
+    and incremental_fact() writes the rest, so the rule lives here once (DESIGN §6: marts are
+    delete+insert per hospital and extract date, so a day's cost follows the day's volume).
 
     First build / full refresh: the latest version of every (hospital_code, record_key).
     Incremental run: the latest version, across ALL raw, of every key that
@@ -10,6 +13,48 @@
           another day changed whether its encounter is sensitive).
     "Latest" ranks by extract_date, then received_at, batch, file and line, so replaying an
     older day never overrides a newer version. -#}
+
+{#- Columns every fact row and every published row carries: provenance and patient. -#}
+{% macro fact_lineage_columns() -%}
+    {{ return(['hospital_code', 'record_key', 'source_file', 'source_line', 'recorded_at',
+               'received_at', 'extract_date', 'batch_id', 'patient_key', 'pid']) }}
+{%- endmacro %}
+
+{#- Columns of the facts that belong to an encounter (every category but allergy). -#}
+{% macro fact_encounter_columns() -%}
+    {{ return(['encounter_id', 'encounter_class', 'service_date']) }}
+{%- endmacro %}
+
+{#- A whole fact model: the latest versions of `coded_model` (a ref name), lineage columns,
+    encounter columns when `has_encounter`, the category's `columns`, then the sensitivity tags
+    (the code's own category, else its encounter's; allergies have no encounter). -#}
+{% macro incremental_fact(coded_model, columns, has_encounter=true) -%}
+    {#- Read only on incremental runs (here and by the pre-hook), so declared at parse time. -#}
+    {%- do ref('stg_ops__transform_pending') %}
+    {%- do ref(healthlink.fact_current_rows_model(default_only=true)) %}
+    {%- set selected = healthlink.fact_lineage_columns()
+        + (healthlink.fact_encounter_columns() if has_encounter else [])
+        + columns %}
+with latest as (
+    {{ healthlink.incoming_latest_versions(ref(coded_model), has_encounter=has_encounter) }}
+)
+
+select
+    {%- for column in selected %}
+    latest.{{ column }},
+    {%- endfor %}
+    {%- if has_encounter %}
+    {{ healthlink.sensitivity_columns('latest.code_sensitivity_category', 'encounter_tag.sensitivity_category') }}
+from latest
+left join {{ ref('int_encounter__sensitivity') }} as encounter_tag
+    on encounter_tag.hospital_code = latest.hospital_code
+    and encounter_tag.patient_key = latest.patient_key
+    and encounter_tag.encounter_id = latest.encounter_id
+    {%- else %}
+    {{ healthlink.sensitivity_columns('latest.code_sensitivity_category', 'cast(null as ' ~ dbt.type_string() ~ ')') }}
+from latest
+    {%- endif %}
+{%- endmacro %}
 
 {% macro latest_versions_order() -%}
     extract_date desc, received_at desc, batch_id desc, source_file desc, source_line desc
@@ -72,11 +117,23 @@ ranked as (
 select * from ranked where version_rank = 1
 {%- endmacro %}
 
-{#- pre_hook of every fact: rows of a pending (hospital_code, extract_date) pair whose record no
-    longer exists in raw at all (the day was reloaded without it, or the patient was purged) are
-    deleted; rows that still have a version are replaced by the delete+insert itself. -#}
-{% macro delete_vanished_rows(raw_model, extra_condition=none) -%}
+{#- The model whose rows are a fact's current records: stg_raw__<category> by convention, or
+    meta.current_rows (fct_vital_sign: int_vital_sign__with_bmi, which also derives BMI rows).
+    At parse time meta is not known yet, so incremental_fact() declares the convention's model
+    (default_only); an override is the fact's own coded model, which it reads anyway. -#}
+{% macro fact_current_rows_model(default_only=false) -%}
+    {%- set override = none if default_only else config.get('meta', {}).get('current_rows') -%}
+    {{ return(override or 'stg_raw__' ~ model.name | replace('fct_', '', 1)) }}
+{%- endmacro %}
+
+{#- pre-hook of every fact (dbt_project.yml, folder marts/facts): rows of a pending
+    (hospital_code, extract_date) pair whose record no longer exists in its current rows
+    (the day was reloaded without it, or the patient was purged) are deleted; rows that still
+    have a version are replaced by the delete+insert itself. With meta.derived_rows, a derived
+    row (is_derived) goes, whatever its pair, once its current rows no longer derive it. -#}
+{% macro delete_vanished_rows() -%}
     {%- if is_incremental() -%}
+    {%- set current_rows = ref(healthlink.fact_current_rows_model()) -%}
 delete from {{ this }} as target_row
 where (
     exists (
@@ -85,13 +142,13 @@ where (
           and pending.extract_date = target_row.extract_date
     )
     and not exists (
-        select 1 from {{ ref(raw_model) }} as raw_row
+        select 1 from {{ current_rows }} as raw_row
         where raw_row.hospital_code = target_row.hospital_code
           and raw_row.record_key = target_row.record_key
     )
 )
-        {%- if extra_condition %}
-    or ({{ extra_condition }})
+        {%- if config.get('meta', {}).get('derived_rows') %}
+    or (target_row.is_derived and not exists (select 1 from {{ current_rows }} as derived where derived.hospital_code = target_row.hospital_code and derived.record_key = target_row.record_key))
         {%- endif %}
     {%- endif -%}
 {%- endmacro %}
