@@ -1,9 +1,13 @@
 {#- A published view of one fact: the rows the patient's LIVE consent allows (DESIGN §6):
     consent active, the row's hospital in the patient's sender choice, and sensitive rows only
     with the sensitive-data choice. The per-visit gate is NOT applied here: rows carry
-    per_visit_required and the API / RLS apply healthlink.per_visit_gate(). -#}
-{% macro publish_fact(fact_model, columns) -%}
-    {{ return(adapter.dispatch('publish_fact', 'healthlink')(fact_model, columns)) }}
+    per_visit_required and the API / RLS apply healthlink.per_visit_gate(). `columns` are the
+    category's own; the lineage, encounter (when `has_encounter`) and tag columns are added. -#}
+{% macro publish_fact(fact_model, columns, has_encounter=true) -%}
+    {%- set published = healthlink.fact_lineage_columns()
+        + (healthlink.fact_encounter_columns() if has_encounter else [])
+        + columns + ['is_sensitive', 'sensitivity_category'] %}
+    {{ return(adapter.dispatch('publish_fact', 'healthlink')(fact_model, published)) }}
 {%- endmacro %}
 
 {% macro default__publish_fact(fact_model, columns) -%}
@@ -17,8 +21,9 @@ from {{ ref(fact_model) }} as fact
 inner join {{ ref('int_consent__patient_hospital') }} as allowed
     on allowed.patient_key = fact.patient_key
     and allowed.hospital_code = fact.hospital_code
-inner join {{ ref('stg_consent__hospital') }} as hospital
+inner join {{ ref('dim_hospital') }} as hospital
     on hospital.hospital_code = fact.hospital_code
+    and hospital.is_registered
 where not fact.is_sensitive or allowed.sensitive_allowed
 {%- endmacro %}
 
@@ -45,8 +50,9 @@ select
     hospital.hospital_name,
     hospital.per_visit_consent as per_visit_required
 from {{ ref(fact_model) }} as fact
-inner join {{ ref('stg_consent__hospital') }} as hospital
+inner join {{ ref('dim_hospital') }} as hospital
     on hospital.hospital_code = fact.hospital_code
+    and hospital.is_registered
 {%- endmacro %}
 
 {#- What the post-hook's consent functions read (macros/security.sql), declared so dbt
@@ -86,18 +92,4 @@ select
     {%- endfor %}
 from {{ ref('patient_rows') }} as patient
 where consent.patient_visible(patient.patient_key, patient.known_at_hospitals)
-{%- endmacro %}
-
-{#- Columns every published row carries: provenance, patient and tags. -#}
-{% macro published_lineage_columns() -%}
-    {{ return(['hospital_code', 'record_key', 'source_file', 'source_line', 'recorded_at',
-               'received_at', 'extract_date', 'batch_id', 'patient_key', 'pid']) }}
-{%- endmacro %}
-
-{% macro published_tag_columns() -%}
-    {{ return(['is_sensitive', 'sensitivity_category']) }}
-{%- endmacro %}
-
-{% macro published_encounter_columns() -%}
-    {{ return(['encounter_id', 'encounter_class', 'service_date']) }}
 {%- endmacro %}

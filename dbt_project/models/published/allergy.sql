@@ -1,2 +1,5 @@
 -- Grain: one visible row of fct_allergy (live consent applied; per-visit gate left to the API / RLS).
-{{ healthlink.publish_fact('fct_allergy', ['hospital_code', 'record_key', 'source_file', 'source_line', 'recorded_at', 'received_at', 'extract_date', 'batch_id', 'patient_key', 'pid', 'recorded_date', 'drug_code', 'drug_name', 'reference_drug_name', 'atc_code', 'allergy_type', 'severity', 'symptom', 'informant', 'is_sensitive', 'sensitivity_category']) }}
+{{ healthlink.publish_fact('fct_allergy', [
+    'recorded_date', 'drug_code', 'drug_name', 'reference_drug_name', 'atc_code',
+    'allergy_type', 'severity', 'symptom', 'informant'
+], has_encounter=false) }}

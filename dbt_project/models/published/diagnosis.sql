@@ -1,2 +1,4 @@
 -- Grain: one visible row of fct_diagnosis (live consent applied; per-visit gate left to the API / RLS).
-{{ healthlink.publish_fact('fct_diagnosis', ['hospital_code', 'record_key', 'source_file', 'source_line', 'recorded_at', 'received_at', 'extract_date', 'batch_id', 'patient_key', 'pid', 'encounter_id', 'encounter_class', 'service_date', 'diagnosis_type', 'icd10_code', 'diagnosis_name_en', 'diagnosis_name_th', 'provider_id', 'is_sensitive', 'sensitivity_category']) }}
+{{ healthlink.publish_fact('fct_diagnosis', [
+    'diagnosis_type', 'icd10_code', 'diagnosis_name_en', 'diagnosis_name_th', 'provider_id'
+]) }}

@@ -1,2 +1,4 @@
 -- Grain: one visible row of fct_encounter (live consent applied; per-visit gate left to the API / RLS).
-{{ healthlink.publish_fact('fct_encounter', ['hospital_code', 'record_key', 'source_file', 'source_line', 'recorded_at', 'received_at', 'extract_date', 'batch_id', 'patient_key', 'pid', 'encounter_id', 'encounter_class', 'service_date', 'admission_id', 'start_at', 'end_at', 'location', 'chief_complaint', 'discharge_status', 'is_sensitive', 'sensitivity_category']) }}
+{{ healthlink.publish_fact('fct_encounter', [
+    'admission_id', 'start_at', 'end_at', 'location', 'chief_complaint', 'discharge_status'
+]) }}

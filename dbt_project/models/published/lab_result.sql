@@ -1,2 +1,5 @@
 -- Grain: one visible row of fct_lab_result (live consent applied; per-visit gate left to the API / RLS).
-{{ healthlink.publish_fact('fct_lab_result', ['hospital_code', 'record_key', 'source_file', 'source_line', 'recorded_at', 'received_at', 'extract_date', 'batch_id', 'patient_key', 'pid', 'encounter_id', 'encounter_class', 'service_date', 'lab_code', 'lab_name', 'loinc_code', 'result_value', 'result_text', 'unit', 'reference_low', 'reference_high', 'is_out_of_range', 'is_sensitive', 'sensitivity_category']) }}
+{{ healthlink.publish_fact('fct_lab_result', [
+    'lab_code', 'lab_name', 'loinc_code', 'result_value', 'result_text', 'unit',
+    'reference_low', 'reference_high', 'is_out_of_range'
+]) }}

@@ -1,2 +1,5 @@
 -- Grain: one visible row of fct_medication_dispense (live consent applied; per-visit gate left to the API / RLS).
-{{ healthlink.publish_fact('fct_medication_dispense', ['hospital_code', 'record_key', 'source_file', 'source_line', 'recorded_at', 'received_at', 'extract_date', 'batch_id', 'patient_key', 'pid', 'encounter_id', 'encounter_class', 'service_date', 'drug_code', 'drug_name', 'reference_drug_name', 'atc_code', 'quantity', 'unit', 'provider_id', 'is_sensitive', 'sensitivity_category']) }}
+{{ healthlink.publish_fact('fct_medication_dispense', [
+    'drug_code', 'drug_name', 'reference_drug_name', 'atc_code', 'quantity', 'unit',
+    'provider_id'
+]) }}

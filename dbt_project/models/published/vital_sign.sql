@@ -1,2 +1,4 @@
 -- Grain: one visible row of fct_vital_sign (live consent applied; per-visit gate left to the API / RLS).
-{{ healthlink.publish_fact('fct_vital_sign', ['hospital_code', 'record_key', 'source_file', 'source_line', 'recorded_at', 'received_at', 'extract_date', 'batch_id', 'patient_key', 'pid', 'encounter_id', 'encounter_class', 'service_date', 'vital_code', 'value', 'unit', 'is_derived', 'is_sensitive', 'sensitivity_category']) }}
+{{ healthlink.publish_fact('fct_vital_sign', [
+    'vital_code', 'value', 'unit', 'is_derived'
+]) }}
