@@ -1,4 +1,5 @@
-{#- The grain test of the facts: no two rows share this combination (dbt_utils-free). -#}
+{#- A grain test: no two rows share this combination of columns (dbt_utils-free). On large
+    models the `where` config limits it to the batches being built (macros/being_built.sql). -#}
 {% test unique_combination_of_columns(model, combination_of_columns) %}
 select
     {{ combination_of_columns | join(', ') }},
