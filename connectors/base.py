@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import abc
+import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Final
 
 import pyarrow as pa
+
+from connectors.contract import schema_for
 
 
 class ExtractError(Exception):
@@ -31,6 +35,9 @@ class ExtractError(Exception):
         self.source_file = source_file
         self.source_line = source_line
         self.field = field
+        # The extract's files as the connector hashed them before it stopped (None when it
+        # stopped before hashing, e.g. a missing file): a quarantine records them as they are.
+        self.files: list[SourceFile] | None = None
         where = ", ".join(
             part
             for part in (
@@ -52,17 +59,87 @@ class SourceFile:
     sha256: str
     size_bytes: int
 
+    @classmethod
+    def of(cls, name: str, content: bytes) -> SourceFile:
+        """The one way a source file is hashed (sha256 of its bytes)."""
+        return cls(name, hashlib.sha256(content).hexdigest(), len(content))
+
 
 @dataclass(frozen=True)
-class RejectedLine:
-    """A source line the connector could not turn into a row (e.g. wrong field count)."""
+class Location:
+    """Where a record was read, in the source's own terms; never the record's content.
+
+    Files: `source` is the file name and `line` the physical line (1-based). Databases:
+    `source` is the table and `key` its primary key values joined by `|`. FHIR: `source` is
+    the resource type and `key` the resource id. A key must not be a national ID.
+    """
+
+    source: str
+    line: int | None = None
+    key: str | None = None
+
+    @classmethod
+    def in_file(cls, name: str, line: int) -> Location:
+        return cls(name, line=line)
+
+    @classmethod
+    def in_table(cls, table: str, primary_key: str) -> Location:
+        return cls(table, key=primary_key)
+
+    @classmethod
+    def fhir(cls, resource_type: str, resource_id: str) -> Location:
+        return cls(resource_type, key=resource_id)
+
+
+@dataclass(frozen=True)
+class Reject:
+    """A record refused by a rule: the connector (unreadable line), the consent filter
+    (unreadable national ID) or validation. It says where and why, never the values;
+    `row_hash` is `reject_hash` of the record (docs/contract.md "Rejects")."""
 
     entity: str
-    source_file: str
-    source_line: int
-    field: str | None
+    location: Location
+    field: str | None  # the source's own name for the failing field, when there is one
+    rule: str
     reason: str
-    row_hash: str  # sha256 of the raw line bytes; the line itself is never kept
+    row_hash: str
+
+
+# Left out of a row's reject hash: where and when it was read (so a re-sent record hashes
+# the same) and the person identifier, which the consent filter swaps for the patient key.
+REJECT_HASH_SKIPPED: Final = frozenset(
+    {"source_file", "source_line", "extract_date", "batch_id", "cid", "patient_key"}
+)
+_NULL = "\x00"
+_SEPARATOR = "\x1f"
+
+
+def _as_text(value: object) -> str:
+    if value is None:
+        return _NULL
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def reject_hash(values: Iterable[object]) -> str:
+    """THE row hash of every reject: sha256 (hex) of the UTF-8 text of the values joined by
+    U+001F, a null written as U+0000, dates and timestamps in ISO 8601, floats as Python's
+    shortest round-trip text."""
+    text = _SEPARATOR.join(_as_text(value) for value in values)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def reject_hashes(entity: str, table: pa.Table, rows: pa.Array) -> list[str]:
+    """`reject_hash` of the selected rows of a canonical `entity` table: the values of its
+    contract columns in contract order, REJECT_HASH_SKIPPED left out."""
+    present = set(table.column_names)
+    names = [n for n in schema_for(entity).names if n in present and n not in REJECT_HASH_SKIPPED]
+    subset = table.select(names).take(rows)
+    columns = [column.to_pylist() for column in subset.columns]
+    return [reject_hash(values) for values in zip(*columns, strict=True)]
 
 
 @dataclass
@@ -74,7 +151,7 @@ class Extract:
     batch_id: str  # content hash of the source files
     files: list[SourceFile]
     tables: dict[str, pa.Table]  # entity -> table in the canonical contract
-    rejected: list[RejectedLine] = field(default_factory=list)
+    rejected: list[Reject] = field(default_factory=list)  # rule line_readable
 
 
 class Connector(abc.ABC):

@@ -162,7 +162,20 @@ def validated_columns(entity: str) -> tuple[str, ...]:
 
 
 def _rules(entity: str, columns: tuple[str, ...]) -> list[Rule]:
-    rules: list[Rule] = [
+    """Every rule of the entity, in a fixed order (a rule's position is its id in results)."""
+    return [
+        *_batch_rules(columns),
+        *_required_rules(entity),
+        *_code_rules(entity),
+        *_value_set_rules(entity),
+        *_date_rules(columns),
+        *(_vital_rules() if entity == "vital_sign" else []),
+    ]
+
+
+def _batch_rules(columns: tuple[str, ...]) -> list[Rule]:
+    """Critical: the batch as a whole has the columns, the extract date and its lineage."""
+    return [
         Rule(
             "columns",
             "critical",
@@ -179,38 +192,44 @@ def _rules(entity: str, columns: tuple[str, ...]) -> list[Rule]:
             ),
             {"min_value": "$extract_date", "max_value": "$extract_date"},
         ),
-    ]
-    for name in LINEAGE_REQUIRED:
-        rules.append(
+        *(
             Rule("not_null", "critical", name, E.ExpectColumnValuesToNotBeNull(column=name))
-        )
+            for name in LINEAGE_REQUIRED
+        ),
+    ]
 
-    for name in (*KEY_FIELDS, *ESSENTIAL_FIELDS[entity]):
-        rules.append(Rule("not_null", "row", name, E.ExpectColumnValuesToNotBeNull(column=name)))
-    rules.append(
+
+def _required_rules(entity: str) -> list[Rule]:
+    """Keys and essential fields present, every field readable, the record key unique."""
+    return [
+        *(
+            Rule("not_null", "row", name, E.ExpectColumnValuesToNotBeNull(column=name))
+            for name in (*KEY_FIELDS, *ESSENTIAL_FIELDS[entity])
+        ),
         Rule(
             "invalid_fields",
             "row",
             "invalid_fields",
             E.ExpectColumnValuesToBeNull(column="invalid_fields"),
-        )
-    )
-    rules.append(
-        Rule("unique", "row", "record_key", E.ExpectColumnValuesToBeUnique(column="record_key"))
-    )
+        ),
+        Rule("unique", "row", "record_key", E.ExpectColumnValuesToBeUnique(column="record_key")),
+    ]
 
+
+def _code_rules(entity: str) -> list[Rule]:
+    """Well-formed codes and keys; the patient's national ID passes its check digit."""
     patterns = {**COMMON_PATTERNS, **CODE_PATTERNS.get(entity, {})}
-    for name, (label, regex) in patterns.items():
-        rules.append(
-            Rule(
-                "regex",
-                "row",
-                name,
-                E.ExpectColumnValuesToMatchRegex(column=name, regex=regex),
-                {"regex": regex},
-                label,
-            )
+    rules = [
+        Rule(
+            "regex",
+            "row",
+            name,
+            E.ExpectColumnValuesToMatchRegex(column=name, regex=regex),
+            {"regex": regex},
+            label,
         )
+        for name, (label, regex) in patterns.items()
+    ]
     if entity == "patient":
         rules.append(
             Rule(
@@ -220,74 +239,79 @@ def _rules(entity: str, columns: tuple[str, ...]) -> list[Rule]:
                 custom.ExpectColumnValuesToBeValidThaiNationalId(column="cid"),
             )
         )
+    return rules
 
+
+def _value_set_rules(entity: str) -> list[Rule]:
     value_sets = dict(VALUE_SETS.get(entity, {}))
     if entity in ENCOUNTER_ENTITIES:
         value_sets["encounter_class"] = ("OPD", "IPD")
-    for name, allowed in value_sets.items():
-        rules.append(
-            Rule(
-                "in_set",
-                "row",
-                name,
-                E.ExpectColumnValuesToBeInSet(column=name, value_set=list(allowed)),
-                {"value_set": list(allowed)},
-            )
+    return [
+        Rule(
+            "in_set",
+            "row",
+            name,
+            E.ExpectColumnValuesToBeInSet(column=name, value_set=list(allowed)),
+            {"value_set": list(allowed)},
         )
+        for name, allowed in value_sets.items()
+    ]
 
-    dates = [c for c in ("service_date", "birth_date", "recorded_date") if c in columns]
-    for name in dates:
-        rules.append(
-            Rule(
-                "date_range",
-                "row",
-                name,
-                E.ExpectColumnValuesToBeBetween(
-                    column=name, min_value=EARLIEST, max_value=EXTRACT_DATE
-                ),
-                {"min_value": "1900-01-01", "max_value": "$extract_date"},
-            )
-        )
-    for name in [c for c in ("recorded_at", "start_at", "end_at") if c in columns]:
-        rules.append(
-            Rule(
-                "timestamp_range",
-                "row",
-                name,
-                E.ExpectColumnValuesToBeBetween(
-                    column=name, min_value=EARLIEST, max_value=EXTRACT_DAY_END, strict_max=True
-                ),
-                {
-                    "min_value": "1900-01-01T00:00:00",
-                    "max_value": "$extract_day_end",
-                    "strict_max": True,
-                },
-            )
-        )
 
-    if entity == "vital_sign":
-        for code, (low, high) in VITAL_RANGES.items():
-            rules.append(
-                Rule(
-                    "vital_range",
-                    "row",
-                    "value",
-                    E.ExpectColumnValuesToBeBetween(
-                        column="value",
-                        min_value=low,
-                        max_value=high,
-                        row_condition=Column("vital_code") == code,
-                    ),
-                    {
-                        "min_value": low,
-                        "max_value": high,
-                        "row_condition": f"vital_code == {code!r}",
-                    },
-                    code,
-                    frame_columns=("vital_code", "value"),
-                )
-            )
-    return rules
+def _date_rules(columns: tuple[str, ...]) -> list[Rule]:
+    """Dates from 1900 to the extract date; timestamps before the end of the extract date."""
+    dates = [
+        Rule(
+            "date_range",
+            "row",
+            name,
+            E.ExpectColumnValuesToBeBetween(
+                column=name, min_value=EARLIEST, max_value=EXTRACT_DATE
+            ),
+            {"min_value": "1900-01-01", "max_value": "$extract_date"},
+        )
+        for name in ("service_date", "birth_date", "recorded_date")
+        if name in columns
+    ]
+    timestamps = [
+        Rule(
+            "timestamp_range",
+            "row",
+            name,
+            E.ExpectColumnValuesToBeBetween(
+                column=name, min_value=EARLIEST, max_value=EXTRACT_DAY_END, strict_max=True
+            ),
+            {
+                "min_value": "1900-01-01T00:00:00",
+                "max_value": "$extract_day_end",
+                "strict_max": True,
+            },
+        )
+        for name in ("recorded_at", "start_at", "end_at")
+        if name in columns
+    ]
+    return dates + timestamps
+
+
+def _vital_rules() -> list[Rule]:
+    """A plausible range per vital code (run on a narrow frame, see Rule.frame_columns)."""
+    return [
+        Rule(
+            "vital_range",
+            "row",
+            "value",
+            E.ExpectColumnValuesToBeBetween(
+                column="value",
+                min_value=low,
+                max_value=high,
+                row_condition=Column("vital_code") == code,
+            ),
+            {"min_value": low, "max_value": high, "row_condition": f"vital_code == {code!r}"},
+            code,
+            frame_columns=("vital_code", "value"),
+        )
+        for code, (low, high) in VITAL_RANGES.items()
+    ]
 
 
 @cache

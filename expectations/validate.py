@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -13,6 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from connectors.base import Location, Reject, reject_hashes
 from expectations.gx_context import batch_for
 from expectations.suites import BANGKOK, EARLIEST_DATE, EntitySuite, Rule, suite_for
 
@@ -28,24 +28,11 @@ RESULT_FORMAT: dict[str, Any] = {
 }
 
 
-@dataclass(frozen=True)
-class RowReject:
-    """A row refused by a row-level expectation; it names where and why, never the value."""
-
-    entity: str
-    source_file: str
-    source_line: int
-    field: str
-    rule: str
-    reason: str
-    row_hash: str
-
-
 @dataclass
 class EntityValidation:
     entity: str
     accepted: pa.Table
-    rejects: list[RowReject]
+    rejects: list[Reject]
     rejected_row_count: int
     critical_failures: list[str]
     document: dict[str, Any] = field(repr=False)
@@ -145,7 +132,7 @@ def _row_rejects(
     failures: Sequence[tuple[Rule, np.ndarray]],
     extract_date: date,
     source_field: SourceField | None,
-) -> list[RowReject]:
+) -> list[Reject]:
     if not failures:
         return []
     positions = np.unique(np.concatenate([rows for _, rows in failures]))
@@ -153,11 +140,11 @@ def _row_rejects(
     slot = {int(p): i for i, p in enumerate(positions)}
     files = subset.column("source_file").to_pylist()
     lines = subset.column("source_line").to_pylist()
-    hashes = [_row_hash(row) for row in subset.to_pylist()]
+    hashes = reject_hashes(entity, table, pa.array(positions))
     names = _FieldNames(source_field)
 
     seen: set[tuple[int, str]] = set()
-    rejects: list[tuple[int, RowReject]] = []
+    rejects: list[tuple[int, Reject]] = []
     # "could not be read" says more than the "missing" that follows from it: report it first.
     ordered = sorted(failures, key=lambda failure: failure[0].kind != "invalid_fields")
     for rule, rows in ordered:
@@ -172,10 +159,9 @@ def _row_rejects(
                 rejects.append(
                     (
                         position,
-                        RowReject(
+                        Reject(
                             entity=entity,
-                            source_file=files[i],
-                            source_line=lines[i],
+                            location=Location.in_file(files[i], lines[i]),
                             field=shown,
                             rule=rule.expectation_type,
                             reason=f"{display} {sentence}",
@@ -252,12 +238,6 @@ class _FieldNames:
             else:
                 self._cache[key] = (column, column)
         return self._cache[key]
-
-
-def _row_hash(row: dict[str, Any]) -> str:
-    """sha256 of the row's canonical values, in schema order (nulls distinct from '')."""
-    parts = ("\x00" if value is None else f"{name}={value}" for name, value in row.items())
-    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
 
 
 def _result_document(

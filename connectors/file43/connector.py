@@ -36,16 +36,22 @@ class File43Connector(Connector):
     def discover(self, extract_dir: Path) -> list[SourceFile]:
         files = []
         for path in self._paths(extract_dir):
-            raw = path.read_bytes()
-            files.append(SourceFile(path.name, hashlib.sha256(raw).hexdigest(), len(raw)))
+            files.append(SourceFile.of(path.name, path.read_bytes()))
         return files
 
     def read(self, hospital_code: str, extract_dir: Path, extract_date: date) -> Extract:
         paths = self._paths(extract_dir)
-        # Files are independent: read the raw bytes (and hash them) first, so the batch id is
-        # known, then parse and transform files in parallel (Arrow releases the GIL).
+        hashed: list[SourceFile] = []
+        # Files are independent: each is read, hashed and parsed in parallel (Arrow releases
+        # the GIL); the batch id needs every hash, so transforming comes second.
         with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
-            parsed = list(pool.map(self._parse, FILE_NAMES, paths))
+            try:
+                parsed = list(pool.map(lambda n, p: self._parse(n, p, hashed), FILE_NAMES, paths))
+            except ExtractError as error:
+                pool.shutdown(wait=True)  # every file is then hashed, once: the quarantine's
+                order = {path.name: i for i, path in enumerate(paths)}
+                error.files = sorted(hashed, key=lambda f: order[f.name])
+                raise
             files = [p.source for p in parsed]
             lineage = Lineage(hospital_code, extract_date, batch_id_for(files))
             built = list(pool.map(lambda p: self._build(p, lineage), parsed))
@@ -88,13 +94,14 @@ class File43Connector(Connector):
             paths.append(path)
         return paths
 
-    def _parse(self, name: str, path: Path) -> ParsedFile:
+    def _parse(self, name: str, path: Path, hashed: list[SourceFile]) -> ParsedFile:
         return read_source_file(
             path,
             LAYOUTS[name],
             encoding=self.settings.encoding,
             header=self.settings.header,
             delimiter=self.settings.delimiter,
+            hashed=hashed,
         )
 
     def _build(self, parsed: ParsedFile, lineage: Lineage) -> list[tuple[str, pa.Table]]:

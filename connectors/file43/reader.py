@@ -2,14 +2,13 @@
 
 Steps: check the bytes strictly against the declared encoding (and transcode TIS-620 to
 UTF-8), index the lines with numpy (so every row keeps its physical line number and lines
-with the wrong field count become RejectedLine), then let pyarrow.csv parse the good
+with the wrong field count become Rejects), then let pyarrow.csv parse the good
 lines in parallel. Quoting is off: 43-files do not quote, and a stray quote in free text
 must not swallow the next lines.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,8 +16,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from connectors.base import ExtractError, RejectedLine, SourceFile
+from connectors.base import ExtractError, Location, Reject, SourceFile, reject_hash
 from connectors.file43.layout import FileLayout
+
+_ASCII_WHITESPACE = " \t\n\v\f\r"  # what the contract trims (pyarrow's ascii_trim_whitespace)
 
 _TIS620_CHUNK = 8 << 20
 _UTF8_BOM = b"\xef\xbb\xbf"
@@ -34,7 +35,7 @@ class ParsedFile:
     source: SourceFile
     table: pa.Table  # one string column per needed source field
     source_lines: pa.Array  # int64, physical line number of each row (1-based)
-    rejected: list[RejectedLine]
+    rejected: list[Reject]
 
 
 @dataclass
@@ -51,10 +52,19 @@ class _Lines:
 
 
 def read_source_file(
-    path: Path, layout: FileLayout, *, encoding: str, header: bool, delimiter: str = "|"
+    path: Path,
+    layout: FileLayout,
+    *,
+    encoding: str,
+    header: bool,
+    delimiter: str = "|",
+    hashed: list[SourceFile] | None = None,
 ) -> ParsedFile:
+    """Hash and parse one file; its SourceFile goes into `hashed` before anything can fail."""
     raw = path.read_bytes()
-    source = SourceFile(path.name, hashlib.sha256(raw).hexdigest(), len(raw))
+    source = SourceFile.of(path.name, raw)
+    if hashed is not None:
+        hashed.append(source)
     data = to_utf8(raw, encoding, path.name)
     if data.startswith(_UTF8_BOM):
         # Blank out the BOM rather than slicing so byte offsets stay those of the file.
@@ -254,16 +264,19 @@ def _reject(
     names: list[str],
     file_name: str,
     delimiter: str,
-) -> RejectedLine:
+) -> Reject:
     count = int(lines.field_counts[index])
     raw_line = data[int(lines.starts[index]) : int(lines.ends[index])]
-    return RejectedLine(
+    return Reject(
         entity=layout.primary_entity,
-        source_file=file_name,
-        source_line=index + 1,
+        location=Location.in_file(file_name, index + 1),
         field=names[count] if count < len(names) else None,
         reason=f"wrong_field_count: {count} fields, expected {len(names)}",
-        row_hash=hashlib.sha256(raw_line).hexdigest(),
+        rule="line_readable",
+        row_hash=reject_hash(
+            field.strip(_ASCII_WHITESPACE) or None
+            for field in raw_line.decode("utf-8").split(delimiter)
+        ),
     )
 
 
@@ -271,7 +284,7 @@ def _parse(
     data: bytes, start: int, names: list[str], needed: list[str], delimiter: str
 ) -> pa.Table:
     def skip_invalid(_row: object) -> str:
-        # Already recorded as a RejectedLine (with its line number) from the line index.
+        # Already recorded as a Reject (with its line number) from the line index.
         return "skip"
 
     buffer = pa.py_buffer(data)

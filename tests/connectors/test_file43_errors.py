@@ -157,7 +157,7 @@ def test_headerless_data_in_a_file_declared_with_header(tmp_path):
 def test_rejected_lines_keep_no_content(read_extract):
     extract = read_extract({"PERSON": [{}, f"99999|{CID_A}|P9|short"]})
     [rejected] = extract.rejected
-    assert rejected.source_line == 3
+    assert rejected.location.line == 3
     assert CID_A not in repr(rejected)
     assert extract.tables["patient"].num_rows == 1
 

@@ -179,7 +179,7 @@ def test_source_lines_are_exact_with_blank_and_bad_lines(read_extract):
         ("A04", 7),
     ]
     [rejected] = extract.rejected
-    assert (rejected.source_file, rejected.source_line, rejected.entity) == (
+    assert (rejected.location.source, rejected.location.line, rejected.entity) == (
         "DIAGNOSIS_OPD.txt",
         5,
         "diagnosis",
@@ -198,7 +198,7 @@ def test_crlf_and_too_many_fields(tmp_path):
     labs = extract.tables["lab_result"]
     assert labs.column("source_line").to_pylist() == [2, 4]
     assert labs.column("cid").to_pylist() == [CID_A, CID_A]  # no trailing \r
-    assert [(r.source_line, r.field) for r in extract.rejected] == [(3, None)]
+    assert [(r.location.line, r.field) for r in extract.rejected] == [(3, None)]
 
 
 def test_admission_older_spec_without_header(tmp_path):

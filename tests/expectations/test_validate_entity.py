@@ -31,7 +31,7 @@ def source_field(source_file: str, column: str) -> str:
 
 
 def rejects_by_line(result):  # type: ignore[no-untyped-def]
-    return {(r.source_line, r.field, r.rule) for r in result.rejects}
+    return {(r.location.line, r.field, r.rule) for r in result.rejects}
 
 
 def test_valid_rows_pass_every_entity_suite() -> None:
@@ -56,7 +56,7 @@ def test_future_date_and_buddhist_era_year_are_rejected_with_field_and_line() ->
         ],
     )
     result = validate_entity("lab_result", table, EXTRACT_DATE, source_field)
-    reasons = {r.source_line: r.reason for r in result.rejects}
+    reasons = {r.location.line: r.reason for r in result.rejects}
     assert reasons == {
         3: "DATE_SERV (service_date) is after the extract date 2026-11-24",
         4: "DATE_SERV (service_date) is after the extract date 2026-11-24",
@@ -84,7 +84,7 @@ def test_vital_out_of_range_only_for_its_own_code() -> None:
         (5, "BTEMP", "expect_column_values_to_be_between"),
         (6, "vital_code", "expect_column_values_to_be_in_set"),
     }
-    reasons = {r.source_line: r.reason for r in result.rejects}
+    reasons = {r.location.line: r.reason for r in result.rejects}
     assert reasons[3] == (
         "BTEMP (value) is outside the plausible range for body_temperature (30 to 45)"
     )
@@ -180,7 +180,7 @@ def test_row_failing_several_rules_is_counted_once_with_one_reject_per_field() -
     )
     result = validate_entity("lab_result", table, EXTRACT_DATE, source_field)
     assert {r.field for r in result.rejects} == {"LABTEST", "DATE_SERV", "encounter_class"}
-    assert {r.source_line for r in result.rejects} == {2}
+    assert {r.location.line for r in result.rejects} == {2}
     assert result.rejected_row_count == 1
     assert len({r.row_hash for r in result.rejects}) == 1
     assert len(result.rejects[0].row_hash) == 64
@@ -246,7 +246,7 @@ def test_synthetic_batch_with_planted_errors() -> None:
     table = table.set_column(table.schema.get_field_index("value"), "value", pa.array(values))
     result = validate_entity("vital_sign", table, EXTRACT_DATE)
     assert result.rejected_row_count == len(planted)
-    assert {r.source_line - 2 for r in result.rejects} == planted
+    assert {r.location.line - 2 for r in result.rejects} == planted
     assert result.accepted.num_rows == 20_000 - len(planted)
 
 

@@ -11,11 +11,11 @@ Accounting, per entity and per batch: rows read = loaded + rejected + filtered b
 
 from __future__ import annotations
 
-import hashlib
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date, datetime
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -23,16 +23,26 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import structlog
 
-from connectors.base import Connector, Extract, ExtractError
+from connectors.base import (
+    Connector,
+    Extract,
+    ExtractError,
+    Location,
+    Reject,
+    SourceFile,
+    reject_hashes,
+)
 from connectors.registry import build_connector
 from expectations.national_id import valid_national_id_mask
 from expectations.validate import reject_rate_exceeded, validate_entity
+from warehouse.clock import storage_now
 from warehouse.consent import sender_choice
 from warehouse.hospital_registry import Hospital
 from warehouse.pipeline import landing, ops
+from warehouse.pipeline.content_hash import with_content_hash
+from warehouse.pipeline.landing import LandedBatch
 from warehouse.pipeline.load import load_batch, refresh_statistics
 from warehouse.pipeline.ops import BatchSummary, EntityCounts
-from warehouse.pipeline.rowhash import with_row_hash
 from warehouse.pseudonym import patient_keys
 from warehouse.settings import Settings, get_settings
 from warehouse.storage.connection import connect
@@ -45,20 +55,31 @@ class AccountingError(RuntimeError):
     """Rows went missing between stages: a bug, never a data problem."""
 
 
+@contextmanager
+def _stage(summary: BatchSummary, name: str) -> Iterator[None]:
+    """Add the block's wall time to `summary.stage_seconds[name]` when it completes (a stage
+    that raises, such as a parse ending in quarantine, records no time)."""
+    started = time.perf_counter()
+    yield
+    seconds = summary.stage_seconds
+    seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - started
+
+
 @dataclass
 class ConsentFiltered:
     table: pa.Table
-    rejects: list[dict[str, Any]]
+    rejects: list[Reject]
     filtered: int
 
 
-def _content_hash(table: pa.Table, rows: pa.Array) -> list[str]:
-    """sha256 of each selected row's values, for reject records (the values are not kept)."""
-    subset = table.take(rows).drop_columns(["source_file", "source_line", "batch_id"])
-    return [
-        hashlib.sha256(repr(sorted(row.items())).encode("utf-8")).hexdigest()
-        for row in subset.to_pylist()
-    ]
+@dataclass
+class Checked:
+    """What the consent filter and validation made of an extract, entity by entity."""
+
+    accepted: dict[str, pa.Table] = field(default_factory=dict)
+    rejects: list[Reject] = field(default_factory=list)
+    documents: dict[str, dict[str, Any]] = field(default_factory=dict)
+    critical: list[str] = field(default_factory=list)
 
 
 def apply_consent(
@@ -73,27 +94,7 @@ def apply_consent(
     Replaces the national ID by the pseudonymous patient key (the patient entity keeps
     the ID, which search needs).
     """
-    cid = table.column("cid")
-    readable = valid_national_id_mask(cid)
-    unreadable = pc.indices_nonzero(pc.invert(readable))
-    rejects = []
-    if len(unreadable):
-        hashes = _content_hash(table, unreadable)
-        files = table.column("source_file").take(unreadable).to_pylist()
-        lines = table.column("source_line").take(unreadable).to_pylist()
-        for file, line, row_hash in zip(files, lines, hashes, strict=True):
-            name = source_field(file, "cid")
-            rejects.append(
-                {
-                    "entity": entity,
-                    "source_file": file,
-                    "source_line": line,
-                    "field": name,
-                    "rule": "national_id_readable",
-                    "reason": f"{name} is missing or fails the Thai national ID check digit",
-                    "row_hash": row_hash,
-                }
-            )
+    readable = valid_national_id_mask(table.column("cid"))
     readable_rows = table.filter(readable)
     keys = patient_keys(readable_rows.column("cid"), pseudonym_key)
     consenting = pc.is_in(keys, value_set=allowed_keys)
@@ -101,51 +102,54 @@ def apply_consent(
     if entity != "patient":
         kept = kept.drop_columns(["cid"])
     return ConsentFiltered(
-        table=kept, rejects=rejects, filtered=readable_rows.num_rows - kept.num_rows
+        table=kept,
+        rejects=_unreadable_id_rejects(entity, table, readable, source_field),
+        filtered=readable_rows.num_rows - kept.num_rows,
     )
 
 
-def _connector_rejects(extract: Extract) -> dict[str, list[dict[str, Any]]]:
-    by_entity: dict[str, list[dict[str, Any]]] = {}
-    for line in extract.rejected:
-        by_entity.setdefault(line.entity, []).append(
-            {
-                "entity": line.entity,
-                "source_file": line.source_file,
-                "source_line": line.source_line,
-                "field": line.field,
-                "rule": "line_readable",
-                "reason": line.reason,
-                "row_hash": line.row_hash,
-            }
+def _unreadable_id_rejects(
+    entity: str, table: pa.Table, readable: pa.Array, source_field: Callable[[str, str], str]
+) -> list[Reject]:
+    unreadable = pc.indices_nonzero(pc.invert(readable))
+    if not len(unreadable):
+        return []
+    files = table.column("source_file").take(unreadable).to_pylist()
+    lines = table.column("source_line").take(unreadable).to_pylist()
+    hashes = reject_hashes(entity, table, unreadable)
+    rejects = []
+    for file, line, row_hash in zip(files, lines, hashes, strict=True):
+        name = source_field(file, "cid")
+        rejects.append(
+            Reject(
+                entity=entity,
+                location=Location.in_file(file, line),
+                field=name,
+                rule="national_id_readable",
+                reason=f"{name} is missing or fails the Thai national ID check digit",
+                row_hash=row_hash,
+            )
         )
-    return by_entity
+    return rejects
 
 
-def _reject_dict(reject: Any) -> dict[str, Any]:
-    return {
-        name: getattr(reject, name)
-        for name in ("entity", "source_file", "source_line", "field", "rule", "reason", "row_hash")
-    }
+def _file_records(files: list[SourceFile]) -> list[dict[str, Any]]:
+    return [{"name": f.name, "sha256": f.sha256, "size_bytes": f.size_bytes} for f in files]
 
 
-def _files_record(extract_dir: Path, connector: Connector) -> list[dict[str, Any]]:
-    try:
-        return [
-            {"name": f.name, "sha256": f.sha256, "size_bytes": f.size_bytes}
-            for f in connector.discover(extract_dir)
-        ]
-    except ExtractError:
-        # Missing files: record what is there, hashed, so ops can check it again later.
-        return [
-            {
-                "name": p.name,
-                "sha256": hashlib.sha256(p.read_bytes()).hexdigest(),
-                "size_bytes": p.stat().st_size,
-            }
-            for p in sorted(extract_dir.glob("*"))
-            if p.is_file()
-        ]
+def _quarantined_files(error: ExtractError, extract_dir: Path) -> list[dict[str, Any]]:
+    """The files as the connector hashed them; when it stopped before hashing (a missing
+    file), what is in the folder, hashed here, so ops can check it again later."""
+    if error.files is not None:
+        return _file_records(error.files)
+    present = sorted(p for p in extract_dir.glob("*") if p.is_file())
+    return _file_records([SourceFile.of(p.name, p.read_bytes()) for p in present])
+
+
+def _finish(summary: BatchSummary) -> None:
+    summary.finished_at = storage_now()
+    assert summary.started_at is not None
+    summary.duration_s = round((summary.finished_at - summary.started_at).total_seconds(), 3)
 
 
 def _quarantine(
@@ -156,7 +160,7 @@ def _quarantine(
     reason: str,
     files: list[dict[str, Any]],
     *,
-    rejects: tuple[str, list[dict[str, Any]]] | None = None,
+    rejects: tuple[str, list[Reject]] | None = None,
 ) -> BatchSummary:
     """Record the quarantine; with `rejects` (batch id, records) they commit in the same
     transaction, so a crash can never leave rejects without the quarantine that explains them."""
@@ -165,14 +169,11 @@ def _quarantine(
     summary.reason = reason
     summary.rows_quarantined = summary.rows_read - summary.rows_rejected - summary.rows_filtered
     summary.rows_loaded = 0
-    summary.finished_at = datetime.now()
-    summary.duration_s = round((summary.finished_at - summary.started_at).total_seconds(), 3)  # type: ignore[operator]
+    _finish(summary)
     with connect(settings) as conn, conn.transaction():
         if rejects is not None:
             batch_id, records = rejects
-            ops.record_rejects(
-                conn, summary.hospital_code, summary.extract_date, batch_id, records
-            )
+            ops.record_rejects(conn, summary.hospital_code, summary.extract_date, batch_id, records)
         ops.record_batch(conn, summary, run_id)
         ops.record_quarantine(conn, summary, files)
     log.warning(
@@ -199,6 +200,110 @@ def extract_dir_for(hospital: Hospital, extract_date: date) -> Path:
     return Path(hospital.connector.path) / extract_date.isoformat()
 
 
+def _check(
+    extract: Extract,
+    connector: Connector,
+    summary: BatchSummary,
+    settings: Settings,
+) -> Checked:
+    """Consent filter and validation, entity by entity, with the accounting checked."""
+    with connect(settings) as conn:
+        allowed = sender_choice.allowed_patient_keys(conn, summary.hospital_code)
+    pseudonym_key = settings.pseudonym_key.get_secret_value().encode("utf-8")
+    unreadable_lines: dict[str, list[Reject]] = {}
+    for line in extract.rejected:
+        unreadable_lines.setdefault(line.entity, []).append(line)
+    checked = Checked()
+    for entity, table in extract.tables.items():
+        counts = summary.entities.setdefault(entity, EntityCounts())
+        entity_rejects = unreadable_lines.get(entity, [])
+        counts.rows_read = table.num_rows + len(entity_rejects)
+        counts.rows_rejected = len(entity_rejects)
+        checked.rejects.extend(entity_rejects)
+
+        with _stage(summary, "consent_filter"):
+            filtered = apply_consent(entity, table, allowed, pseudonym_key, connector.source_field)
+        counts.rows_filtered = filtered.filtered
+        counts.rows_rejected += len(filtered.rejects)
+        checked.rejects.extend(filtered.rejects)
+
+        with _stage(summary, "validate"):
+            validation = validate_entity(
+                entity, filtered.table, summary.extract_date, connector.source_field
+            )
+        checked.critical.extend(f"{entity}: {failure}" for failure in validation.critical_failures)
+        counts.rows_rejected += validation.rejected_row_count
+        checked.rejects.extend(validation.rejects)
+        checked.documents[entity] = validation.document
+        counts.rows_loaded = validation.accepted.num_rows
+        checked.accepted[entity] = validation.accepted
+
+        if counts.rows_read != counts.rows_loaded + counts.rows_rejected + counts.rows_filtered:
+            raise AccountingError(f"{summary.hospital_code} {entity}: rows read do not add up")
+    _add_up(summary)
+    return checked
+
+
+def _add_up(summary: BatchSummary) -> None:
+    for counts in summary.entities.values():
+        summary.rows_read += counts.rows_read
+        summary.rows_loaded += counts.rows_loaded
+        summary.rows_rejected += counts.rows_rejected
+        summary.rows_filtered += counts.rows_filtered
+
+
+def _judge(summary: BatchSummary, checked: Checked, threshold: float) -> tuple[str, str] | None:
+    """(reason code, reason) when the batch must be quarantined whole, else None."""
+    if checked.critical:
+        return "critical_expectation", "; ".join(checked.critical)
+    if not reject_rate_exceeded(
+        summary.rows_read, summary.rows_rejected, summary.rows_filtered, threshold
+    ):
+        return None
+    considered = summary.rows_read - summary.rows_filtered
+    rate = summary.rows_rejected / considered if considered else 0.0
+    return "reject_rate", (
+        f"{summary.rows_rejected} of {considered} rows rejected ({rate:.1%}), "
+        f"over the hospital's threshold of {threshold:.1%}; see ops.reject"
+    )
+
+
+def _land(
+    settings: Settings, summary: BatchSummary, batch_id: str, accepted: dict[str, pa.Table]
+) -> LandedBatch:
+    to_land = {
+        entity: with_content_hash(table)
+        .select(landed_schema(entity).names)
+        .cast(landed_schema(entity))
+        for entity, table in accepted.items()
+    }
+    return landing.land(
+        settings.landing_dir, summary.hospital_code, summary.extract_date, batch_id, to_land
+    )
+
+
+def _load(
+    settings: Settings,
+    summary: BatchSummary,
+    run_id: str,
+    batch_id: str,
+    landed: LandedBatch,
+    checked: Checked,
+) -> None:
+    """One transaction: raw, the batch record, its rejects and validation documents."""
+    summary.status = "loaded"
+    code, day = summary.hospital_code, summary.extract_date
+    assert summary.started_at is not None
+    with connect(settings) as conn:
+        with conn.transaction():
+            load_batch(conn, landed.files, code, day, summary.started_at)
+            _finish(summary)
+            ops.record_batch(conn, summary, run_id)
+            ops.record_rejects(conn, code, day, batch_id, checked.rejects)
+            ops.record_validation(conn, code, day, checked.documents)
+        refresh_statistics(conn, landed.files)  # after commit: the planner sees the new rows
+
+
 def sync_batch(
     hospital: Hospital,
     extract_date: date,
@@ -208,6 +313,7 @@ def sync_batch(
     reject_threshold: float | None = None,
     settings: Settings | None = None,
 ) -> BatchSummary:
+    """Parse → consent filter and validate → judge → land → load; a quarantine stops it."""
     settings = settings or get_settings()
     extract_dir = extract_dir or extract_dir_for(hospital, extract_date)
     threshold = effective_reject_threshold(reject_threshold, hospital, settings)
@@ -215,115 +321,31 @@ def sync_batch(
         hospital_code=hospital.hospital_code,
         extract_date=extract_date,
         status="running",
-        started_at=datetime.now(),
+        started_at=storage_now(),  # also the received_at of content seen for the first time
     )
-    stage = summary.stage_seconds
     connector = build_connector(hospital.connector)
-
-    clock = time.perf_counter()
     try:
-        extract = connector.read(hospital.hospital_code, extract_dir, extract_date)
+        with _stage(summary, "parse"):
+            extract = connector.read(hospital.hospital_code, extract_dir, extract_date)
     except ExtractError as error:
-        return _quarantine(
-            settings,
-            summary,
-            run_id,
-            error.reason_code,
-            str(error),
-            _files_record(extract_dir, connector),
-        )
-    stage["parse"] = time.perf_counter() - clock
+        files = _quarantined_files(error, extract_dir)
+        return _quarantine(settings, summary, run_id, error.reason_code, str(error), files)
     summary.batch_id = extract.batch_id
-    files = [
-        {"name": f.name, "sha256": f.sha256, "size_bytes": f.size_bytes} for f in extract.files
-    ]
 
-    with connect(settings) as conn:
-        allowed = sender_choice.allowed_patient_keys(conn, hospital.hospital_code)
+    checked = _check(extract, connector, summary, settings)
+    verdict = _judge(summary, checked, threshold)
+    if verdict is not None:
+        reason_code, reason = verdict
+        # A critical failure says the batch is wrong as a whole: its row rejects mean nothing.
+        rejects = (extract.batch_id, checked.rejects) if reason_code == "reject_rate" else None
+        files = _file_records(extract.files)
+        return _quarantine(settings, summary, run_id, reason_code, reason, files, rejects=rejects)
 
-    pseudonym_key = settings.pseudonym_key.get_secret_value().encode("utf-8")
-    connector_rejects = _connector_rejects(extract)
-    rejects: list[dict[str, Any]] = []
-    documents: dict[str, dict[str, Any]] = {}
-    accepted: dict[str, pa.Table] = {}
-    critical: list[str] = []
-    for entity, table in extract.tables.items():
-        counts = summary.entities.setdefault(entity, EntityCounts())
-        entity_rejects = connector_rejects.get(entity, [])
-        counts.rows_read = table.num_rows + len(entity_rejects)
-        counts.rows_rejected = len(entity_rejects)
-        rejects.extend(entity_rejects)
-
-        clock = time.perf_counter()
-        filtered = apply_consent(entity, table, allowed, pseudonym_key, connector.source_field)
-        stage["consent_filter"] = stage.get("consent_filter", 0.0) + time.perf_counter() - clock
-        counts.rows_filtered = filtered.filtered
-        counts.rows_rejected += len(filtered.rejects)
-        rejects.extend(filtered.rejects)
-
-        clock = time.perf_counter()
-        validation = validate_entity(entity, filtered.table, extract_date, connector.source_field)
-        stage["validate"] = stage.get("validate", 0.0) + time.perf_counter() - clock
-        if not validation.critical_passed:
-            critical.extend(f"{entity}: {failure}" for failure in validation.critical_failures)
-        counts.rows_rejected += validation.rejected_row_count
-        rejects.extend(_reject_dict(r) for r in validation.rejects)
-        documents[entity] = validation.document
-        counts.rows_loaded = validation.accepted.num_rows
-        accepted[entity] = validation.accepted
-
-        if counts.rows_read != counts.rows_loaded + counts.rows_rejected + counts.rows_filtered:
-            raise AccountingError(f"{hospital.hospital_code} {entity}: rows read do not add up")
-
-    for counts in summary.entities.values():
-        summary.rows_read += counts.rows_read
-        summary.rows_loaded += counts.rows_loaded
-        summary.rows_rejected += counts.rows_rejected
-        summary.rows_filtered += counts.rows_filtered
-
-    if critical:
-        return _quarantine(
-            settings, summary, run_id, "critical_expectation", "; ".join(critical), files
-        )
-    if reject_rate_exceeded(
-        summary.rows_read, summary.rows_rejected, summary.rows_filtered, threshold
-    ):
-        considered = summary.rows_read - summary.rows_filtered
-        rate = summary.rows_rejected / considered if considered else 0.0
-        return _quarantine(
-            settings,
-            summary,
-            run_id,
-            "reject_rate",
-            f"{summary.rows_rejected} of {considered} rows rejected ({rate:.1%}), "
-            f"over the hospital's threshold of {threshold:.1%}; see ops.reject",
-            files,
-            rejects=(extract.batch_id, rejects),
-        )
-
-    clock = time.perf_counter()
-    to_land = {
-        entity: with_row_hash(table).select(landed_schema(entity).names).cast(landed_schema(entity))
-        for entity, table in accepted.items()
-    }
-    landed = landing.land(
-        settings.landing_dir, hospital.hospital_code, extract_date, extract.batch_id, to_land
-    )
-    stage["land"] = time.perf_counter() - clock
+    with _stage(summary, "land"):
+        landed = _land(settings, summary, extract.batch_id, checked.accepted)
     summary.landing_path = str(landed.directory)
-
-    clock = time.perf_counter()
-    summary.status = "loaded"
-    with connect(settings) as conn:
-        with conn.transaction():
-            load_batch(conn, landed.files, hospital.hospital_code, extract_date, summary.started_at)  # type: ignore[arg-type]
-            summary.finished_at = datetime.now()
-            summary.duration_s = round((summary.finished_at - summary.started_at).total_seconds(), 3)  # type: ignore[operator]
-            ops.record_batch(conn, summary, run_id)
-            ops.record_rejects(conn, hospital.hospital_code, extract_date, extract.batch_id, rejects)
-            ops.record_validation(conn, hospital.hospital_code, extract_date, documents)
-        refresh_statistics(conn, landed.files)  # after commit: the planner sees the new rows
-    stage["load"] = time.perf_counter() - clock
+    with _stage(summary, "load"):
+        _load(settings, summary, run_id, extract.batch_id, landed, checked)
     log.info(
         "batch_loaded",
         hospital=hospital.hospital_code,
@@ -344,7 +366,7 @@ def record_failure(
     settings: Settings | None = None,
 ) -> None:
     """An unexpected error: recorded by type only (a message could quote data), then re-raised."""
-    now = datetime.now()
+    now = storage_now()
     summary = BatchSummary(
         hospital_code=hospital_code,
         extract_date=extract_date,

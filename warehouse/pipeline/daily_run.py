@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import structlog
 
-from warehouse.clock import after_today
+from warehouse.clock import after_today, storage_now
 from warehouse.consent import sender_choice
 from warehouse.hospital_registry import Registry, load_registry
 from warehouse.pipeline import ops
@@ -17,6 +17,7 @@ from warehouse.pipeline.batch import record_failure, sync_batch
 from warehouse.pipeline.transform import publish, run_dbt
 from warehouse.settings import Settings, get_settings
 from warehouse.storage.connection import connect
+from warehouse.storage.schema import setup_schema
 
 log = structlog.get_logger(__name__)
 
@@ -69,6 +70,7 @@ def prepare_run(
     settings = settings or get_settings()
     registry = _registry(registry_dir, settings)
     with connect(settings) as conn:
+        setup_schema(conn)  # the run's first-run setup (PostgreSQL: checks the migration)
         sender_choice.sync_hospitals(conn, registry)
         apply_before_sync(conn, registry, extract_date, settings.landing_dir)
     return [h.hospital_code for h in registry.participating(extract_date)]
@@ -134,7 +136,7 @@ def finish_run(
     settings = settings or get_settings()
     publish(settings)
     with connect(settings) as conn:
-        return ops.record_run_summary(conn, run_id, extract_date, datetime.now())
+        return ops.record_run_summary(conn, run_id, extract_date, storage_now())
 
 
 def judge_run(
@@ -148,7 +150,9 @@ def judge_run(
     have failed, and the run summary must exist (publish ran). Quarantined and missing
     extracts are outcomes, not failures (some of 1,100 hospitals are late every day)."""
     settings = settings or get_settings()
-    expected = [h.hospital_code for h in _registry(registry_dir, settings).participating(extract_date)]
+    expected = [
+        h.hospital_code for h in _registry(registry_dir, settings).participating(extract_date)
+    ]
     with connect(settings) as conn:
         outcomes = ops.batch_outcomes(conn, extract_date, run_id)
         summarised = conn.execute(

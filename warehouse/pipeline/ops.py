@@ -12,6 +12,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from connectors.base import Reject
 from warehouse.storage.connection import WarehouseConnection
 
 REJECT_SCHEMA = pa.schema(
@@ -26,6 +27,7 @@ REJECT_SCHEMA = pa.schema(
         ("rule", pa.string()),
         ("reason", pa.string()),
         ("row_hash", pa.string()),
+        ("source_key", pa.string()),
     ]
 )
 
@@ -106,8 +108,10 @@ def record_rejects(
     hospital_code: str,
     extract_date: date,
     batch_id: str,
-    rejects: list[dict[str, Any]],
+    rejects: list[Reject],
 ) -> None:
+    """Replace the day's rejects. `source_file` holds the location's source (file name,
+    table or FHIR resource type), `source_line` its line, `source_key` its key."""
     conn.execute(
         "DELETE FROM ops.reject WHERE hospital_code = ? AND extract_date = ?",
         [hospital_code, extract_date],
@@ -120,7 +124,14 @@ def record_rejects(
                 "hospital_code": hospital_code,
                 "extract_date": extract_date,
                 "batch_id": batch_id,
-                **r,
+                "entity": r.entity,
+                "source_file": r.location.source,
+                "source_line": r.location.line,
+                "source_key": r.location.key,
+                "field": r.field,
+                "rule": r.rule,
+                "reason": r.reason,
+                "row_hash": r.row_hash,
             }
             for r in rejects
         ],
