@@ -198,10 +198,12 @@ def run_backend(backend: str, dataset: Path, work: Path, requests: int) -> dict[
         from warehouse.api import physicians
         from warehouse.api.schema import ensure_api_schema
         from warehouse.storage.connection import connect
+        from warehouse.storage.schema import setup_schema
 
         with connect(settings) as conn:
             from warehouse.consent import ensure_consent_tables
 
+            setup_schema(conn)
             ensure_consent_tables(conn)  # as `healthlink consent` leaves a deployment
             ensure_api_schema(conn)
             hospital = conn.execute(

@@ -68,13 +68,16 @@ def dataset(small_dataset: Path, tmp_path: Path) -> Path:
 @pytest.fixture
 def settings(tmp_path: Path, dataset: Path):  # type: ignore[no-untyped-def]
     from warehouse.settings import Settings
+    from warehouse.storage.schema import setup_warehouse
 
-    return Settings(
+    made = Settings(
         home=tmp_path / "home",
         registry_dir=dataset / "registry",
         pseudonym_key=TEST_KEY,  # type: ignore[arg-type]
         environment="test",
     )
+    setup_warehouse(made)  # the first-run setup, as `healthlink migrate` leaves a deployment
+    return made
 
 
 # PostgreSQL: the machine's server (HEALTHLINK_PG_* as for dbt); every test database is

@@ -19,6 +19,7 @@ from tests.conftest import REPO, TEST_AUDIT_KEY, throwaway_pg_database
 from warehouse.audit import trail as audit
 from warehouse.settings import DEVELOPMENT_AUDIT_KEY, Settings
 from warehouse.storage.connection import connect
+from warehouse.storage.schema import setup_schema
 
 
 def _make(home: Path, url: str) -> Settings:
@@ -29,6 +30,7 @@ def _make(home: Path, url: str) -> Settings:
         audit_key=TEST_AUDIT_KEY,  # type: ignore[arg-type]
     )
     with connect(settings) as conn:
+        setup_schema(conn)  # PostgreSQL: the migration (the audit tables are its own)
         audit.ensure_audit_schema(conn)
     return settings
 

@@ -12,6 +12,7 @@ from tests.conftest import throwaway_pg_database
 from warehouse.consent import ensure_consent_tables
 from warehouse.settings import Settings
 from warehouse.storage.connection import connect
+from warehouse.storage.schema import setup_schema
 
 
 @pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -19,6 +20,7 @@ def conn(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     def open_with(warehouse: str) -> Iterator[Any]:
         settings = Settings(home=tmp_path / "home", warehouse=warehouse, environment="test")
         with connect(settings) as connection:
+            setup_schema(connection)
             ensure_consent_tables(connection)
             yield connection
 
@@ -34,5 +36,6 @@ def duck(tmp_path: Path) -> Iterator[Any]:
     """DuckDB only: for tests about files and tables only the embedded warehouse has."""
     settings = Settings(home=tmp_path / "home", environment="test")
     with connect(settings) as connection:
+        setup_schema(connection)
         ensure_consent_tables(connection)
         yield connection

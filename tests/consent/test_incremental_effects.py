@@ -165,6 +165,7 @@ def test_purge_cli_daily_and_full(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     from warehouse.cli.consent import app
     from warehouse.settings import Settings, get_settings
     from warehouse.storage.connection import connect
+    from warehouse.storage.schema import setup_schema
 
     registry_dir = tmp_path / "registry"
     (registry_dir / "hospitals").mkdir(parents=True)
@@ -191,6 +192,7 @@ def test_purge_cli_daily_and_full(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
     try:
         with connect(warehouse) as conn:
+            setup_schema(conn)
             cs.ensure_consent_tables(conn)
             _raw_rows(conn, [("unregistered-patient", H1)])
         assert purge() | {"rows_marts": 0} == {  # the first purge sweeps everything

@@ -28,6 +28,7 @@ from warehouse.consent.sender_choice import sync_hospitals
 from warehouse.pipeline.transform import run_dbt
 from warehouse.settings import Settings
 from warehouse.storage.connection import DuckDBConnection, WarehouseConnection, connect
+from warehouse.storage.schema import setup_schema
 
 API_ROLE = "healthlink_api"
 
@@ -89,6 +90,7 @@ class ExampleWarehouse:
         """The template: schema, hospitals, preloaded raw rows, then `dbt build`."""
         settings = self.settings
         with connect(settings) as conn:
+            setup_schema(conn)
             sync_hospitals(conn, registry(h4_since=None))
             ensure_consent_tables(conn)
             preload_rows(conn)

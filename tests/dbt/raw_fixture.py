@@ -1,8 +1,9 @@
 """A tiny warehouse for dbt tests: raw, consent and ops tables with a few hand-made rows.
 
-Raw tables follow the brief's raw-schema rule, built from the canonical contract: every contract
-column except `cid` (kept in raw.patient only) and `invalid_fields`, plus patient_key, row_hash
-and received_at. Three hospitals (two in NET01, one per-visit hospital in NET02), four patients:
+The tables are production's (warehouse.storage.tables: every contract column except `cid`,
+kept in raw.patient only, and `invalid_fields`, plus patient_key, row_hash and received_at),
+so dbt tests run on the schema the pipeline loads. Three hospitals (two in NET01, one per-visit
+hospital in NET02), four patients:
 
 - P_ALL      sender ALL, sensitive not allowed; has an HIV encounter (principal B24) at H1, a
              visible visit with sertraline and VDRL (sensitive by class) and a visit whose
@@ -22,9 +23,8 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import duckdb
-import pyarrow as pa
 
-from connectors.contract import ENTITIES, schema_for
+from warehouse.storage.schema import TABLES_DDL
 
 H1, H2, H3 = "10001", "10002", "10003"
 DAY1 = dt.date(2025, 1, 10)
@@ -45,22 +45,6 @@ P_NETWORK = _key("P_NETWORK")
 P_WITHDRAWN = _key("P_WITHDRAWN")
 P_HOSPITAL = _key("P_HOSPITAL")
 
-_SQL_TYPES = {
-    pa.string(): "VARCHAR",
-    pa.int64(): "BIGINT",
-    pa.float64(): "DOUBLE PRECISION",
-    pa.date32(): "DATE",
-    pa.timestamp("us"): "TIMESTAMP",
-}
-RAW_EXTRA = {"patient_key": "VARCHAR", "row_hash": "VARCHAR", "received_at": "TIMESTAMP"}
-
-
-def raw_columns(entity: str) -> dict[str, str]:
-    """Column name → SQL type of raw.<entity>, in order."""
-    dropped = {"invalid_fields"} | (set() if entity == "patient" else {"cid"})
-    columns = {f.name: _SQL_TYPES[f.type] for f in schema_for(entity) if f.name not in dropped}
-    return columns | RAW_EXTRA
-
 
 class Executor(Protocol):
     """What the builders need: DuckDB connections qualify, PostgreSQL ones via _PgExecutor."""
@@ -78,30 +62,9 @@ class _PgExecutor:
 
 
 def create_tables(conn: Executor) -> None:
-    for schema in ("raw", "consent", "ops"):
-        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-    for entity in ENTITIES:
-        columns = ", ".join(f'"{name}" {sql}' for name, sql in raw_columns(entity).items())
-        conn.execute(f"CREATE TABLE raw.{entity} ({columns})")
-    conn.execute(
-        "CREATE TABLE consent.hospital (hospital_code VARCHAR PRIMARY KEY, hospital_name VARCHAR,"
-        " network_code VARCHAR, network_name VARCHAR, participating_since DATE,"
-        " per_visit_consent BOOLEAN)"
-    )
-    conn.execute(
-        "CREATE TABLE consent.patient_consent (patient_key VARCHAR PRIMARY KEY, status VARCHAR,"
-        " sender_scope VARCHAR, sensitive_allowed BOOLEAN, registered_on DATE,"
-        " changed_at TIMESTAMP)"
-    )
-    conn.execute(
-        "CREATE TABLE consent.patient_sender (patient_key VARCHAR, kind VARCHAR, code VARCHAR)"
-    )
-    conn.execute(
-        "CREATE TABLE consent.per_visit_grant (physician_licence VARCHAR,"
-        " physician_hospital_code VARCHAR, patient_key VARCHAR, source_hospital_code VARCHAR,"
-        " granted_at TIMESTAMP, expires_at TIMESTAMP)"
-    )
-    conn.execute("CREATE TABLE ops.transform_pending (hospital_code VARCHAR, extract_date DATE)")
+    """The production raw, consent and ops tables (warehouse.storage.schema's definition)."""
+    for statement in TABLES_DDL:
+        conn.execute(statement)
 
 
 def insert_rows(conn: Executor, table: str, rows: Iterable[dict[str, Any]]) -> None:

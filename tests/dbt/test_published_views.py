@@ -250,13 +250,17 @@ def test_per_visit_gate(built_warehouse: Warehouse, tmp_path: Path) -> None:
     now = bangkok_now()
     with warehouse.connect() as conn:
         conn.execute(
-            "INSERT INTO consent.per_visit_grant VALUES ('12345', ?, ?, ?, ?, ?)",
+            "INSERT INTO consent.per_visit_grant (physician_licence, physician_hospital_code,"
+            " patient_key, source_hospital_code, granted_at, expires_at)"
+            " VALUES ('12345', ?, ?, ?, ?, ?)",
             [H1, P_NETWORK, H3, now - dt.timedelta(hours=2), now - dt.timedelta(hours=1)],
         )
     assert visible_hospitals("12345") == {H1, H2}  # expired
     with warehouse.connect() as conn:
         conn.execute(
-            "INSERT INTO consent.per_visit_grant VALUES ('12345', ?, ?, ?, ?, ?)",
+            "INSERT INTO consent.per_visit_grant (physician_licence, physician_hospital_code,"
+            " patient_key, source_hospital_code, granted_at, expires_at)"
+            " VALUES ('12345', ?, ?, ?, ?, ?)",
             [H1, P_NETWORK, H3, now, now + dt.timedelta(days=1)],
         )
     assert visible_hospitals("12345") == {H1, H2, H3}

@@ -14,7 +14,8 @@ import psycopg
 import pytest
 
 from tests.postgres_security.conftest import SecuredWarehouse
-from warehouse.api.name_index import NAME_INDEX_DDL, blocking_keys
+from warehouse.api.name_index import blocking_keys
+from warehouse.storage.tables.api import NAME_INDEX_DDL
 
 LOADER = "healthlink_loader"
 

@@ -15,6 +15,7 @@ from warehouse.api import throttle
 from warehouse.api.schema import ensure_api_schema
 from warehouse.settings import Settings
 from warehouse.storage.connection import WarehouseConnection, connect
+from warehouse.storage.schema import setup_schema
 
 T0 = datetime(2026, 12, 1, 8, 0, 0)
 BUDGET = throttle.Budget(3, timedelta(minutes=1), timedelta(minutes=3))
@@ -32,6 +33,7 @@ def conn(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[WarehouseCo
             yield duck
         return
     with throwaway_pg_database("healthlink_throttle") as url, connect(settings(url)) as pg:
+        setup_schema(pg)  # the migration: schema api is its own
         ensure_api_schema(pg)
         yield pg
 

@@ -28,6 +28,7 @@ from tests.conftest import REPO, TEST_AUDIT_KEY, throwaway_pg_database
 from warehouse.audit import trail as audit
 from warehouse.settings import Settings
 from warehouse.storage.connection import WarehouseConnection, connect
+from warehouse.storage.schema import setup_schema
 
 ATTACKER_KEY = b"the attacker does not have the audit key"
 
@@ -164,7 +165,8 @@ def warehouse_url(request: pytest.FixtureRequest) -> Iterator[str]:
 def log(tmp_path: Path, warehouse_url: str) -> Log:
     """Anchor + five keyed rows (two break-glass), each head exported after its commit."""
     settings = _settings(tmp_path / "home", warehouse_url)
-    with connect(settings) as conn:  # creates the schema (PostgreSQL: runs the migration)
+    with connect(settings) as conn:
+        setup_schema(conn)  # creates the schema (PostgreSQL: runs the migration)
         audit.ensure_audit_schema(conn)
     _append_as_api(settings, ENTRIES)
     return Log(settings, _env(settings))

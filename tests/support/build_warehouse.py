@@ -18,6 +18,7 @@ from warehouse.pipeline.batch import sync_batch
 from warehouse.pipeline.transform import run_dbt
 from warehouse.settings import Settings
 from warehouse.storage.connection import connect
+from warehouse.storage.schema import setup_schema
 
 
 def build(home: Path, dataset: Path, warehouse: str = "") -> None:
@@ -30,6 +31,7 @@ def build(home: Path, dataset: Path, warehouse: str = "") -> None:
     )
     registry = load_registry(settings.registry_dir)
     with connect(settings) as conn:
+        setup_schema(conn)
         sync_hospitals(conn, registry)
         import_registrations(conn, dataset / "consent" / "registrations.csv", TEST_KEY.encode())
     for day in (START, START + timedelta(days=1)):

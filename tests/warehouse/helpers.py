@@ -11,11 +11,13 @@ from warehouse.pipeline.batch import sync_batch
 from warehouse.pipeline.ops import BatchSummary
 from warehouse.settings import Settings
 from warehouse.storage.connection import WarehouseConnection, connect
+from warehouse.storage.schema import setup_schema
 
 
 def prepare(settings: Settings, dataset: Path) -> Registry:
     registry = load_registry(settings.registry_dir)
     with connect(settings) as conn:
+        setup_schema(conn)
         sync_hospitals(conn, registry)
         import_registrations(conn, dataset / "consent" / "registrations.csv", key(settings))
     return registry

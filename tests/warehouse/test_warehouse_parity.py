@@ -23,6 +23,7 @@ from warehouse.hospital_registry import load_registry
 from warehouse.pipeline.daily_run import run_daily_sync
 from warehouse.settings import Settings
 from warehouse.storage.connection import WarehouseConnection, connect
+from warehouse.storage.schema import setup_schema
 
 pytestmark = pytest.mark.postgres
 
@@ -98,6 +99,7 @@ def test_both_targets_publish_identical_rows(tmp_path: Path, dataset: Path, pg_u
     for name, warehouse in (("duckdb", ""), ("postgres", pg_url)):
         settings = _settings(tmp_path / name, dataset, warehouse)
         with connect(settings) as conn:
+            setup_schema(conn)
             import_registrations(
                 conn,
                 dataset / "consent" / "registrations.csv",

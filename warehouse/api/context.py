@@ -39,9 +39,11 @@ class ApiContext:
         """At startup: the API's tables exist; on DuckDB the gate is compiled from dbt (on
         PostgreSQL the RLS policy applies it, and the API must not restate it)."""
         with self.connect() as conn:
-            if not self.uses_postgres:  # PostgreSQL: the consent service's role creates them
+            if not self.uses_postgres:  # PostgreSQL: `healthlink migrate` creates them
                 from warehouse.consent import ensure_consent_tables
+                from warehouse.storage.schema import setup_schema
 
+                setup_schema(conn)  # the embedded warehouse's first-run setup
                 ensure_consent_tables(conn)
             ensure_api_schema(conn)
             self.audit.ensure_anchored(conn)

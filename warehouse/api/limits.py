@@ -39,6 +39,7 @@ from warehouse.api.credentials import token_hash
 from warehouse.api.errors import note_refusal
 from warehouse.clock import storage_now
 from warehouse.storage.connection import WarehouseConnection
+from warehouse.storage.tables.api import RATE_LIMIT_DDL
 
 WINDOW_SECONDS = 60
 # Counters idle this long are deleted now and then (one request in CLEAN_UP_ONE_IN).
@@ -48,9 +49,6 @@ UNLIMITED_PREFIXES = ("/auth/", "/admin/", "/ratings")
 SEARCH_PATHS = frozenset({"/patients/search", "/fhir/Patient/_search"})
 # Deeper JSON than this is refused before the parser (and pydantic) recurse into it.
 MAX_JSON_DEPTH = 64
-
-RATE_LIMIT_DDL = """CREATE TABLE IF NOT EXISTS api.rate_limit (
-    bucket VARCHAR PRIMARY KEY, window_start TIMESTAMP NOT NULL, hits INTEGER NOT NULL)"""
 
 _COUNT = """INSERT INTO api.rate_limit AS counter (bucket, window_start, hits) VALUES {rows}
 ON CONFLICT (bucket) DO UPDATE SET

@@ -31,13 +31,6 @@ _BACKOFF_STEPS = 12
 QUIET_RESET = timedelta(hours=24)
 ADDRESS_KEY = "address"
 
-LOGIN_THROTTLE_DDL = """CREATE TABLE IF NOT EXISTS api.login_throttle (
-    kind VARCHAR NOT NULL, subject VARCHAR NOT NULL, address VARCHAR NOT NULL,
-    attempts INTEGER NOT NULL, lockouts INTEGER NOT NULL, locked_until TIMESTAMP,
-    last_attempt_at TIMESTAMP NOT NULL,
-    PRIMARY KEY (kind, subject, address))"""
-
-
 @dataclass(frozen=True)
 class Budget:
     """Attempts per round, and the first and longest lock."""

@@ -42,28 +42,13 @@ from typing import Any
 
 from warehouse.settings import Settings, get_settings
 from warehouse.storage.connection import WarehouseConnection
+from warehouse.storage.tables.audit import AUDIT_DDL
 
 GENESIS_HASH = "0" * 64
 ANCHOR_ACTION = "chain_anchor"
 _ROW_DOMAIN = b"healthlink.audit.row.v1"
 _HEAD_DOMAIN = b"healthlink.audit.head.v1"
 MIN_KEY_BYTES = 16
-
-AUDIT_DDL = [
-    "CREATE SCHEMA IF NOT EXISTS audit",
-    """CREATE TABLE IF NOT EXISTS audit.access_log (
-        access_id BIGINT PRIMARY KEY, occurred_at TIMESTAMP NOT NULL, physician_licence VARCHAR,
-        physician_hospital_code VARCHAR, action VARCHAR NOT NULL, patient_key VARCHAR,
-        returned_patients VARCHAR, categories VARCHAR, source_hospitals VARCHAR,
-        purpose VARCHAR, outcome VARCHAR NOT NULL, break_glass BOOLEAN NOT NULL,
-        reason VARCHAR, prev_hash VARCHAR NOT NULL, row_hash VARCHAR NOT NULL)""",
-    # Refusals without an authenticated actor, counted per day, route and status (migration
-    # 009 on PostgreSQL): nobody to attribute them to, and one row each would let anyone
-    # flood the audit.
-    """CREATE TABLE IF NOT EXISTS audit.refusal_count (
-        day DATE NOT NULL, route VARCHAR NOT NULL, status_code INTEGER NOT NULL,
-        refusals BIGINT NOT NULL, PRIMARY KEY (day, route, status_code))""",
-]
 
 # Column order of the canonical form; row_hash is derived, so it is not part of it.
 CHAINED_COLUMNS = (

@@ -36,6 +36,7 @@ def verify(
     from warehouse.audit.trail import verify as verify_chain
     from warehouse.settings import get_settings
     from warehouse.storage.connection import connect
+    from warehouse.storage.schema import setup_schema
 
     settings = get_settings()
     try:
@@ -43,6 +44,7 @@ def verify(
     except AuditKeyError as error:
         _fail(str(error))
     with connect(settings) as conn:
+        setup_schema(conn)
         ensure_audit_schema(conn)
         result = verify_chain(conn, key, settings.audit_head_sink_path)
     if as_json:
@@ -71,6 +73,7 @@ def break_glass(
     from warehouse.audit.trail import break_glass_accesses, ensure_audit_schema
     from warehouse.settings import get_settings
     from warehouse.storage.connection import connect
+    from warehouse.storage.schema import setup_schema
 
     try:
         first_day = date.fromisoformat(since)
@@ -78,6 +81,7 @@ def break_glass(
         _fail("--since must be a date, YYYY-MM-DD")
     start = datetime.combine(first_day, time.min, tzinfo=BANGKOK)
     with connect(get_settings()) as conn:
+        setup_schema(conn)
         ensure_audit_schema(conn)
         rows = [_review_row(r) for r in break_glass_accesses(conn, start)]
     if as_json:

@@ -78,6 +78,7 @@ def _run(action: Any, as_json: bool) -> Any:
     from warehouse.hospital_registry import RegistryError, load_registry
     from warehouse.settings import get_settings
     from warehouse.storage.connection import connect
+    from warehouse.storage.schema import setup_schema
 
     settings = get_settings()
     try:
@@ -85,6 +86,7 @@ def _run(action: Any, as_json: bool) -> Any:
     except RegistryError as error:
         _refuse("registry_error", str(error), as_json)
     with connect(settings) as conn:
+        setup_schema(conn)
         ensure_consent_tables(conn)
         try:
             return action(conn, registry, settings)

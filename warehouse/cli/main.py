@@ -174,8 +174,10 @@ def ingest(
     from warehouse.consent.sender_choice import sync_hospitals
     from warehouse.pipeline.batch import sync_batch
     from warehouse.storage.connection import connect
+    from warehouse.storage.schema import setup_schema
 
     with connect() as conn:
+        setup_schema(conn)  # first-run setup: a fresh HEALTHLINK_HOME just works
         sync_hospitals(conn, loaded)
     summary = sync_batch(chosen, extract_date, extract_dir=extract_dir, run_id="cli")
     data = summary.to_dict()
@@ -218,7 +220,7 @@ def migrate(json_output: JsonFlag = False) -> None:
 
     settings = get_settings()
     with connect(settings) as conn:
-        ensure_schema(conn)  # again, explicitly: connect() may have done it earlier in-process
+        ensure_schema(conn)
         dialect = conn.dialect
     if json_output:
         _emit_json({"warehouse": dialect, "migrated": True})
@@ -243,8 +245,10 @@ def status(json_output: JsonFlag = False) -> None:
     """Last batch per hospital: status, counts, reason and how fresh its data is."""
     from warehouse.pipeline.ops import latest_batches
     from warehouse.storage.connection import connect
+    from warehouse.storage.schema import setup_schema
 
     with connect() as conn:
+        setup_schema(conn)
         rows = latest_batches(conn)
     if json_output:
         _emit_json(rows)
@@ -277,8 +281,10 @@ def rejects(
 ) -> None:
     """Rejected rows of a batch: file, line, field and reason (never the row content)."""
     from warehouse.storage.connection import connect
+    from warehouse.storage.schema import setup_schema
 
     with connect() as conn:
+        setup_schema(conn)
         cursor = conn.execute(
             "SELECT entity, source_file, source_line, field, rule, reason FROM ops.reject "
             "WHERE hospital_code = ? AND extract_date = ? ORDER BY source_file, source_line LIMIT ?",

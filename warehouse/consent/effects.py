@@ -30,23 +30,12 @@ from warehouse.consent.hospitals import record_hospital_joined
 from warehouse.consent.per_visit import expire_requests
 from warehouse.consent.purge import purge
 from warehouse.hospital_registry import Registry
+from warehouse.storage.tables.ops import EFFECT_DDL
 
 log = structlog.get_logger(__name__)
 
 # A full-history request older than this many days is late (the hospital needs 1-4).
 HISTORY_PREPARATION_DAYS = 4
-
-EFFECT_DDL = [
-    "CREATE SCHEMA IF NOT EXISTS ops",
-    # When each hospital's cohort was last compared with the consent log (UTC).
-    """CREATE TABLE IF NOT EXISTS ops.cohort_checkpoint (
-        hospital_code VARCHAR PRIMARY KEY, computed_at TIMESTAMP NOT NULL)""",
-    # What a hospital's side reads: whose full history to send. Keys only, no identities.
-    """CREATE TABLE IF NOT EXISTS ops.history_request (
-        hospital_code VARCHAR NOT NULL, extract_date DATE NOT NULL,
-        patient_key VARCHAR NOT NULL, reason VARCHAR NOT NULL, requested_at TIMESTAMP NOT NULL,
-        fulfilled_on DATE, PRIMARY KEY (hospital_code, extract_date, patient_key))""",
-]
 
 HISTORY_SCHEMA = pa.schema(
     [

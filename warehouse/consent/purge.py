@@ -48,6 +48,7 @@ import structlog
 
 from warehouse.clock import to_storage, utc_now
 from warehouse.consent import storage
+from warehouse.storage.tables.ops import PURGE_DDL
 
 log = structlog.get_logger(__name__)
 
@@ -72,13 +73,6 @@ NARROWING_EVENTS = ("withdrawn", "sources_changed")
 # checkpoint again (seconds of appends at any plausible rate); a patient purged already
 # contributes nothing.
 RECHECKED_EVENT_IDS = 1000
-
-PURGE_DDL = [
-    "CREATE SCHEMA IF NOT EXISTS ops",
-    """CREATE TABLE IF NOT EXISTS ops.purge_checkpoint (
-        through_event_id BIGINT NOT NULL, moved_at TIMESTAMP NOT NULL)""",
-]
-
 
 @dataclass(frozen=True)
 class PurgeResult:

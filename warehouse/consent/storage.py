@@ -16,45 +16,7 @@ from typing import Any
 
 from warehouse.clock import as_utc, bangkok_day, bangkok_local, to_storage
 from warehouse.consent.model import Event, PatientState
-
-# The current-state tables match warehouse/storage/schema.py (created there too; IF NOT EXISTS).
-CONSENT_SERVICE_DDL = [
-    "CREATE SCHEMA IF NOT EXISTS consent",
-    "CREATE SEQUENCE IF NOT EXISTS consent.event_id_seq",
-    "CREATE SEQUENCE IF NOT EXISTS consent.notification_id_seq",
-    "CREATE SEQUENCE IF NOT EXISTS consent.purge_id_seq",
-    """CREATE TABLE IF NOT EXISTS consent.hospital (
-        hospital_code VARCHAR PRIMARY KEY, hospital_name VARCHAR, network_code VARCHAR,
-        network_name VARCHAR, participating_since DATE, per_visit_consent BOOLEAN)""",
-    """CREATE TABLE IF NOT EXISTS consent.patient_consent (
-        patient_key VARCHAR PRIMARY KEY, status VARCHAR NOT NULL, sender_scope VARCHAR NOT NULL,
-        sensitive_allowed BOOLEAN NOT NULL, registered_on DATE, changed_at TIMESTAMP)""",
-    """CREATE TABLE IF NOT EXISTS consent.patient_sender (
-        patient_key VARCHAR NOT NULL, kind VARCHAR NOT NULL, code VARCHAR NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS consent.per_visit_grant (
-        physician_licence VARCHAR, physician_hospital_code VARCHAR, patient_key VARCHAR,
-        source_hospital_code VARCHAR, granted_at TIMESTAMP, expires_at TIMESTAMP)""",
-    # occurred_at and verified_at hold UTC; payloads never hold national IDs or names.
-    """CREATE TABLE IF NOT EXISTS consent.event (
-        event_id BIGINT PRIMARY KEY, patient_key VARCHAR, event_type VARCHAR NOT NULL,
-        payload VARCHAR NOT NULL, occurred_at TIMESTAMP NOT NULL, recorded_by VARCHAR NOT NULL,
-        verification_method VARCHAR, verified_at TIMESTAMP)""",
-    "CREATE INDEX IF NOT EXISTS event_patient_idx ON consent.event (patient_key)",
-    """CREATE TABLE IF NOT EXISTS consent.notification (
-        notification_id BIGINT PRIMARY KEY, patient_key VARCHAR NOT NULL, kind VARCHAR NOT NULL,
-        payload VARCHAR NOT NULL, event_id BIGINT, created_at TIMESTAMP NOT NULL,
-        read_at TIMESTAMP)""",
-    """CREATE TABLE IF NOT EXISTS consent.per_visit_request (
-        request_id VARCHAR PRIMARY KEY, physician_licence VARCHAR NOT NULL,
-        physician_hospital_code VARCHAR NOT NULL, patient_key VARCHAR NOT NULL,
-        source_hospitals VARCHAR NOT NULL, status VARCHAR NOT NULL,
-        requested_at TIMESTAMP NOT NULL, decided_at TIMESTAMP, expires_at TIMESTAMP NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS consent.purge_log (
-        purge_id BIGINT PRIMARY KEY, purged_at TIMESTAMP NOT NULL, pairs BIGINT NOT NULL,
-        patients BIGINT NOT NULL, hospitals BIGINT NOT NULL, rows_raw BIGINT NOT NULL,
-        rows_marts BIGINT NOT NULL, landing_files_rewritten BIGINT NOT NULL,
-        detail VARCHAR NOT NULL)""",
-]
+from warehouse.storage.tables.consent import CONSENT_DDL
 
 
 def ensure_consent_tables(conn: Any) -> None:
@@ -64,7 +26,7 @@ def ensure_consent_tables(conn: Any) -> None:
     (warehouse.storage.schema creates these tables there; service roles may not)."""
     if getattr(conn, "schema_current", False):
         return
-    for statement in CONSENT_SERVICE_DDL:
+    for statement in CONSENT_DDL:
         conn.execute(statement)
 
 

@@ -12,6 +12,7 @@ from filelock import FileLock
 
 from warehouse.settings import Settings, get_settings
 from warehouse.storage.connection import LOCK_TIMEOUT_SECONDS, connect
+from warehouse.storage.schema import setup_warehouse
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 
@@ -81,8 +82,7 @@ def run_dbt(args: list[str], settings: Settings | None = None) -> None:
     """Invoke dbt in-process (on DuckDB, holding the writer lock for the whole run)."""
     settings = settings or get_settings()
     settings.home.mkdir(parents=True, exist_ok=True)
-    with connect(settings):
-        pass  # create raw/consent/ops before dbt reads them as sources
+    setup_warehouse(settings)  # raw/consent/ops in place before dbt reads them as sources
     writer_lock: AbstractContextManager[object] = (
         nullcontext()
         if settings.uses_postgres

@@ -9,7 +9,6 @@ writer and streamed into `COPY ... FROM STDIN`.
 from __future__ import annotations
 
 import io
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
@@ -21,7 +20,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from warehouse.storage.connection import Cursor, Dialect, WarehouseConnection
+from warehouse.storage.protocol import Cursor, Dialect, WarehouseConnection
 
 COPY_CHUNK_ROWS = 100_000
 
@@ -63,10 +62,10 @@ class PostgresConnection:
 
     def __init__(self, raw: psycopg.Connection[Any]) -> None:
         self.raw = raw
-        # True once this database is known to match the code's schema (warehouse.storage.schema):
-        # the consent service then skips its create-if-missing DDL, which service roles
-        # may not run.
-        self.schema_current = False
+        # On PostgreSQL every table is the migration's (warehouse.storage.schema, run by
+        # `healthlink migrate` or an entry point's setup_schema): the consent service skips
+        # its create-if-missing DDL, which service roles may not run.
+        self.schema_current = True
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> Cursor:
         cursor = self.raw.cursor()
@@ -124,45 +123,18 @@ class PostgresConnection:
         self.execute(f"CREATE TEMP TABLE {name} ON COMMIT DROP AS {select_sql}", params)
 
 
-_migrated: set[str] = set()
-_migrated_lock = threading.Lock()
-
-
 def open_postgres(url: str) -> psycopg.Connection[Any]:
     return psycopg.connect(
         url, autocommit=True, cursor_factory=psycopg.ClientCursor, application_name="healthlink"
     )
 
 
-class SchemaNotMigrated(RuntimeError):
-    pass
-
-
 @contextmanager
 def connect_postgres(url: str) -> Iterator[WarehouseConnection]:
-    """A connection in autocommit mode; `transaction()` groups statements.
-
-    The raw/consent/ops schema is ensured once per process and URL (the migration is
-    idempotent and serialised by an advisory lock, so parallel tasks may all try).
-    """
-    from warehouse.storage.schema import ensure_schema, schema_is_current
-
+    """A connection in autocommit mode; `transaction()` groups statements. No DDL: the
+    schema is the migration's (warehouse.storage.schema)."""
     raw = open_postgres(url)
     try:
-        conn = PostgresConnection(raw)
-        with _migrated_lock:
-            if url not in _migrated:
-                if not schema_is_current(conn):
-                    try:
-                        ensure_schema(conn)
-                    except psycopg.errors.InsufficientPrivilege as error:
-                        raise SchemaNotMigrated(
-                            "the warehouse database is not migrated to this version and this "
-                            "role may not create objects: run `healthlink migrate` as the "
-                            "database owner first"
-                        ) from error
-                _migrated.add(url)
-        conn.schema_current = True
-        yield conn
+        yield PostgresConnection(raw)
     finally:
         raw.close()

@@ -1,182 +1,72 @@
-"""Tables the warehouse package owns: raw (loaded batches), consent and ops.
+"""The warehouse package's schema in place: raw (loaded batches), consent and ops.
 
-dbt owns everything downstream (staging, intermediate, marts, published). Raw tables
-follow the canonical contract minus the national ID (kept only in raw.patient) plus the
-pseudonymous key, a content hash and the first time that content was received.
-
-The DDL is written once for both dialects (VARCHAR, BIGINT, DOUBLE PRECISION, DATE,
-TIMESTAMP, BOOLEAN mean the same on DuckDB and PostgreSQL). `ensure_schema` is the
-idempotent migration step (`healthlink migrate`); on PostgreSQL it also runs
-`warehouse.storage.migrations.apply(conn)` (roles, grants, row-level security) when that module
-exists, in the same transaction.
+The tables are defined once, in warehouse.storage.tables. `ensure_schema` is the idempotent
+migration step (`healthlink migrate`); on PostgreSQL it also creates the indexes and runs
+`warehouse.storage.migrations.apply(conn)` (roles, grants, row-level security, the audit
+tables) in the same transaction, and records a fingerprint of everything it applied in
+ops.schema_state. `connect()` runs none of it: `setup_schema` is the first-run setup each
+entry point calls (the CLI commands, the DAG's prepare task, dbt runs, the API at start-up).
 
 On PostgreSQL the service roles (loader, transformer, ...) may not create anything, not even
-with IF NOT EXISTS. So the migration also creates the tables the consent service, its effects
-and the purge would otherwise create on first use, and records a fingerprint of everything it
-applied in ops.schema_state; a connection whose code matches that fingerprint runs no DDL at
-all (`schema_is_current`). Code newer than the database needs `healthlink migrate` as the
+with IF NOT EXISTS: a database whose fingerprint matches the code's needs no DDL at all
+(`schema_is_current`); code newer than the database needs `healthlink migrate` as the
 database owner first, and says so.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib
-import importlib.util
 from importlib import resources
-from typing import TYPE_CHECKING
 
-import pyarrow as pa
+import psycopg
 
-from connectors.contract import ENTITIES, schema_for
+from connectors.contract import ENTITIES
+from warehouse.settings import Settings
+from warehouse.storage import migrations
+from warehouse.storage.connection import connect
+from warehouse.storage.migrations import MIGRATION_LOCK_KEY
+from warehouse.storage.protocol import WarehouseConnection
+from warehouse.storage.tables import AddedColumn
+from warehouse.storage.tables.consent import CONSENT_ADDED_COLUMNS, CONSENT_DDL, CONSENT_INDEXES
+from warehouse.storage.tables.ops import OPS_DDL
+from warehouse.storage.tables.raw import RAW_DDL, RAW_EXTRA, RAW_INDEXES, landed_schema, raw_columns
 
-if TYPE_CHECKING:
-    from warehouse.storage.connection import WarehouseConnection
-
-# Any constant: every process migrating the same PostgreSQL database queues on it.
-MIGRATION_LOCK_KEY = 4_815_162_342
-
-RAW_EXTRA = [
-    pa.field("patient_key", pa.string()),
-    pa.field("row_hash", pa.string()),
-    pa.field("received_at", pa.timestamp("us")),
+__all__ = [
+    "ENTITIES",
+    "RAW_EXTRA",
+    "SchemaNotMigrated",
+    "add_missing_columns",
+    "ensure_schema",
+    "landed_schema",
+    "raw_columns",
+    "schema_fingerprint",
+    "schema_is_current",
+    "setup_schema",
+    "setup_warehouse",
 ]
 
-_SQL_TYPES = {
-    pa.string(): "VARCHAR",
-    pa.int64(): "BIGINT",
-    pa.float64(): "DOUBLE PRECISION",
-    pa.date32(): "DATE",
-    pa.timestamp("us"): "TIMESTAMP",
-    pa.bool_(): "BOOLEAN",
-}
+# What ensure_schema creates on both dialects, in order, and what it adds to older tables.
+TABLES_DDL = RAW_DDL + CONSENT_DDL + OPS_DDL
+ADDED_COLUMNS = CONSENT_ADDED_COLUMNS
+# PostgreSQL only (DuckDB's zone maps serve the same scans).
+POSTGRES_INDEXES = RAW_INDEXES + CONSENT_INDEXES
 
 
-def raw_columns(entity: str) -> list[pa.Field]:
-    """Columns of raw.<entity>, in order."""
-    dropped = {"invalid_fields"} | (set() if entity == "patient" else {"cid"})
-    return [f for f in schema_for(entity) if f.name not in dropped] + RAW_EXTRA
-
-
-def landed_schema(entity: str) -> pa.Schema:
-    """What the landing zone holds: raw columns without received_at (set at load)."""
-    return pa.schema([f for f in raw_columns(entity) if f.name != "received_at"])
-
-
-def _create_table_sql(name: str, fields: list[pa.Field]) -> str:
-    columns = ", ".join(f'"{f.name}" {_SQL_TYPES[f.type]}' for f in fields)
-    return f"CREATE TABLE IF NOT EXISTS {name} ({columns})"
-
-
-CONSENT_DDL = [
-    """CREATE TABLE IF NOT EXISTS consent.hospital (
-        hospital_code VARCHAR PRIMARY KEY, hospital_name VARCHAR, network_code VARCHAR,
-        network_name VARCHAR, participating_since DATE, per_visit_consent BOOLEAN)""",
-    """CREATE TABLE IF NOT EXISTS consent.patient_consent (
-        patient_key VARCHAR PRIMARY KEY, status VARCHAR NOT NULL, sender_scope VARCHAR NOT NULL,
-        sensitive_allowed BOOLEAN NOT NULL, registered_on DATE, changed_at TIMESTAMP)""",
-    """CREATE TABLE IF NOT EXISTS consent.patient_sender (
-        patient_key VARCHAR NOT NULL, kind VARCHAR NOT NULL, code VARCHAR NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS consent.per_visit_grant (
-        physician_licence VARCHAR, physician_hospital_code VARCHAR, patient_key VARCHAR,
-        source_hospital_code VARCHAR, granted_at TIMESTAMP, expires_at TIMESTAMP)""",
-]
-
-OPS_DDL = [
-    """CREATE TABLE IF NOT EXISTS ops.batch (
-        hospital_code VARCHAR NOT NULL, extract_date DATE NOT NULL, batch_id VARCHAR,
-        run_id VARCHAR, status VARCHAR NOT NULL, rows_read BIGINT, rows_loaded BIGINT,
-        rows_rejected BIGINT, rows_filtered BIGINT, rows_quarantined BIGINT,
-        reason_code VARCHAR, reason VARCHAR, landing_path VARCHAR,
-        started_at TIMESTAMP, finished_at TIMESTAMP, duration_s DOUBLE PRECISION,
-        PRIMARY KEY (hospital_code, extract_date))""",
-    """CREATE TABLE IF NOT EXISTS ops.batch_entity (
-        hospital_code VARCHAR NOT NULL, extract_date DATE NOT NULL, entity VARCHAR NOT NULL,
-        rows_read BIGINT, rows_loaded BIGINT, rows_rejected BIGINT, rows_filtered BIGINT,
-        PRIMARY KEY (hospital_code, extract_date, entity))""",
-    """CREATE TABLE IF NOT EXISTS ops.reject (
-        hospital_code VARCHAR NOT NULL, extract_date DATE NOT NULL, batch_id VARCHAR,
-        entity VARCHAR, source_file VARCHAR, source_line BIGINT, field VARCHAR, rule VARCHAR,
-        reason VARCHAR, row_hash VARCHAR)""",
-    """CREATE TABLE IF NOT EXISTS ops.quarantine (
-        hospital_code VARCHAR NOT NULL, extract_date DATE NOT NULL, batch_id VARCHAR,
-        reason_code VARCHAR, reason VARCHAR, files VARCHAR, rows_read BIGINT,
-        rows_rejected BIGINT, quarantined_at TIMESTAMP)""",
-    """CREATE TABLE IF NOT EXISTS ops.validation_result (
-        hospital_code VARCHAR NOT NULL, extract_date DATE NOT NULL, entity VARCHAR NOT NULL,
-        document VARCHAR)""",
-    """CREATE TABLE IF NOT EXISTS ops.transform_pending (
-        hospital_code VARCHAR NOT NULL, extract_date DATE NOT NULL,
-        PRIMARY KEY (hospital_code, extract_date))""",
-    # The fingerprint of the code that last migrated this database (PostgreSQL).
-    """CREATE TABLE IF NOT EXISTS ops.schema_state (
-        fingerprint VARCHAR NOT NULL, migrated_at TIMESTAMP NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS ops.run_summary (
-        run_id VARCHAR NOT NULL, extract_date DATE NOT NULL, hospital_code VARCHAR NOT NULL,
-        status VARCHAR, rows_read BIGINT, rows_loaded BIGINT, rows_rejected BIGINT,
-        rows_filtered BIGINT, reason VARCHAR, duration_s DOUBLE PRECISION, data_as_of DATE,
-        recorded_at TIMESTAMP)""",
-]
-
-
-# PostgreSQL only: the loader deletes a (hospital, day) and looks up first-seen hashes
-# per hospital; DuckDB's zone maps serve the same scans without an index to maintain.
-POSTGRES_INDEXES = [
-    f"CREATE INDEX IF NOT EXISTS {entity}_hospital_day ON raw.{entity} "
-    "(hospital_code, extract_date)"
-    for entity in ENTITIES
-] + [
-    f"CREATE INDEX IF NOT EXISTS {entity}_hospital_hash ON raw.{entity} (hospital_code, row_hash)"
-    for entity in ENTITIES
-]
-
-# PostgreSQL only: the daily purge deletes the rows of the few patients whose consent
-# narrowed (warehouse.consent.purge); without this index that is a scan of every raw
-# table, every day. It costs the load about 15% (2.3 s on 1M rows).
-POSTGRES_INDEXES += [
-    f"CREATE INDEX IF NOT EXISTS {entity}_patient ON raw.{entity} (patient_key)"
-    for entity in ENTITIES
-]
-
-# PostgreSQL only: row-level security asks "may this patient's rows from this hospital be
-# shown?" for every published row (consent.row_allowed, consent.per_visit_gate), by patient.
-POSTGRES_INDEXES += [
-    "CREATE INDEX IF NOT EXISTS patient_sender_patient ON consent.patient_sender (patient_key)",
-    "CREATE INDEX IF NOT EXISTS per_visit_grant_patient ON consent.per_visit_grant "
-    "(patient_key, source_hospital_code)",
-]
-
-
-def _create_tables(conn: WarehouseConnection) -> None:
-    for schema in ("raw", "consent", "ops"):
-        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-    for entity in ENTITIES:
-        conn.execute(_create_table_sql(f"raw.{entity}", raw_columns(entity)))
-    for statement in CONSENT_DDL + OPS_DDL:
-        conn.execute(statement)
-
-
-def _service_ddl() -> list[str]:
-    """Tables the consent service, its effects and the purge create on first use."""
-    from warehouse.consent.effects import EFFECT_DDL
-    from warehouse.consent.purge import PURGE_DDL
-    from warehouse.consent.storage import CONSENT_SERVICE_DDL
-
-    return CONSENT_SERVICE_DDL + EFFECT_DDL + PURGE_DDL
+class SchemaNotMigrated(RuntimeError):
+    pass
 
 
 def schema_fingerprint() -> str:
     """Of every statement ensure_schema runs and every migration file, in order."""
     digest = hashlib.sha256()
-    for statement in CONSENT_DDL + OPS_DDL + POSTGRES_INDEXES + _service_ddl():
+    for statement in TABLES_DDL + POSTGRES_INDEXES:
         digest.update(statement.encode())
-    for entity in ENTITIES:
-        digest.update(_create_table_sql(f"raw.{entity}", raw_columns(entity)).encode())
-    if importlib.util.find_spec("warehouse.storage.migrations") is not None:
-        package = resources.files("warehouse.storage.migrations")
-        for name in sorted(p.name for p in package.iterdir() if p.name.endswith(".sql")):
-            digest.update(name.encode())
-            digest.update(package.joinpath(name).read_bytes())
+    for added in ADDED_COLUMNS:
+        digest.update(repr(added).encode())
+    package = resources.files(migrations)
+    for name in migrations.migration_files():
+        digest.update(name.encode())
+        digest.update(package.joinpath(name).read_bytes())
     return digest.hexdigest()[:32]
 
 
@@ -189,19 +79,34 @@ def schema_is_current(conn: WarehouseConnection) -> bool:
     return row is not None and row[0] == schema_fingerprint()
 
 
+def add_missing_columns(conn: WarehouseConnection, columns: list[AddedColumn]) -> None:
+    """Columns newer than their table. Only when missing: ALTER TABLE takes a strong lock."""
+    for added in columns:
+        schema, table = added.table.split(".")
+        present = conn.execute(
+            "SELECT 1 FROM information_schema.columns "
+            "WHERE table_schema = ? AND table_name = ? AND column_name = ?",
+            [schema, table, added.column],
+        ).fetchone()
+        if not present:
+            not_null = " NOT NULL" if added.not_null and conn.dialect == "postgres" else ""
+            conn.execute(
+                f"ALTER TABLE {added.table} ADD COLUMN IF NOT EXISTS {added.column}"
+                f" {added.definition}{not_null}"
+            )
+
+
 def ensure_schema(conn: WarehouseConnection) -> None:
-    """Create what is missing; safe to call on every connection, from many processes."""
+    """Create what is missing (`healthlink migrate`); safe from many processes at once."""
     if conn.dialect == "duckdb":
         _create_tables(conn)  # the file lock already serialises every writer
         return
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(?)", [MIGRATION_LOCK_KEY])
         _create_tables(conn)
-        for statement in _service_ddl():
-            conn.execute(statement)
         for statement in POSTGRES_INDEXES:
             conn.execute(statement)
-        _apply_migrations(conn)
+        migrations.apply(conn)
         conn.execute("DELETE FROM ops.schema_state")
         conn.execute(
             "INSERT INTO ops.schema_state (fingerprint, migrated_at) VALUES (?, now())",
@@ -209,10 +114,28 @@ def ensure_schema(conn: WarehouseConnection) -> None:
         )
 
 
-def _apply_migrations(conn: WarehouseConnection) -> None:
-    """Roles, grants and row-level security (warehouse/migrations), when present."""
-    if importlib.util.find_spec("warehouse.storage.migrations") is None:
-        return
-    apply = getattr(importlib.import_module("warehouse.storage.migrations"), "apply", None)
-    if apply is not None:
-        apply(conn)
+def setup_schema(conn: WarehouseConnection) -> None:
+    """First-run setup: DuckDB creates what is missing (the embedded default just works);
+    PostgreSQL migrates only when the database is behind the code, and a role that may not
+    is told to run `healthlink migrate` as the database owner."""
+    if conn.dialect == "duckdb" or not schema_is_current(conn):
+        try:
+            ensure_schema(conn)
+        except psycopg.errors.InsufficientPrivilege as error:
+            raise SchemaNotMigrated(
+                "the warehouse database is not migrated to this version and this "
+                "role may not create objects: run `healthlink migrate` as the "
+                "database owner first"
+            ) from error
+
+
+def setup_warehouse(settings: Settings | None = None) -> None:
+    """setup_schema on a connection of its own: what an entry point calls first."""
+    with connect(settings) as conn:
+        setup_schema(conn)
+
+
+def _create_tables(conn: WarehouseConnection) -> None:
+    for statement in TABLES_DDL:
+        conn.execute(statement)
+    add_missing_columns(conn, ADDED_COLUMNS)

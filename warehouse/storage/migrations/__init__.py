@@ -14,8 +14,9 @@ from contextlib import AbstractContextManager, nullcontext
 from importlib import resources
 from typing import Any, Protocol
 
-# Same key as warehouse.storage.schema's migration lock: advisory locks stack within a session, so
-# running inside ensure_schema's transaction does not deadlock.
+# Any constant: every process migrating the same PostgreSQL database queues on it. The one
+# home of the key: warehouse.storage.schema's ensure_schema takes it too, and advisory locks
+# stack within a session, so apply() inside ensure_schema's transaction does not deadlock.
 MIGRATION_LOCK_KEY = 4_815_162_342
 
 SERVICE_ROLES = (

@@ -1,0 +1,76 @@
+"""api.*: the API's own state (DESIGN §6): physicians, admins, sessions, lockouts, terms,
+ratings, per-visit requests, request-rate counters and the name-search index.
+
+Patient notifications live in consent.notification (the citizen app's list). Timestamps are
+naive UTC. On PostgreSQL schema api is the migration's (002, owned by the API role, 007), and
+the API creates these tables at start-up (warehouse.api.schema); rate_limit is migration 012's.
+"""
+
+from __future__ import annotations
+
+from warehouse.storage.tables import AddedColumn
+
+API_SCHEMA_DDL = "CREATE SCHEMA IF NOT EXISTS api"
+
+LOGIN_THROTTLE_DDL = """CREATE TABLE IF NOT EXISTS api.login_throttle (
+    kind VARCHAR NOT NULL, subject VARCHAR NOT NULL, address VARCHAR NOT NULL,
+    attempts INTEGER NOT NULL, lockouts INTEGER NOT NULL, locked_until TIMESTAMP,
+    last_attempt_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (kind, subject, address))"""
+
+API_TABLES_DDL = [
+    """CREATE TABLE IF NOT EXISTS api.physician (
+        licence VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, status VARCHAR NOT NULL,
+        pincode_hash VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL, changed_at TIMESTAMP)""",
+    # A membership: its status is the hospital's (admins suspend memberships, not people).
+    """CREATE TABLE IF NOT EXISTS api.physician_hospital (
+        licence VARCHAR NOT NULL, hospital_code VARCHAR NOT NULL,
+        status VARCHAR NOT NULL DEFAULT 'active', changed_at TIMESTAMP,
+        PRIMARY KEY (licence, hospital_code))""",
+    """CREATE TABLE IF NOT EXISTS api.admin_account (
+        username VARCHAR PRIMARY KEY, hospital_code VARCHAR NOT NULL,
+        password_hash VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS api.terms_acceptance (
+        licence VARCHAR NOT NULL, terms_version VARCHAR NOT NULL, accepted_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (licence, terms_version))""",
+    """CREATE TABLE IF NOT EXISTS api.session (
+        token_hash VARCHAR PRIMARY KEY, kind VARCHAR NOT NULL, subject VARCHAR NOT NULL,
+        hospital_code VARCHAR, created_at TIMESTAMP NOT NULL, expires_at TIMESTAMP NOT NULL,
+        ended_at TIMESTAMP, ended_reason VARCHAR)""",
+    LOGIN_THROTTLE_DDL,
+    """CREATE TABLE IF NOT EXISTS api.rating_ticket (
+        ticket_hash VARCHAR PRIMARY KEY, hospital_code VARCHAR, issued_at TIMESTAMP NOT NULL,
+        used_at TIMESTAMP)""",
+    """CREATE TABLE IF NOT EXISTS api.rating (
+        hospital_code VARCHAR, score INTEGER NOT NULL, comment VARCHAR,
+        rated_at TIMESTAMP NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS api.per_visit_request (
+        request_id VARCHAR NOT NULL, physician_licence VARCHAR NOT NULL,
+        physician_hospital_code VARCHAR NOT NULL, patient_key VARCHAR NOT NULL,
+        source_hospital_code VARCHAR NOT NULL, status VARCHAR NOT NULL,
+        requested_at TIMESTAMP NOT NULL, decided_at TIMESTAMP,
+        PRIMARY KEY (request_id, source_hospital_code))""",
+]
+
+API_DDL = [API_SCHEMA_DDL, *API_TABLES_DDL]
+
+# Columns added since the first release, for warehouses whose tables predate them (existing
+# memberships stay active).
+API_ADDED_COLUMNS = [
+    AddedColumn("api.physician_hospital", "status", "VARCHAR DEFAULT 'active'"),
+    AddedColumn("api.physician_hospital", "changed_at", "TIMESTAMP"),
+]
+
+# Request-rate counters shared by every API worker (warehouse.api.limits). DuckDB: created
+# at start-up; PostgreSQL: migration 012 (the API role runs no DDL there).
+RATE_LIMIT_DDL = """CREATE TABLE IF NOT EXISTS api.rate_limit (
+    bucket VARCHAR PRIMARY KEY, window_start TIMESTAMP NOT NULL, hits INTEGER NOT NULL)"""
+
+# Blocking keys of the name search (warehouse.api.name_index); the consent purge names these
+# tables too (migrations/013 on PostgreSQL).
+NAME_INDEX_DDL = [
+    "CREATE TABLE IF NOT EXISTS api.name_key (name_key VARCHAR NOT NULL, "
+    "patient_key VARCHAR NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS name_key_idx ON api.name_key (name_key)",
+    "CREATE TABLE IF NOT EXISTS api.name_index_state (built_for VARCHAR NOT NULL)",
+]
