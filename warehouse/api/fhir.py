@@ -7,27 +7,28 @@ Bangkok wall-clock time, so they are written with +07:00.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
-from warehouse.api.records import PatientRecordData
+from warehouse.api.records import HospitalSection, PatientRecordData
 
 TH_CID = "https://terms.sil-th.org/id/th-cid"
 TH_HCODE = "https://terms.sil-th.org/id/th-moph-hcode"
 TH_RECORD = "https://healthlink.example/id/source-record"  # hospital code + "|" + record key
 ICD10_TM = "https://terms.sil-th.org/core/CodeSystem/icd-10-tm"
 TMT_24 = "https://terms.sil-th.org/core/CodeSystem/th-drug-24-digit"
-ATC = "http://www.whocc.no/atc"
 MOPH_VACCINE = "https://terms.sil-th.org/core/CodeSystem/moph-vaccine"
-CVX = "http://hl7.org/fhir/sid/cvx"
 ICD9_CM = "http://hl7.org/fhir/sid/icd-9-cm"
-TH_LAB = "https://terms.sil-th.org/core/CodeSystem/moph-lab"
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
 ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 OBS_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 CONDITION_CATEGORY = "http://terminology.hl7.org/CodeSystem/condition-category"
 SENSITIVITY = "https://healthlink.example/CodeSystem/sensitivity"
+
+Row = dict[str, Any]
+Mapper = Callable[[HospitalSection, Row, dict[str, str], str | None], dict[str, Any]]
 
 # LOINC codes of the vital signs profile (https://hl7.org/fhir/R4/observation-vitalsigns.html).
 VITAL_LOINC = {
@@ -69,7 +70,7 @@ def _concept(system: str | None, code: Any, display: Any) -> dict[str, Any]:
     return concept or {"text": "unknown"}
 
 
-def _base(kind: str, hospital: Any, row: dict[str, Any]) -> dict[str, Any]:
+def _base(kind: str, hospital: HospitalSection, row: dict[str, Any]) -> dict[str, Any]:
     """id, provenance (source hospital and record) and the sensitivity tag."""
     resource: dict[str, Any] = {
         "resourceType": kind,
@@ -113,133 +114,6 @@ def _subject(patient_key: str) -> dict[str, str]:
     return {"reference": f"Patient/{patient_key}"}
 
 
-def _map(category: str, h: Any, row: dict[str, Any], key: str) -> list[dict[str, Any]]:
-    subject = _subject(key)
-    when = fhir_datetime(row.get("recorded_at"))
-    if category == "encounters":
-        r = _base("Encounter", h, row) | {
-            "status": "finished",
-            "class": {
-                "system": ACT_CODE,
-                "code": "IMP" if row["encounter_class"] == "IPD" else "AMB",
-            },
-            "subject": subject,
-            "serviceProvider": {
-                "identifier": {"system": TH_HCODE, "value": h.hospital_code},
-                "display": h.hospital_name,
-            },
-        }
-        start = fhir_datetime(row.get("start_at")) or fhir_datetime(row.get("service_date"))
-        r["period"] = {"start": start} | (
-            {"end": fhir_datetime(row["end_at"])} if row.get("end_at") else {}
-        )
-        if row.get("chief_complaint"):
-            r["reasonCode"] = [{"text": row["chief_complaint"]}]
-        return [r]
-    if category == "diagnoses":
-        return [
-            _base("Condition", h, row)
-            | {
-                "category": [
-                    {"coding": [{"system": CONDITION_CATEGORY, "code": "encounter-diagnosis"}]}
-                ],
-                "code": _concept(
-                    ICD10_TM,
-                    row["icd10_code"],
-                    row.get("diagnosis_name_th") or row.get("diagnosis_name_en"),
-                ),
-                "subject": subject,
-                "recordedDate": when,
-            }
-        ]
-    if category == "allergies":
-        return [
-            _base("AllergyIntolerance", h, row)
-            | {
-                "category": ["medication"],
-                "code": _concept(TMT_24, row.get("drug_code"), row.get("drug_name")),
-                "patient": subject,
-                "recordedDate": when,
-            }
-        ]
-    if category == "medication_dispenses":
-        r = _base("MedicationDispense", h, row) | {
-            "status": "completed",
-            "medicationCodeableConcept": _concept(
-                TMT_24, row.get("drug_code"), row.get("drug_name")
-            ),
-            "subject": subject,
-            "whenHandedOver": when,
-        }
-        if row.get("quantity") is not None:
-            r["quantity"] = {"value": row["quantity"], "unit": row.get("unit")}
-        return [r]
-    if category == "immunizations":
-        return [
-            _base("Immunization", h, row)
-            | {
-                "status": "completed",
-                "vaccineCode": _concept(
-                    MOPH_VACCINE, row.get("vaccine_code"), row.get("vaccine_name")
-                ),
-                "patient": subject,
-                "occurrenceDateTime": fhir_datetime(row.get("service_date")) or when,
-            }
-        ]
-    if category == "procedures":
-        return [
-            _base("Procedure", h, row)
-            | {
-                "status": "completed",
-                "code": _concept(ICD9_CM, row.get("procedure_code"), row.get("procedure_name")),
-                "subject": subject,
-                "performedDateTime": fhir_datetime(row.get("service_date")) or when,
-            }
-        ]
-    if category == "vital_signs":
-        loinc, name = VITAL_LOINC.get(row["vital_code"], (None, row["vital_code"]))
-        return [
-            _observation(h, row, "vital-signs", _concept(LOINC, loinc, name), subject, when)
-            | {"valueQuantity": _quantity(row.get("value"), row.get("unit"))}
-        ]
-    if category == "lab_results":
-        code = _concept(LOINC, row.get("loinc_code"), row.get("lab_name"))
-        r = _observation(h, row, "laboratory", code, subject, when)
-        if row.get("result_value") is not None:
-            r["valueQuantity"] = _quantity(row["result_value"], row.get("unit"))
-        elif row.get("result_text"):
-            r["valueString"] = row["result_text"]
-        if row.get("reference_low") is not None or row.get("reference_high") is not None:
-            r["referenceRange"] = [
-                {
-                    k: _quantity(row[c], row.get("unit"))
-                    for k, c in (("low", "reference_low"), ("high", "reference_high"))
-                    if row.get(c) is not None
-                }
-            ]
-        return [r]
-    if category == "imaging_reports":
-        return [
-            _base("DiagnosticReport", h, row)
-            | {
-                "status": "final",
-                "category": [
-                    {"coding": [{"system": LOINC, "code": "LP29684-5", "display": "Radiology"}]}
-                ],
-                "code": _concept(
-                    None,
-                    None,
-                    " ".join(filter(None, [row.get("modality"), row.get("body_site")]))
-                    or row.get("study_code"),
-                ),
-                "subject": subject,
-                "effectiveDateTime": when,
-                "conclusion": row.get("conclusion"),
-            }
-        ]
-    return []
-
-
 def _quantity(value: Any, unit: Any) -> dict[str, Any]:
     quantity: dict[str, Any] = {"value": value}
     if unit:
@@ -248,8 +122,8 @@ def _quantity(value: Any, unit: Any) -> dict[str, Any]:
 
 
 def _observation(
-    h: Any,
-    row: dict[str, Any],
+    h: HospitalSection,
+    row: Row,
     category: str,
     code: dict[str, Any],
     subject: dict[str, str],
@@ -264,16 +138,160 @@ def _observation(
     }
 
 
+# One function per resource type: (hospital section, row, subject reference, the row's
+# recorded_at as FHIR dateTime) -> the resource. MAPPERS below dispatches on the category.
+def _encounter(h: HospitalSection, row: Row, subject: dict[str, str], when: str | None) -> Row:
+    r = _base("Encounter", h, row) | {
+        "status": "finished",
+        "class": {
+            "system": ACT_CODE,
+            "code": "IMP" if row["encounter_class"] == "IPD" else "AMB",
+        },
+        "subject": subject,
+        "serviceProvider": {
+            "identifier": {"system": TH_HCODE, "value": h.hospital_code},
+            "display": h.hospital_name,
+        },
+    }
+    start = fhir_datetime(row.get("start_at")) or fhir_datetime(row.get("service_date"))
+    r["period"] = {"start": start} | (
+        {"end": fhir_datetime(row["end_at"])} if row.get("end_at") else {}
+    )
+    if row.get("chief_complaint"):
+        r["reasonCode"] = [{"text": row["chief_complaint"]}]
+    return r
+
+
+def _condition(h: HospitalSection, row: Row, subject: dict[str, str], when: str | None) -> Row:
+    return _base("Condition", h, row) | {
+        "category": [{"coding": [{"system": CONDITION_CATEGORY, "code": "encounter-diagnosis"}]}],
+        "code": _concept(
+            ICD10_TM,
+            row["icd10_code"],
+            row.get("diagnosis_name_th") or row.get("diagnosis_name_en"),
+        ),
+        "subject": subject,
+        "recordedDate": when,
+    }
+
+
+def _allergy_intolerance(
+    h: HospitalSection, row: Row, subject: dict[str, str], when: str | None
+) -> Row:
+    return _base("AllergyIntolerance", h, row) | {
+        "category": ["medication"],
+        "code": _concept(TMT_24, row.get("drug_code"), row.get("drug_name")),
+        "patient": subject,
+        "recordedDate": when,
+    }
+
+
+def _medication_dispense(
+    h: HospitalSection, row: Row, subject: dict[str, str], when: str | None
+) -> Row:
+    r = _base("MedicationDispense", h, row) | {
+        "status": "completed",
+        "medicationCodeableConcept": _concept(TMT_24, row.get("drug_code"), row.get("drug_name")),
+        "subject": subject,
+        "whenHandedOver": when,
+    }
+    if row.get("quantity") is not None:
+        r["quantity"] = {"value": row["quantity"], "unit": row.get("unit")}
+    return r
+
+
+def _immunization(h: HospitalSection, row: Row, subject: dict[str, str], when: str | None) -> Row:
+    return _base("Immunization", h, row) | {
+        "status": "completed",
+        "vaccineCode": _concept(MOPH_VACCINE, row.get("vaccine_code"), row.get("vaccine_name")),
+        "patient": subject,
+        "occurrenceDateTime": fhir_datetime(row.get("service_date")) or when,
+    }
+
+
+def _procedure(h: HospitalSection, row: Row, subject: dict[str, str], when: str | None) -> Row:
+    return _base("Procedure", h, row) | {
+        "status": "completed",
+        "code": _concept(ICD9_CM, row.get("procedure_code"), row.get("procedure_name")),
+        "subject": subject,
+        "performedDateTime": fhir_datetime(row.get("service_date")) or when,
+    }
+
+
+def _vital_sign(h: HospitalSection, row: Row, subject: dict[str, str], when: str | None) -> Row:
+    """Observation, category vital-signs, coded by the vital signs profile's LOINC codes."""
+    loinc, name = VITAL_LOINC.get(row["vital_code"], (None, row["vital_code"]))
+    return _observation(h, row, "vital-signs", _concept(LOINC, loinc, name), subject, when) | {
+        "valueQuantity": _quantity(row.get("value"), row.get("unit"))
+    }
+
+
+def _lab_result(h: HospitalSection, row: Row, subject: dict[str, str], when: str | None) -> Row:
+    """Observation, category laboratory: a quantity or a text, and the reference range."""
+    code = _concept(LOINC, row.get("loinc_code"), row.get("lab_name"))
+    r = _observation(h, row, "laboratory", code, subject, when)
+    if row.get("result_value") is not None:
+        r["valueQuantity"] = _quantity(row["result_value"], row.get("unit"))
+    elif row.get("result_text"):
+        r["valueString"] = row["result_text"]
+    if row.get("reference_low") is not None or row.get("reference_high") is not None:
+        r["referenceRange"] = [
+            {
+                k: _quantity(row[c], row.get("unit"))
+                for k, c in (("low", "reference_low"), ("high", "reference_high"))
+                if row.get(c) is not None
+            }
+        ]
+    return r
+
+
+def _imaging_report(h: HospitalSection, row: Row, subject: dict[str, str], when: str | None) -> Row:
+    """DiagnosticReport, category radiology, named by modality and body site."""
+    return _base("DiagnosticReport", h, row) | {
+        "status": "final",
+        "category": [{"coding": [{"system": LOINC, "code": "LP29684-5", "display": "Radiology"}]}],
+        "code": _concept(
+            None,
+            None,
+            " ".join(filter(None, [row.get("modality"), row.get("body_site")]))
+            or row.get("study_code"),
+        ),
+        "subject": subject,
+        "effectiveDateTime": when,
+        "conclusion": row.get("conclusion"),
+    }
+
+
+# Record category (warehouse.api.records.CATEGORIES) -> its resource. The `sensitive`
+# category only lists rows of the others, so it maps to nothing.
+MAPPERS: dict[str, Mapper] = {
+    "encounters": _encounter,
+    "diagnoses": _condition,
+    "allergies": _allergy_intolerance,
+    "medication_dispenses": _medication_dispense,
+    "immunizations": _immunization,
+    "procedures": _procedure,
+    "vital_signs": _vital_sign,
+    "lab_results": _lab_result,
+    "imaging_reports": _imaging_report,
+}
+
+
 def everything_bundle(record: PatientRecordData, national_id: str | None) -> dict[str, Any]:
     """A searchset Bundle: the Patient, then every shown row as its resource."""
-    key = record.patient["patient_key"]
+    subject = _subject(record.patient["patient_key"])
     resources = [patient_resource(record.patient, national_id)]
     for hospital in record.hospitals:
         if hospital.withheld:
             continue
         for category, rows in hospital.categories.items():
-            for row in rows:
-                resources.extend(_map(category, hospital, row, key))
+            mapper = MAPPERS.get(category)
+            if mapper is None:
+                continue
+            resources.extend(
+                mapper(hospital, row, subject, fhir_datetime(row.get("recorded_at")))
+                for row in rows
+            )
     return _bundle(resources)
 
 
