@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Services the test suite needs: the machine's PostgreSQL (started if down) and Debian's
+# Services the test suite needs: the machine's PostgreSQL and Redis (started if down), and Debian's
 # chromium for the browser tests (installed if missing). Never downloads a browser build.
 set -euo pipefail
 if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
@@ -7,6 +7,13 @@ if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
     pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
     for _ in $(seq 1 30); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 1; done
   fi
+fi
+# Redis, the CeleryExecutor's broker in tests/dags/test_celery_executor.py (make test-long):
+# a throwaway broker, so no persistence (no RDB snapshots, no append-only file).
+redis_up() { redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG; }
+if command -v redis-server >/dev/null && ! redis_up; then
+  redis-server --bind 127.0.0.1 --port 6379 --daemonize yes --save '' --appendonly no >/dev/null || true
+  for _ in $(seq 1 15); do redis_up && break; sleep 1; done
 fi
 # Thai fonts, so that the viewer's screenshots show Thai text rather than boxes.
 missing=()
