@@ -32,6 +32,11 @@ def as_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
+def utc_or_now(moment: datetime | None) -> datetime:
+    """`moment` as an aware UTC instant (`as_utc`), or now when it is None."""
+    return as_utc(moment) if moment is not None else utc_now()
+
+
 def to_storage(moment: datetime) -> datetime:
     """Naive UTC, for the event log's TIMESTAMP columns."""
     return as_utc(moment).replace(tzinfo=None)

@@ -14,7 +14,6 @@ from typing import Any
 
 from warehouse import consent
 from warehouse.api.records import PatientRecordData
-from warehouse.consent.storage import transaction as consent_transaction
 from warehouse.storage.connection import WarehouseConnection
 
 
@@ -117,7 +116,7 @@ def notify_break_glass(
         "reason": reason,
         "source_hospitals": sorted(opened_hospitals),
     }
-    with consent_transaction(consent_conn):
+    with consent_conn.transaction():
         consent.notify(consent_conn, patient_key, "break_glass", payload)
 
 

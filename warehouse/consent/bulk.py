@@ -35,13 +35,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from expectations.national_id import valid_national_id_mask
-from warehouse.clock import as_utc, bangkok_day, to_storage, utc_now
+from warehouse.clock import as_utc, bangkok_day, to_storage, utc_or_now
 from warehouse.consent import rules, storage
 from warehouse.consent.errors import ConsentRefused
 from warehouse.consent.model import Event, PatientState, SenderChoice, apply_event
 from warehouse.consent.rules import Participation, Registration
 from warehouse.hospital_registry import Registry
 from warehouse.pseudonym import patient_keys
+from warehouse.storage.protocol import WarehouseConnection
 
 EVENT_SCHEMA = pa.schema(
     [
@@ -127,7 +128,7 @@ class Registrations:
 
     @property
     def lines_read(self) -> int:
-        return self.table.num_rows + len(self.refused)
+        return int(self.table.num_rows) + len(self.refused)
 
 
 @dataclass(frozen=True)
@@ -178,7 +179,7 @@ def _choice(row: dict[str, Any]) -> SenderChoice:
     return SenderChoice.of(networks, hospitals)
 
 
-def participation_from_table(conn: Any) -> Callable[[date], Participation]:
+def participation_from_table(conn: WarehouseConnection) -> Callable[[date], Participation]:
     """Participation per day from the registry mirror consent.hospital (no registry at hand)."""
     rows = conn.execute(
         "SELECT hospital_code, network_code, participating_since, per_visit_consent"
@@ -250,7 +251,7 @@ def _check_line(
     return events, state
 
 
-def _reserve_event_ids(conn: Any, count: int) -> list[int]:
+def _reserve_event_ids(conn: WarehouseConnection, count: int) -> list[int]:
     if not count:
         return []
     rows = conn.execute(
@@ -289,7 +290,8 @@ def _keys(table: pa.Table, pseudonym_key: bytes) -> list[str | None]:
     cid = pc.utf8_trim_whitespace(table.column("cid").combine_chunks().cast(pa.string()))
     valid = valid_national_id_mask(cid)
     keys = patient_keys(pc.if_else(valid, cid, pa.scalar("0" * 13)), pseudonym_key)
-    return pc.if_else(valid, keys, pa.scalar(None, pa.string())).to_pylist()
+    found: list[str | None] = pc.if_else(valid, keys, pa.scalar(None, pa.string())).to_pylist()
+    return found
 
 
 # The column a rule's refusal points at, where one column decides it.
@@ -335,7 +337,7 @@ def _check_lines(
 
 
 def import_registrations(
-    conn: Any,
+    conn: WarehouseConnection,
     registrations: Registrations,
     pseudonym_key: bytes,
     registry: Registry | None = None,
@@ -346,14 +348,14 @@ def import_registrations(
     """Check every well-formed line (`read_registrations`) against the rules; write the
     accepted ones in bulk. Lines refused while reading are reported with the rules' refusals,
     in line order."""
-    moment = as_utc(now) if now is not None else utc_now()
+    moment = utc_or_now(now)
     participation: Callable[[date], Participation]
     if registry is not None:
         participation = functools.cache(partial(Participation.from_registry, registry))
     else:
         participation = participation_from_table(conn)
-    with storage.transaction(conn):
-        if storage.dialect(conn) == "postgres":
+    with conn.transaction():
+        if conn.dialect == "postgres":
             # Registrations through the service wait for the import (one per person).
             conn.execute("LOCK TABLE consent.event IN SHARE ROW EXCLUSIVE MODE")
         seen = {
@@ -380,7 +382,7 @@ def import_registrations(
     )
 
 
-def _write(conn: Any, events: list[Event], states: list[PatientState]) -> None:
+def _write(conn: WarehouseConnection, events: list[Event], states: list[PatientState]) -> None:
     projections = [storage.projection_rows(state) for state in states]
     imported = pa.table({"patient_key": pa.array([s.patient_key for s in states], pa.string())})
     # Projection rows written by the pre-service import path have no events: replace them.

@@ -18,11 +18,12 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from warehouse.clock import as_utc
 from warehouse.consent import storage
 from warehouse.consent.model import Event, PatientState, apply_event, fold
+from warehouse.consent.sender_choice import allows_sql
+from warehouse.storage.protocol import WarehouseConnection
 
 # Events after which a patient's data must come in full even if the hospital was allowed.
 _RESTARTS = ("registered", "rejoined")
@@ -58,7 +59,7 @@ class LogSince:
     joined_at: dict[str, datetime]
 
 
-def _joined_at(conn: Any) -> dict[str, datetime]:
+def _joined_at(conn: WarehouseConnection) -> dict[str, datetime]:
     joined: dict[str, datetime] = {}
     rows = conn.execute(
         "SELECT payload, occurred_at FROM consent.event WHERE event_type = 'hospital_joined'"
@@ -96,13 +97,13 @@ def paths_since(events: list[Event], since: datetime) -> dict[str, ConsentPath]:
     return paths
 
 
-def read_log_since(conn: Any, since: datetime) -> LogSince:
+def read_log_since(conn: WarehouseConnection, since: datetime) -> LogSince:
     """The part of the log that can make anyone newly consenting since `since`."""
     events = storage.load_events_of_patients_active_since(conn, as_utc(since))
     return LogSince(as_utc(since), paths_since(events, since), _joined_at(conn))
 
 
-def _network_of(conn: Any, hospital_code: str) -> str | None:
+def _network_of(conn: WarehouseConnection, hospital_code: str) -> str | None:
     row = conn.execute(
         "SELECT network_code FROM consent.hospital WHERE hospital_code = ?", [hospital_code]
     ).fetchone()
@@ -110,20 +111,15 @@ def _network_of(conn: Any, hospital_code: str) -> str | None:
 
 
 # The projection's answer to SenderChoice.covers for one hospital (its network may be NULL).
-_ALLOWED_NOW_SQL = """
-SELECT c.patient_key FROM consent.patient_consent AS c
-WHERE c.status = 'active'
-  AND (c.sender_scope = 'ALL' OR EXISTS (
-    SELECT 1 FROM consent.patient_sender AS s
-    WHERE s.patient_key = c.patient_key
-      AND ((s.kind = 'hospital' AND s.code = ?) OR (s.kind = 'network' AND s.code = ?))))
-"""
+_ALLOWED_NOW_SQL = (
+    f"SELECT c.patient_key FROM consent.patient_consent AS c WHERE {allows_sql('c', '?', '?')}"
+)
 
 
 class _Cohort:
     """One hospital against a LogSince."""
 
-    def __init__(self, conn: Any, hospital_code: str, log: LogSince) -> None:
+    def __init__(self, conn: WarehouseConnection, hospital_code: str, log: LogSince) -> None:
         self.conn = conn
         self.hospital_code = hospital_code
         self.network = _network_of(conn, hospital_code)
@@ -158,7 +154,9 @@ class _Cohort:
         return unchanged | {k for k, p in self.log.paths.items() if self.allowed(p.now)}
 
 
-def newly_consenting(conn: Any, hospital_code: str, log: LogSince) -> tuple[list[str], bool]:
+def newly_consenting(
+    conn: WarehouseConnection, hospital_code: str, log: LogSince
+) -> tuple[list[str], bool]:
     """(patient keys needing a full history from the hospital, whether it joined since).
 
     Reads only the patients in `log` unless the hospital joined since (then: its cohort).
@@ -170,7 +168,7 @@ def newly_consenting(conn: Any, hospital_code: str, log: LogSince) -> tuple[list
 
 
 def cohort_changes(
-    conn: Any, hospital_code: str, since: datetime, log: LogSince | None = None
+    conn: WarehouseConnection, hospital_code: str, since: datetime, log: LogSince | None = None
 ) -> CohortChanges:
     """Patients who may send to `hospital_code` now, split by whether that is new since `since`.
 

@@ -23,13 +23,14 @@ from typing import Any
 import pyarrow as pa
 import structlog
 
-from warehouse.clock import as_utc, to_storage, utc_now
+from warehouse.clock import as_utc, to_storage, utc_or_now
 from warehouse.consent import storage
 from warehouse.consent.cohort import LogSince, newly_consenting, read_log_since
 from warehouse.consent.hospitals import record_hospital_joined
 from warehouse.consent.per_visit import expire_requests
 from warehouse.consent.purge import purge
 from warehouse.hospital_registry import Registry
+from warehouse.storage.protocol import WarehouseConnection
 from warehouse.storage.tables.ops import EFFECT_DDL
 
 log = structlog.get_logger(__name__)
@@ -48,7 +49,7 @@ HISTORY_SCHEMA = pa.schema(
 )
 
 
-def ensure_effect_tables(conn: Any) -> None:
+def ensure_effect_tables(conn: WarehouseConnection) -> None:
     if getattr(conn, "schema_current", False):
         return  # PostgreSQL: created by the migration (warehouse.storage.schema)
     for statement in EFFECT_DDL:
@@ -67,17 +68,21 @@ class EffectsSummary:
 
 
 def request_full_history(
-    conn: Any, hospital_codes: list[str], extract_date: date, *, now: datetime | None = None
+    conn: WarehouseConnection,
+    hospital_codes: list[str],
+    extract_date: date,
+    *,
+    now: datetime | None = None,
 ) -> dict[str, int]:
     """Record, per hospital, the patients newly consenting since its last checkpoint.
 
     A hospital seen for the first time only gets a checkpoint: its first extract is its
     full history for everyone.
     """
-    moment = as_utc(now) if now is not None else utc_now()
+    moment = utc_or_now(now)
     ensure_effect_tables(conn)
     asked: dict[str, int] = {}
-    with storage.transaction(conn):
+    with conn.transaction():
         # Hospitals share their checkpoint time (written together below): one read of the
         # log per distinct `since`, covering only the patients with an event after it.
         logs: dict[datetime, LogSince] = {}
@@ -118,7 +123,7 @@ def request_full_history(
     return asked
 
 
-def pending_history_requests(conn: Any) -> list[dict[str, Any]]:
+def pending_history_requests(conn: WarehouseConnection) -> list[dict[str, Any]]:
     """Per hospital: full-history requests not yet answered, and the oldest request day."""
     ensure_effect_tables(conn)
     rows = conn.execute(
@@ -131,7 +136,9 @@ def pending_history_requests(conn: Any) -> list[dict[str, Any]]:
     ]
 
 
-def mark_history_fulfilled(conn: Any, hospital_code: str, through: date, on: date) -> int:
+def mark_history_fulfilled(
+    conn: WarehouseConnection, hospital_code: str, through: date, on: date
+) -> int:
     """The hospital sent the requested histories (requests up to `through`) on day `on`."""
     ensure_effect_tables(conn)
     (count,) = conn.execute(
@@ -148,7 +155,7 @@ def mark_history_fulfilled(conn: Any, hospital_code: str, through: date, on: dat
 
 
 def apply_before_sync(
-    conn: Any, registry: Registry, extract_date: date, landing_dir: Path
+    conn: WarehouseConnection, registry: Registry, extract_date: date, landing_dir: Path
 ) -> EffectsSummary:
     """Everything consent changed since the last sync, before the day's hospitals load."""
     storage.ensure_consent_tables(conn)

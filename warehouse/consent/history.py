@@ -27,6 +27,7 @@ from warehouse.clock import (
 from warehouse.consent import storage
 from warehouse.consent.errors import ConsentRefused
 from warehouse.consent.model import STATE_EVENTS, PatientState, apply_event, fold
+from warehouse.storage.protocol import WarehouseConnection
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class HospitalInfo:
     per_visit: bool
 
 
-def _hospitals(conn: Any) -> list[HospitalInfo]:
+def _hospitals(conn: WarehouseConnection) -> list[HospitalInfo]:
     rows = conn.execute(
         "SELECT hospital_code, network_code, participating_since,"
         " coalesce(per_visit_consent, false) FROM consent.hospital ORDER BY hospital_code"
@@ -45,7 +46,9 @@ def _hospitals(conn: Any) -> list[HospitalInfo]:
     return [HospitalInfo(r[0], r[1], r[2], bool(r[3])) for r in rows]
 
 
-def _visible(state: PatientState | None, hospitals: list[HospitalInfo], day: date) -> list[dict]:
+def _visible(
+    state: PatientState | None, hospitals: list[HospitalInfo], day: date
+) -> list[dict[str, Any]]:
     if state is None or not state.active:
         return []
     return [
@@ -76,7 +79,7 @@ def _refuse_future(day: date) -> None:
         )
 
 
-def who_could_see(conn: Any, patient_key: str, day: date) -> dict[str, Any]:
+def who_could_see(conn: WarehouseConnection, patient_key: str, day: date) -> dict[str, Any]:
     _refuse_future(day)
     start = start_of_bangkok_day(day)
     end = start_of_bangkok_day(day + timedelta(days=1))
@@ -128,7 +131,7 @@ def who_could_see(conn: Any, patient_key: str, day: date) -> dict[str, Any]:
     }
 
 
-def who_could_see_all(conn: Any, day: date) -> list[dict[str, Any]]:
+def who_could_see_all(conn: WarehouseConnection, day: date) -> list[dict[str, Any]]:
     """The answer for every patient with a consent event up to the end of `day`."""
     _refuse_future(day)
     end = start_of_bangkok_day(day + timedelta(days=1))

@@ -11,57 +11,35 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
-from typing import Any
 
-from warehouse.clock import as_utc, bangkok_day, utc_now
+from warehouse.clock import bangkok_day, utc_or_now
 from warehouse.consent import storage
 from warehouse.consent.model import Event
 from warehouse.consent.notifications import notify
+from warehouse.consent.sender_choice import covers_sql, mirror_hospitals
 from warehouse.hospital_registry import Registry
+from warehouse.storage.protocol import WarehouseConnection
 
 
-def joined_hospitals(conn: Any) -> set[str]:
+def joined_hospitals(conn: WarehouseConnection) -> set[str]:
     rows = conn.execute(
         "SELECT payload FROM consent.event WHERE event_type = 'hospital_joined'"
     ).fetchall()
     return {json.loads(payload)["hospital_code"] for (payload,) in rows}
 
 
-def _upsert_hospital(conn: Any, registry: Registry, code: str) -> None:
-    hospital = registry.hospitals[code]
-    conn.execute(
-        "INSERT INTO consent.hospital (hospital_code, hospital_name, network_code, network_name,"
-        " participating_since, per_visit_consent) VALUES (?, ?, ?, ?, ?, ?)"
-        " ON CONFLICT (hospital_code) DO UPDATE SET hospital_name = excluded.hospital_name,"
-        " network_code = excluded.network_code, network_name = excluded.network_name,"
-        " participating_since = excluded.participating_since,"
-        " per_visit_consent = excluded.per_visit_consent",
-        [
-            code,
-            hospital.name,
-            hospital.network,
-            registry.networks[hospital.network].name,
-            hospital.participating_since,
-            registry.requires_per_visit_consent(hospital),
-        ],
-    )
-
-
 # Active LIST choosers whose choice covers neither the hospital nor its network, and who
 # consented (registered or rejoined) before the hospital started participating.
-_TO_NOTIFY_SQL = """
+_TO_NOTIFY_SQL = f"""
 SELECT c.patient_key FROM consent.patient_consent AS c
 WHERE c.status = 'active' AND c.sender_scope = 'LIST' AND c.registered_on < ?
-  AND NOT EXISTS (
-    SELECT 1 FROM consent.patient_sender AS s
-    WHERE s.patient_key = c.patient_key
-      AND ((s.kind = 'hospital' AND s.code = ?) OR (s.kind = 'network' AND s.code = ?)))
+  AND NOT {covers_sql("c", "?", "?")}
 ORDER BY c.patient_key
 """
 
 
 def record_hospital_joined(
-    conn: Any, registry: Registry, day: date, *, now: datetime | None = None
+    conn: WarehouseConnection, registry: Registry, day: date, *, now: datetime | None = None
 ) -> list[str]:
     """Append `hospital_joined` for hospitals newly participating on `day`; notify patients.
 
@@ -70,10 +48,10 @@ def record_hospital_joined(
     replay, never makes a hospital join ahead of its date).
     Returns the hospital codes that joined now (empty when nothing changed: idempotent).
     """
-    moment = as_utc(now) if now is not None else utc_now()
+    moment = utc_or_now(now)
     on = min(day, bangkok_day(moment))
     joined: list[str] = []
-    with storage.transaction(conn):
+    with conn.transaction():
         already = joined_hospitals(conn)
         for hospital in sorted(registry.participating(on), key=lambda h: h.hospital_code):
             if hospital.hospital_code in already:
@@ -86,7 +64,7 @@ def record_hospital_joined(
             event_id = storage.append_event(
                 conn, Event("hospital_joined", None, moment, payload, recorded_by="registry")
             )
-            _upsert_hospital(conn, registry, hospital.hospital_code)
+            mirror_hospitals(conn, registry, [hospital])
             patients = conn.execute(
                 _TO_NOTIFY_SQL,
                 [hospital.participating_since, hospital.hospital_code, hospital.network],
@@ -95,4 +73,3 @@ def record_hospital_joined(
                 notify(conn, patient_key, "hospital_joined", payload, event_id=event_id, now=moment)
             joined.append(hospital.hospital_code)
     return joined
-

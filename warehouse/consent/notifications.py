@@ -13,14 +13,15 @@ import json
 from datetime import datetime
 from typing import Any
 
-from warehouse.clock import as_utc, to_storage, utc_now
+from warehouse.clock import to_storage, utc_or_now
 from warehouse.consent import storage
+from warehouse.storage.protocol import WarehouseConnection
 
 KINDS = ("hospital_joined", "per_visit_request", "break_glass")
 
 
 def notify(
-    conn: Any,
+    conn: WarehouseConnection,
     patient_key: str,
     kind: str,
     payload: dict[str, Any],
@@ -41,13 +42,13 @@ def notify(
             kind,
             json.dumps(payload, sort_keys=True, ensure_ascii=False),
             event_id,
-            to_storage(as_utc(now) if now is not None else utc_now()),
+            to_storage(utc_or_now(now)),
         ],
     )
     return notification_id
 
 
-def notifications(conn: Any, patient_key: str) -> list[dict[str, Any]]:
+def notifications(conn: WarehouseConnection, patient_key: str) -> list[dict[str, Any]]:
     """The patient's notifications, oldest first."""
     rows = conn.execute(
         "SELECT notification_id, kind, payload, created_at, read_at FROM consent.notification"

@@ -22,7 +22,7 @@ from warehouse.clock import (
     bangkok_local,
     end_of_bangkok_day,
     to_storage,
-    utc_now,
+    utc_or_now,
 )
 from warehouse.consent import rules, storage
 from warehouse.consent.errors import ConsentRefused
@@ -30,6 +30,7 @@ from warehouse.consent.model import Event
 from warehouse.consent.notifications import notify
 from warehouse.consent.service import current_state
 from warehouse.hospital_registry import Registry
+from warehouse.storage.protocol import WarehouseConnection
 
 
 @dataclass(frozen=True)
@@ -45,12 +46,8 @@ class PerVisitRequest:
     expires_at: datetime
 
 
-def _now(now: datetime | None) -> datetime:
-    return as_utc(now) if now is not None else utc_now()
-
-
 def request_access(
-    conn: Any,
+    conn: WarehouseConnection,
     registry: Registry,
     physician_licence: str,
     physician_hospital_code: str,
@@ -60,7 +57,7 @@ def request_access(
     now: datetime | None = None,
     recorded_by: str = "api",
 ) -> PerVisitRequest:
-    moment = _now(now)
+    moment = utc_or_now(now)
     participation = rules.Participation.from_registry(registry, bangkok_day(moment))
     sources = tuple(sorted(set(source_hospitals)))
     if physician_hospital_code not in participation.hospitals:
@@ -75,7 +72,7 @@ def request_access(
             "not_per_visit",
             f"Hospital(s) {', '.join(outside)} do not require per-visit consent.",
         )
-    with storage.transaction(conn):
+    with conn.transaction():
         state = current_state(conn, patient_key)
         if state is None:
             raise ConsentRefused("not_registered", "This patient has not registered.")
@@ -168,7 +165,7 @@ def _request(row: tuple[Any, ...]) -> PerVisitRequest:
     )
 
 
-def requests_of(conn: Any, patient_key: str) -> list[PerVisitRequest]:
+def requests_of(conn: WarehouseConnection, patient_key: str) -> list[PerVisitRequest]:
     rows = conn.execute(
         f"SELECT {_REQUEST_COLUMNS} FROM consent.per_visit_request WHERE patient_key = ?"
         " ORDER BY requested_at, request_id",
@@ -177,7 +174,9 @@ def requests_of(conn: Any, patient_key: str) -> list[PerVisitRequest]:
     return [_request(row) for row in rows]
 
 
-def _close(conn: Any, request: PerVisitRequest, status: str, moment: datetime, by: str) -> None:
+def _close(
+    conn: WarehouseConnection, request: PerVisitRequest, status: str, moment: datetime, by: str
+) -> None:
     conn.execute(
         "UPDATE consent.per_visit_request SET status = ?, decided_at = ? WHERE request_id = ?",
         [status, to_storage(moment), request.request_id],
@@ -186,10 +185,15 @@ def _close(conn: Any, request: PerVisitRequest, status: str, moment: datetime, b
 
 
 def _decide(
-    conn: Any, patient_key: str, request_id: str, approve: bool, moment: datetime, by: str
+    conn: WarehouseConnection,
+    patient_key: str,
+    request_id: str,
+    approve: bool,
+    moment: datetime,
+    by: str,
 ) -> PerVisitRequest:
     expired = False
-    with storage.transaction(conn):
+    with conn.transaction():
         row = conn.execute(
             f"SELECT {_REQUEST_COLUMNS} FROM consent.per_visit_request"
             " WHERE request_id = ? AND patient_key = ?",
@@ -228,31 +232,31 @@ def _decide(
 
 
 def approve(
-    conn: Any,
+    conn: WarehouseConnection,
     patient_key: str,
     request_id: str,
     *,
     now: datetime | None = None,
     recorded_by: str = "citizen",
 ) -> PerVisitRequest:
-    return _decide(conn, patient_key, request_id, True, _now(now), recorded_by)
+    return _decide(conn, patient_key, request_id, True, utc_or_now(now), recorded_by)
 
 
 def decline(
-    conn: Any,
+    conn: WarehouseConnection,
     patient_key: str,
     request_id: str,
     *,
     now: datetime | None = None,
     recorded_by: str = "citizen",
 ) -> PerVisitRequest:
-    return _decide(conn, patient_key, request_id, False, _now(now), recorded_by)
+    return _decide(conn, patient_key, request_id, False, utc_or_now(now), recorded_by)
 
 
-def expire_requests(conn: Any, *, now: datetime | None = None) -> int:
+def expire_requests(conn: WarehouseConnection, *, now: datetime | None = None) -> int:
     """Close pending requests whose day has ended; returns how many expired."""
-    moment = _now(now)
-    with storage.transaction(conn):
+    moment = utc_or_now(now)
+    with conn.transaction():
         rows = conn.execute(
             f"SELECT {_REQUEST_COLUMNS} FROM consent.per_visit_request"
             " WHERE status = 'pending' AND expires_at <= ? ORDER BY request_id",

@@ -39,7 +39,6 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -48,6 +47,8 @@ import structlog
 
 from warehouse.clock import to_storage, utc_now
 from warehouse.consent import storage
+from warehouse.consent.sender_choice import allows_sql
+from warehouse.storage.protocol import WarehouseConnection
 from warehouse.storage.tables.ops import PURGE_DDL
 
 log = structlog.get_logger(__name__)
@@ -73,6 +74,7 @@ NARROWING_EVENTS = ("withdrawn", "sources_changed")
 # checkpoint again (seconds of appends at any plausible rate); a patient purged already
 # contributes nothing.
 RECHECKED_EVENT_IDS = 1000
+
 
 @dataclass(frozen=True)
 class PurgeResult:
@@ -108,7 +110,7 @@ class _Plan:
     full: bool
 
 
-def purgeable_tables(conn: Any) -> list[tuple[str, str]]:
+def purgeable_tables(conn: WarehouseConnection) -> list[tuple[str, str]]:
     """(schema.table, hospital column) of raw.* and marts tables keyed by patient and hospital."""
     rows = conn.execute(
         "SELECT c.table_schema, c.table_name, c.column_name FROM information_schema.columns AS c"
@@ -128,7 +130,7 @@ def purgeable_tables(conn: Any) -> list[tuple[str, str]]:
     return found
 
 
-def _checkpoint(conn: Any) -> int | None:
+def _checkpoint(conn: WarehouseConnection) -> int | None:
     if not getattr(conn, "schema_current", False):  # PostgreSQL: the migration made it
         for statement in PURGE_DDL:
             conn.execute(statement)
@@ -136,7 +138,7 @@ def _checkpoint(conn: Any) -> int | None:
     return None if through is None else int(through)
 
 
-def _move_checkpoint(conn: Any, through_event_id: int) -> None:
+def _move_checkpoint(conn: WarehouseConnection, through_event_id: int) -> None:
     """Only forward; called in the deleting transaction."""
     previous = _checkpoint(conn)
     conn.execute("DELETE FROM ops.purge_checkpoint")
@@ -153,7 +155,7 @@ _NARROWED_SQL = (
 
 
 def _disallowed_pairs(
-    conn: Any, tables: list[tuple[str, str]], event_ids: tuple[int, int] | None
+    conn: WarehouseConnection, tables: list[tuple[str, str]], event_ids: tuple[int, int] | None
 ) -> list[tuple[str, str]]:
     """Stored pairs the current consent does not allow: of every patient (`event_ids` None),
     or of the patients with a narrowing event in the id range (low, high]."""
@@ -173,12 +175,8 @@ def _disallowed_pairs(
         WHERE p.patient_key IS NOT NULL AND p.hospital_code IS NOT NULL
           AND NOT EXISTS (
             SELECT 1 FROM consent.patient_consent AS c
-            WHERE c.patient_key = p.patient_key AND c.status = 'active'
-              AND (c.sender_scope = 'ALL' OR EXISTS (
-                SELECT 1 FROM consent.patient_sender AS s
-                WHERE s.patient_key = c.patient_key
-                  AND ((s.kind = 'hospital' AND s.code = p.hospital_code)
-                    OR (s.kind = 'network' AND s.code = h.network_code)))))
+            WHERE c.patient_key = p.patient_key
+              AND {allows_sql("c", "p.hospital_code", "h.network_code")})
         ORDER BY 1, 2
         """,
         [] if event_ids is None else list(event_ids),
@@ -186,7 +184,7 @@ def _disallowed_pairs(
     return [(key, code) for key, code in rows]
 
 
-def _plan(conn: Any, *, full: bool) -> _Plan:
+def _plan(conn: WarehouseConnection, *, full: bool) -> _Plan:
     # The id bound is read first: an event appended while the plan runs stays uncovered.
     (through,) = conn.execute("SELECT coalesce(max(event_id), 0) FROM consent.event").fetchone()
     through = int(through)
@@ -201,7 +199,7 @@ def _plan(conn: Any, *, full: bool) -> _Plan:
     return _Plan(_disallowed_pairs(conn, tables, event_ids), through, False)
 
 
-def purge_plan(conn: Any, *, full: bool = False) -> list[tuple[str, str]]:
+def purge_plan(conn: WarehouseConnection, *, full: bool = False) -> list[tuple[str, str]]:
     """(patient_key, hospital_code) pairs stored somewhere that consent no longer allows.
 
     Daily: of the patients with a narrowing event since the checkpoint (or of everyone when
@@ -226,7 +224,9 @@ def _pair_filters(column: str, pairs: list[tuple[str, str]]) -> Iterator[tuple[s
         yield " OR ".join(arms), params
 
 
-def _delete_pairs(conn: Any, table: str, column: str, pairs: list[tuple[str, str]]) -> int:
+def _delete_pairs(
+    conn: WarehouseConnection, table: str, column: str, pairs: list[tuple[str, str]]
+) -> int:
     deleted = 0
     for where, params in _pair_filters(column, pairs):
         (count,) = conn.execute(f"SELECT count(*) FROM {table} WHERE {where}", params).fetchone()
@@ -269,9 +269,9 @@ def _rewrite_landing(landing_dir: Path, pairs: list[tuple[str, str]]) -> int:
     return rewritten
 
 
-def _erase_derived(conn: Any, pairs: list[tuple[str, str]]) -> dict[str, int]:
+def _erase_derived(conn: WarehouseConnection, pairs: list[tuple[str, str]]) -> dict[str, int]:
     """Delete the pairs from the stores built from the marts; rows deleted per table."""
-    if storage.dialect(conn) == "postgres":
+    if conn.dialect == "postgres":
         rows = conn.execute(
             "SELECT relation, deleted FROM consent.erase_derived_rows(?::varchar[], ?::varchar[])",
             [[key for key, _ in pairs], [code for _, code in pairs]],
@@ -298,15 +298,17 @@ def _erase_derived(conn: Any, pairs: list[tuple[str, str]]) -> dict[str, int]:
     return {NAME_INDEX_TABLE: deleted}
 
 
-def _in_transaction(conn: Any) -> bool:
+def _in_transaction(conn: WarehouseConnection) -> bool:
     """Whether an outer transaction is open (CHECKPOINT and VACUUM cannot run inside one)."""
-    if storage.dialect(conn) == "postgres":
+    if conn.dialect == "postgres":
         raw = getattr(conn, "raw", None)
         return raw is not None and raw.info.transaction_status.name != "IDLE"
     return bool(getattr(conn, "_depth", 0))
 
 
-def _reclaim(conn: Any, tables: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def _reclaim(
+    conn: WarehouseConnection, tables: list[str]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Ask the storage to drop the deleted bytes of `tables`: (reclaimed, pending).
 
     DuckDB: CHECKPOINT writes the deletions into the file (not only the WAL) and frees the
@@ -315,7 +317,7 @@ def _reclaim(conn: Any, tables: list[str]) -> tuple[tuple[str, ...], tuple[str, 
     """
     if not tables or _in_transaction(conn):
         return (), tuple(tables)
-    if storage.dialect(conn) != "postgres":
+    if conn.dialect != "postgres":
         conn.execute("CHECKPOINT")
         return tuple(tables), ()
     owned = {
@@ -333,7 +335,7 @@ def _reclaim(conn: Any, tables: list[str]) -> tuple[tuple[str, ...], tuple[str, 
     return tuple(sorted(owned)), tuple(sorted(set(tables) - owned))
 
 
-def purge(conn: Any, landing_dir: Path, *, full: bool = False) -> PurgeResult:
+def purge(conn: WarehouseConnection, landing_dir: Path, *, full: bool = False) -> PurgeResult:
     """Delete what consent no longer allows; record counts (never keys) in consent.purge_log.
 
     Daily by default (the patients changed since the checkpoint); `full`: compare every
@@ -346,7 +348,7 @@ def purge(conn: Any, landing_dir: Path, *, full: bool = False) -> PurgeResult:
     # landing files behind.
     rewritten = _rewrite_landing(landing_dir, pairs) if pairs else 0
     rows: dict[str, int] = {}
-    with storage.transaction(conn):
+    with conn.transaction():
         if pairs:
             for table, column in purgeable_tables(conn):
                 rows[table] = _delete_pairs(conn, table, column, pairs)

@@ -9,6 +9,7 @@ through that service: the imports and withdrawals here only delegate to it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime, time
 from pathlib import Path
 
@@ -16,36 +17,53 @@ import pyarrow as pa
 
 from warehouse.clock import bangkok_today
 from warehouse.consent.bulk import ImportFileError, ImportResult
-from warehouse.hospital_registry import Registry
-from warehouse.storage.connection import WarehouseConnection
+from warehouse.hospital_registry import Hospital, Registry
+from warehouse.storage.protocol import WarehouseConnection
 
 __all__ = [
     "ALLOWED_PATIENT_KEYS_SQL",
     "ImportFileError",
     "ImportResult",
     "allowed_patient_keys",
+    "allows_sql",
+    "covers_sql",
     "import_registrations",
+    "mirror_hospitals",
     "sync_hospitals",
     "withdraw",
 ]
 
-# The rule: an active patient allows a hospital when they chose ALL, or named the
-# hospital, or named the hospital's network (which covers hospitals joining it later); and
-# only a hospital in consent.hospital, i.e. participating today (sync_hospitals), is allowed.
-ALLOWED_PATIENT_KEYS_SQL = """
+# The rule (the Python home; SenderChoice.covers is the same rule over one state): an active
+# patient allows a hospital when they chose ALL, or named the hospital, or named the hospital's
+# network (which covers hospitals joining it later). Every query of the consent wing that asks
+# "may hospital H send for patient P" is built from these two fragments; the SQL home for the
+# published views is the dbt model int_consent__patient_hospital, which states the same.
+
+
+def covers_sql(consent: str, hospital_code: str, network_code: str) -> str:
+    """SQL: the sender choice of `consent` (an alias of consent.patient_consent) covers the
+    hospital whose code and network are the SQL expressions given (`?` placeholders allowed,
+    bound in that order; a NULL network matches no network choice)."""
+    return (
+        f"({consent}.sender_scope = 'ALL' OR EXISTS ("
+        f"SELECT 1 FROM consent.patient_sender AS sender"
+        f" WHERE sender.patient_key = {consent}.patient_key"
+        f" AND ((sender.kind = 'hospital' AND sender.code = {hospital_code})"
+        f" OR (sender.kind = 'network' AND sender.code = {network_code}))))"
+    )
+
+
+def allows_sql(consent: str, hospital_code: str, network_code: str) -> str:
+    """SQL: the consent `consent` is active and its choice covers the hospital (`covers_sql`)."""
+    return f"({consent}.status = 'active' AND {covers_sql(consent, hospital_code, network_code)})"
+
+
+# Only a hospital in consent.hospital, i.e. participating today (sync_hospitals), is allowed.
+ALLOWED_PATIENT_KEYS_SQL = f"""
 SELECT c.patient_key
 FROM consent.patient_consent AS c
 JOIN consent.hospital AS h ON h.hospital_code = ?
-WHERE c.status = 'active'
-  AND (
-    c.sender_scope = 'ALL'
-    OR EXISTS (
-      SELECT 1 FROM consent.patient_sender AS s
-      WHERE s.patient_key = c.patient_key
-        AND ((s.kind = 'hospital' AND s.code = h.hospital_code)
-          OR (s.kind = 'network' AND s.code = h.network_code))
-    )
-  )
+WHERE {allows_sql("c", "h.hospital_code", "h.network_code")}
 """
 
 
@@ -55,13 +73,23 @@ def allowed_patient_keys(conn: WarehouseConnection, hospital_code: str) -> pa.Ar
     return table.column("patient_key").combine_chunks().cast(pa.string())
 
 
-def sync_hospitals(conn: WarehouseConnection, registry: Registry) -> None:
-    """Mirror the hospitals participating today (Asia/Bangkok) into consent.hospital.
+# The one writer of consent.hospital, the registry mirror (sync_hospitals replaces it,
+# warehouse.consent.hospitals adds a hospital as it joins).
+_UPSERT_HOSPITAL_SQL = (
+    "INSERT INTO consent.hospital (hospital_code, hospital_name, network_code, network_name,"
+    " participating_since, per_visit_consent) VALUES (?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (hospital_code) DO UPDATE SET hospital_name = excluded.hospital_name,"
+    " network_code = excluded.network_code, network_name = excluded.network_name,"
+    " participating_since = excluded.participating_since,"
+    " per_visit_consent = excluded.per_visit_consent"
+)
 
-    The views, the load's consent filter and the purge resolve networks with it, so a hospital
-    whose `participating_since` is still ahead is not in it: no patient's "ALL" or network
-    choice reaches it before it joins (warehouse.consent.hospitals records the join).
-    """
+
+def mirror_hospitals(
+    conn: WarehouseConnection, registry: Registry, hospitals: Iterable[Hospital]
+) -> None:
+    """Insert or update `hospitals` in consent.hospital from the registry (in the caller's
+    transaction)."""
     rows = [
         (
             h.hospital_code,
@@ -71,11 +99,21 @@ def sync_hospitals(conn: WarehouseConnection, registry: Registry) -> None:
             h.participating_since,
             registry.requires_per_visit_consent(h),
         )
-        for h in registry.participating(bangkok_today())
+        for h in hospitals
     ]
+    conn.executemany(_UPSERT_HOSPITAL_SQL, rows)
+
+
+def sync_hospitals(conn: WarehouseConnection, registry: Registry) -> None:
+    """Mirror the hospitals participating today (Asia/Bangkok) into consent.hospital.
+
+    The views, the load's consent filter and the purge resolve networks with it, so a hospital
+    whose `participating_since` is still ahead is not in it: no patient's "ALL" or network
+    choice reaches it before it joins (warehouse.consent.hospitals records the join).
+    """
     with conn.transaction():
         conn.execute("DELETE FROM consent.hospital")
-        conn.executemany("INSERT INTO consent.hospital VALUES (?, ?, ?, ?, ?, ?)", rows)
+        mirror_hospitals(conn, registry, registry.participating(bangkok_today()))
 
 
 def import_registrations(

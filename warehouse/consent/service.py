@@ -7,24 +7,25 @@ appends nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from expectations.national_id import is_valid_thai_national_id
-from warehouse.clock import as_utc, bangkok_day, utc_now
+from warehouse.clock import bangkok_day, utc_or_now
 from warehouse.consent import rules, storage
 from warehouse.consent.model import Event, PatientState, SenderChoice, apply_event, fold
 from warehouse.consent.rules import Participation, Registration
 from warehouse.hospital_registry import Registry
 from warehouse.pseudonym import patient_key as make_patient_key
+from warehouse.storage.protocol import WarehouseConnection
 
 
-def current_state(conn: Any, patient_key: str) -> PatientState | None:
+def current_state(conn: WarehouseConnection, patient_key: str) -> PatientState | None:
     """The patient's state derived from the event log (not from the projection)."""
     return fold(storage.load_events(conn, patient_key)).get(patient_key)
 
 
-def _record(conn: Any, state: PatientState | None, event: Event) -> PatientState:
+def _record(conn: WarehouseConnection, state: PatientState | None, event: Event) -> PatientState:
     storage.append_event(conn, event)
     new_state = apply_event(state, event)
     assert new_state is not None  # every state event yields a state
@@ -32,12 +33,19 @@ def _record(conn: Any, state: PatientState | None, event: Event) -> PatientState
     return new_state
 
 
-def _now(now: datetime | None) -> datetime:
-    return as_utc(now) if now is not None else utc_now()
+def _change(
+    conn: WarehouseConnection, patient_key: str, check: Callable[[PatientState | None], Event]
+) -> PatientState:
+    """One transaction: lock the patient, fold their events, check the rule (`check` returns
+    the event or raises ConsentRefused), append the event and rewrite the projection."""
+    with conn.transaction():
+        storage.lock_patient(conn, patient_key)
+        state = current_state(conn, patient_key) if patient_key else None
+        return _record(conn, state, check(state))
 
 
 def register(
-    conn: Any,
+    conn: WarehouseConnection,
     registry: Registry,
     registration: Registration,
     pseudonym_key: bytes,
@@ -45,7 +53,7 @@ def register(
     now: datetime | None = None,
     recorded_by: str = "citizen",
 ) -> PatientState:
-    moment = _now(now)
+    moment = utc_or_now(now)
     participation = Participation.from_registry(registry, bangkok_day(moment))
     # The key is computed only from a valid ID; the ID itself goes no further.
     key = (
@@ -53,17 +61,17 @@ def register(
         if is_valid_thai_national_id(registration.national_id)
         else ""
     )
-    with storage.transaction(conn):
-        storage.lock_patient(conn, key)
-        existing = current_state(conn, key) if key else None
-        event = rules.check_registration(
+    return _change(
+        conn,
+        key,
+        lambda existing: rules.check_registration(
             registration, existing, key, participation, moment, recorded_by
-        )
-        return _record(conn, existing, event)
+        ),
+    )
 
 
 def change_sources(
-    conn: Any,
+    conn: WarehouseConnection,
     registry: Registry,
     patient_key: str,
     choice: SenderChoice,
@@ -71,27 +79,30 @@ def change_sources(
     now: datetime | None = None,
     recorded_by: str = "citizen",
 ) -> PatientState:
-    moment = _now(now)
+    moment = utc_or_now(now)
     participation = Participation.from_registry(registry, bangkok_day(moment))
-    with storage.transaction(conn):
-        storage.lock_patient(conn, patient_key)
-        state = current_state(conn, patient_key)
-        event = rules.check_sources_change(state, choice, participation, moment, recorded_by)
-        return _record(conn, state, event)
+    return _change(
+        conn,
+        patient_key,
+        lambda state: rules.check_sources_change(state, choice, participation, moment, recorded_by),
+    )
 
 
 def withdraw(
-    conn: Any, patient_key: str, *, now: datetime | None = None, recorded_by: str = "citizen"
+    conn: WarehouseConnection,
+    patient_key: str,
+    *,
+    now: datetime | None = None,
+    recorded_by: str = "citizen",
 ) -> PatientState:
-    moment = _now(now)
-    with storage.transaction(conn):
-        storage.lock_patient(conn, patient_key)
-        state = current_state(conn, patient_key)
-        return _record(conn, state, rules.check_withdrawal(state, moment, recorded_by))
+    moment = utc_or_now(now)
+    return _change(
+        conn, patient_key, lambda state: rules.check_withdrawal(state, moment, recorded_by)
+    )
 
 
 def rejoin(
-    conn: Any,
+    conn: WarehouseConnection,
     registry: Registry,
     patient_key: str,
     choice: SenderChoice | None = None,
@@ -100,27 +111,26 @@ def rejoin(
     now: datetime | None = None,
     recorded_by: str = "citizen",
 ) -> PatientState:
-    moment = _now(now)
+    moment = utc_or_now(now)
     participation = Participation.from_registry(registry, bangkok_day(moment))
-    with storage.transaction(conn):
-        storage.lock_patient(conn, patient_key)
-        state = current_state(conn, patient_key)
-        event = rules.check_rejoin(
+    return _change(
+        conn,
+        patient_key,
+        lambda state: rules.check_rejoin(
             state, choice, sensitive_allowed, participation, moment, recorded_by
-        )
-        return _record(conn, state, event)
+        ),
+    )
 
 
 def set_sensitive(
-    conn: Any,
+    conn: WarehouseConnection,
     patient_key: str,
     allowed: bool,
     *,
     now: datetime | None = None,
     recorded_by: str = "citizen",
 ) -> PatientState:
-    moment = _now(now)
-    with storage.transaction(conn):
-        storage.lock_patient(conn, patient_key)
-        state = current_state(conn, patient_key)
-        return _record(conn, state, rules.check_sensitive(state, allowed, moment, recorded_by))
+    moment = utc_or_now(now)
+    return _change(
+        conn, patient_key, lambda state: rules.check_sensitive(state, allowed, moment, recorded_by)
+    )

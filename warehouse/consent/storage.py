@@ -9,17 +9,16 @@ and the published views never see one without the other.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 from warehouse.clock import as_utc, bangkok_day, bangkok_local, to_storage
 from warehouse.consent.model import Event, PatientState
+from warehouse.storage.protocol import WarehouseConnection
 from warehouse.storage.tables.consent import CONSENT_DDL
 
 
-def ensure_consent_tables(conn: Any) -> None:
+def ensure_consent_tables(conn: WarehouseConnection) -> None:
     """Create what is missing; safe to call on every connection, both dialects.
 
     Nothing to do on a PostgreSQL connection already checked against the migration
@@ -30,41 +29,21 @@ def ensure_consent_tables(conn: Any) -> None:
         conn.execute(statement)
 
 
-def dialect(conn: Any) -> str:
-    return str(getattr(conn, "dialect", "duckdb"))
-
-
-@contextmanager
-def transaction(conn: Any) -> Iterator[None]:
-    """conn.transaction() when the interface has it, else BEGIN/COMMIT on a raw DuckDB conn."""
-    if hasattr(conn, "transaction"):
-        with conn.transaction():
-            yield
-        return
-    conn.execute("BEGIN")
-    try:
-        yield
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-
-
-def lock_patient(conn: Any, patient_key: str) -> None:
+def lock_patient(conn: WarehouseConnection, patient_key: str) -> None:
     """Serialise changes of one patient (PostgreSQL; DuckDB has one writer anyway).
 
     Without it two concurrent changes could both pass the once-a-day check.
     """
-    if dialect(conn) == "postgres":
+    if conn.dialect == "postgres":
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(?))", [f"consent:{patient_key}"])
 
 
-def next_id(conn: Any, sequence: str) -> int:
+def next_id(conn: WarehouseConnection, sequence: str) -> int:
     row = conn.execute(f"SELECT nextval('consent.{sequence}')").fetchone()
     return int(row[0])
 
 
-def append_event(conn: Any, event: Event) -> int:
+def append_event(conn: WarehouseConnection, event: Event) -> int:
     event_id = next_id(conn, "event_id_seq")
     conn.execute(
         "INSERT INTO consent.event (event_id, patient_key, event_type, payload, occurred_at,"
@@ -103,7 +82,7 @@ def _event(row: tuple[Any, ...]) -> Event:
 
 
 def load_events(
-    conn: Any, patient_key: str | None = None, until: datetime | None = None
+    conn: WarehouseConnection, patient_key: str | None = None, until: datetime | None = None
 ) -> list[Event]:
     """Events in log order, for one patient (plus none of the others) or for everyone."""
     clauses: list[str] = []
@@ -121,7 +100,7 @@ def load_events(
     return [_event(row) for row in rows]
 
 
-def load_events_of_patients_active_since(conn: Any, since: datetime) -> list[Event]:
+def load_events_of_patients_active_since(conn: WarehouseConnection, since: datetime) -> list[Event]:
     """Every event, in log order, of the patients who have an event after `since`.
 
     What happened since, plus the earlier history that says where each of them stood at
@@ -151,7 +130,7 @@ def projection_rows(state: PatientState) -> tuple[tuple[Any, ...], list[tuple[st
     return consent_row, senders
 
 
-def write_projection(conn: Any, state: PatientState) -> None:
+def write_projection(conn: WarehouseConnection, state: PatientState) -> None:
     """Replace the patient's rows in the current-state tables with `state`."""
     conn.execute("DELETE FROM consent.patient_sender WHERE patient_key = ?", [state.patient_key])
     conn.execute("DELETE FROM consent.patient_consent WHERE patient_key = ?", [state.patient_key])
