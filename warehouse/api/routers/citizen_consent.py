@@ -24,11 +24,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from warehouse import consent
+from warehouse.api import citizen_actions
+from warehouse.api.citizen_actions import NOT_REGISTERED, NOT_REGISTERED_MESSAGE
 from warehouse.api.citizen_identity import RECORDED_BY_CITIZEN, Citizen, CurrentCitizen
+from warehouse.api.context import ApiContext
 from warehouse.api.deps import UNAUTHORIZED, BirthDate, Context, Moment, PatientKey
-from warehouse.audit import trail
 from warehouse.consent import ConsentRefused, PatientState, SenderChoice
 from warehouse.pseudonym import patient_key as make_patient_key
+from warehouse.storage.connection import WarehouseConnection
 
 router = APIRouter(prefix="/citizen-app/consent", tags=["citizen app: consent"])
 
@@ -64,9 +67,6 @@ REFUSED: dict[int | str, dict[str, Any]] = {
     **UNAUTHORIZED,
     503: {"description": "no identity provider key is configured"},
 }
-# One body for "no such patient" and "not yours": the two must not be told apart.
-NOT_REGISTERED = "not_registered"
-NOT_REGISTERED_MESSAGE = "This person has not registered."
 
 
 class Sender(BaseModel):
@@ -149,32 +149,15 @@ def _refused(refusal: ConsentRefused) -> JSONResponse:
 
 
 def _act(
-    context: Any, citizen: Citizen, audit_action: str, action: Callable[[Any], Any] | None
+    context: ApiContext,
+    citizen: Citizen,
+    audit_action: str,
+    action: Callable[[WarehouseConnection], Any] | None,
 ) -> Any:
-    """Run a consent-service call for the citizen (None: refused before any, as not theirs);
-    a refusal becomes its 4xx response. Audited either way, as the patient's own action."""
-    with context.connect() as conn:
-        try:
-            if action is None:
-                raise ConsentRefused(NOT_REGISTERED, NOT_REGISTERED_MESSAGE)
-            with context.consent_service(conn) as consent_conn:
-                result, outcome = action(consent_conn), "ok"
-        except ConsentRefused as refusal:
-            code = refusal.reason_code
-            result = _refused(refusal)
-            outcome = "not_found" if code == NOT_REGISTERED else f"refused:{code}"
-        with conn.transaction():
-            context.audit.append(
-                conn,
-                trail.AuditEntry(
-                    action=audit_action,
-                    outcome=outcome,
-                    patient_key=citizen.patient_key,
-                    purpose="citizen_app",
-                ),
-            )
-        context.audit.export_committed()
-    return result
+    """The consent call for the citizen, audited (warehouse.api.citizen_actions); a refusal
+    becomes its 4xx response."""
+    result = citizen_actions.act(context, citizen.patient_key, audit_action, action)
+    return _refused(result) if isinstance(result, ConsentRefused) else result
 
 
 def _not_self(_conn: Any) -> Any:
@@ -186,7 +169,7 @@ def _as_state(result: Any) -> Any:
 
 
 def _for_own_key(
-    context: Any,
+    context: ApiContext,
     citizen: Citizen,
     patient_key: str,
     audit_action: str,

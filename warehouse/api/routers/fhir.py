@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from warehouse.api import fhir, search
+from warehouse.api import fhir, reads
 from warehouse.api.deps import (
     FORBIDDEN,
     NOT_FOUND,
@@ -18,9 +18,6 @@ from warehouse.api.deps import (
     PatientKey,
     physician_session,
 )
-from warehouse.api.gate import set_physician
-from warehouse.api.records import read_record
-from warehouse.audit import trail
 
 router = APIRouter(prefix="/fhir", tags=["fhir"])
 FHIR_JSON = "application/fhir+json"
@@ -55,19 +52,7 @@ def patient_search(body: FhirSearch, token: BearerToken, context: Context) -> JS
     with context.connect() as conn:
         physician = physician_session(conn, context, token)
         # Over the rate limit the request never gets here (warehouse.api.limits: 429).
-        with conn.transaction():
-            hits = search.by_national_id(conn, national_id)
-            context.audit.append(
-                conn,
-                trail.AuditEntry(
-                    action="fhir_search",
-                    outcome="ok",
-                    physician_licence=physician.licence,
-                    physician_hospital_code=physician.hospital_code,
-                    returned_patients=[h["patient_key"] for h in hits],
-                ),
-            )
-        context.audit.export_committed()
+        hits = reads.fhir_search(context, conn, physician, national_id)
     return FhirJSONResponse(fhir.search_bundle(hits, national_id))
 
 
@@ -83,29 +68,7 @@ def patient_everything(
     """Everything this physician may see now (per-visit gate applied, no break-glass)."""
     with context.connect() as conn:
         physician = physician_session(conn, context, token)
-        assert physician.hospital_code is not None
-        with conn.transaction():
-            set_physician(conn, physician.licence, physician.hospital_code)
-            record = read_record(conn, context.record_gate, patient_key)
-            national_id = None
-            if record is not None:
-                row = conn.execute(
-                    "SELECT cid FROM published.patient WHERE patient_key = ?", [patient_key]
-                ).fetchone()
-                national_id = row[0] if row else None
-            context.audit.append(
-                conn,
-                trail.AuditEntry(
-                    action="fhir_everything",
-                    outcome="ok" if record else "not_found",
-                    physician_licence=physician.licence,
-                    physician_hospital_code=physician.hospital_code,
-                    patient_key=patient_key,
-                    categories=record.returned_categories if record else [],
-                    source_hospitals=record.returned_hospitals if record else [],
-                ),
-            )
-        context.audit.export_committed()
+        record, national_id = reads.fhir_everything(context, conn, physician, patient_key)
     if record is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "patient_not_found")
     return FhirJSONResponse(fhir.everything_bundle(record, national_id))

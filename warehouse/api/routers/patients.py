@@ -1,8 +1,8 @@
 """Patient search and the patient record (per-visit gated; break-glass), every call audited.
 
-Each handler reads and writes its audit row in ONE transaction, then exports the chain head
-after the commit. A withdrawn patient and a key that never existed take the same path to the same
-404 body.
+The handlers resolve the session and shape the answer; warehouse.api.reads reads and writes
+the audit row in ONE transaction, then exports the chain head after the commit. A withdrawn
+patient and a key that never existed take the same path to the same 404 body.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from warehouse.api import search, visit_access
+from warehouse.api import reads, visit_access
 from warehouse.api.deps import (
     FORBIDDEN,
     NO_NUL,
@@ -24,15 +24,12 @@ from warehouse.api.deps import (
     PatientKey,
     physician_session,
 )
-from warehouse.api.gate import set_physician
 from warehouse.api.records import (
     CATEGORIES,
     DISCLAIMER_EN,
     DISCLAIMER_TH,
     PatientRecordData,
-    read_record,
 )
-from warehouse.audit import trail
 
 router = APIRouter(tags=["patients"])
 
@@ -144,25 +141,15 @@ def search_patients(body: SearchRequest, token: BearerToken, context: Context) -
     with context.connect() as conn:
         physician = physician_session(conn, context, token)
         # Over the rate limit the request never gets here (warehouse.api.limits: 429).
-        if not isinstance(body, SearchById):
-            context.name_index.ensure(conn)  # rebuilt only after a sync
-        with conn.transaction():
-            if isinstance(body, SearchById):
-                hits = search.by_national_id(conn, body.national_id)
-            else:
-                hits = search.by_name(conn, body.first_name, body.last_name)
-            page = search.paginate(hits, body.page, body.page_size)
-            context.audit.append(
-                conn,
-                trail.AuditEntry(
-                    action="search_by_id" if isinstance(body, SearchById) else "search_by_name",
-                    outcome="ok",
-                    physician_licence=physician.licence,
-                    physician_hospital_code=physician.hospital_code,
-                    returned_patients=[h["patient_key"] for h in page.items],
-                ),
-            )
-        context.audit.export_committed()
+        page = reads.search_patients(
+            context,
+            conn,
+            physician,
+            national_id=body.national_id if isinstance(body, SearchById) else None,
+            names=None if isinstance(body, SearchById) else (body.first_name, body.last_name),
+            page=body.page,
+            page_size=body.page_size,
+        )
     return SearchResponse(
         total=page.total,
         page=body.page,
@@ -171,60 +158,13 @@ def search_patients(body: SearchRequest, token: BearerToken, context: Context) -
     )
 
 
-def _read_audited(
-    context: Context, token: str, patient_key: str, *, reason: str | None
-) -> PatientRecord:
-    break_glass = reason is not None
+def _read(context: Context, token: str, patient_key: str, *, reason: str | None) -> PatientRecord:
     with context.connect() as conn:
         physician = physician_session(conn, context, token)
-        assert physician.hospital_code is not None  # physician_session(ready=True)
-        with conn.transaction():
-            set_physician(conn, physician.licence, physician.hospital_code)
-            record = read_record(conn, context.record_gate, patient_key, break_glass=break_glass)
-            if record is not None:
-                with context.consent_service(conn) as consent_conn:
-                    visit_access.apply_statuses(
-                        consent_conn,
-                        record,
-                        physician.licence,
-                        physician.hospital_code,
-                        break_glass=break_glass,
-                    )
-            opened = (
-                [h.hospital_code for h in record.hospitals if not h.gate_open] if record else []
-            )
-            context.audit.append(
-                conn,
-                trail.AuditEntry(
-                    action="break_glass_record" if break_glass else "record",
-                    outcome="ok" if record is not None else "not_found",
-                    physician_licence=physician.licence,
-                    physician_hospital_code=physician.hospital_code,
-                    patient_key=patient_key,
-                    categories=record.returned_categories if record else [],
-                    source_hospitals=record.returned_hospitals if record else [],
-                    purpose="emergency" if break_glass else "treatment",
-                    break_glass=break_glass,
-                    reason=reason,
-                ),
-            )
-            if record is not None and reason is not None:
-                # The patient's own notification list (consent.notification). On PostgreSQL
-                # it commits on its own, before the audit row: better told of an opening
-                # whose audit then failed than not told at all.
-                with context.consent_service(conn) as consent_conn:
-                    visit_access.notify_break_glass(
-                        consent_conn,
-                        patient_key,
-                        physician.licence,
-                        physician.hospital_code,
-                        reason,
-                        opened,
-                    )
-        context.audit.export_committed()
+        record = reads.patient_record(context, conn, physician, patient_key, reason=reason)
     if record is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "patient_not_found")
-    return _record_response(record, break_glass)
+    return _record_response(record, break_glass=reason is not None)
 
 
 @router.get(
@@ -233,7 +173,7 @@ def _read_audited(
     responses={**UNAUTHORIZED, **FORBIDDEN, **NOT_FOUND},
 )
 def patient_record(patient_key: PatientKey, token: BearerToken, context: Context) -> PatientRecord:
-    return _read_audited(context, token, patient_key, reason=None)
+    return _read(context, token, patient_key, reason=None)
 
 
 @router.post(
@@ -253,4 +193,4 @@ def break_glass_record(
     except visit_access.ReasonRefused as refused:
         detail = [{"type": "value_error", "loc": ["body", "reason"], "msg": str(refused)}]
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail) from None
-    return _read_audited(context, token, patient_key, reason=reason)
+    return _read(context, token, patient_key, reason=reason)

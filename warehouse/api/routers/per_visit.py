@@ -4,7 +4,8 @@ Only the patient answers a request: the decision endpoint takes the identity pro
 for the patient (warehouse/api/citizen_identity.py), and acts on that patient's requests only;
 a physician's session token (or the app's own credential) is 401, another patient's request
 answers as one that does not exist (404 unknown_request). The rules and storage are
-warehouse.consent's; refusals carry its reason codes.
+warehouse.consent's; refusals carry its reason codes. The work and its audit row are
+warehouse.api.visit_requests'.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from fastapi import APIRouter, HTTPException, Path, status
 from pydantic import BaseModel, Field
 
 from warehouse import consent
-from warehouse.api.citizen_identity import RECORDED_BY_CITIZEN, CurrentCitizen
+from warehouse.api import visit_requests
+from warehouse.api.citizen_identity import CurrentCitizen
 from warehouse.api.deps import (
     FORBIDDEN,
     NOT_FOUND,
@@ -26,8 +28,6 @@ from warehouse.api.deps import (
     PatientKey,
     physician_session,
 )
-from warehouse.api.records import visible_patient
-from warehouse.audit import trail
 
 router = APIRouter(tags=["per-visit consent"])
 
@@ -72,45 +72,16 @@ def request_per_visit(
     patient_key: PatientKey, body: PerVisitRequestBody, token: BearerToken, context: Context
 ) -> PerVisitRequestOut:
     """Ask the patient (in the citizen app) to let this physician see per-visit hospitals."""
-    refused: str | None = None
-    request = None
     with context.connect() as conn:
         physician = physician_session(conn, context, token)
-        assert physician.hospital_code is not None
-        with conn.transaction():
-            found = visible_patient(conn, patient_key) is not None
-            if found:
-                try:
-                    with context.consent_service(conn) as consent_conn:
-                        request = consent.request_access(
-                            consent_conn,
-                            context.registry,
-                            physician.licence,
-                            physician.hospital_code,
-                            patient_key,
-                            body.source_hospitals,
-                        )
-                except consent.ConsentRefused as error:
-                    refused = error.reason_code
-            trail.append(
-                conn,
-                trail.AuditEntry(
-                    action="per_visit_request",
-                    outcome="ok"
-                    if request
-                    else ("not_found" if not found else f"refused:{refused}"),
-                    physician_licence=physician.licence,
-                    physician_hospital_code=physician.hospital_code,
-                    patient_key=patient_key,
-                    source_hospitals=list(body.source_hospitals),
-                ),
-            )
-        context.head_exporter.maybe_export(conn)
-    if not found:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "patient_not_found")
-    if request is None:
-        raise HTTPException(status.HTTP_409_CONFLICT, refused)
-    return _out(request)
+        outcome = visit_requests.request_access(
+            context, conn, physician, patient_key, list(body.source_hospitals)
+        )
+    if outcome.refused == visit_requests.PATIENT_NOT_FOUND:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, visit_requests.PATIENT_NOT_FOUND)
+    if outcome.request is None:
+        raise HTTPException(status.HTTP_409_CONFLICT, outcome.refused)
+    return _out(outcome.request)
 
 
 @router.post(
@@ -130,32 +101,15 @@ def decide(
     context: Context,
 ) -> PerVisitRequestOut:
     """The patient (the token's subject) approves or declines their own request."""
-    decide_fn = consent.approve if body.decision == "approve" else consent.decline
-    decided: consent.PerVisitRequest | None = None
-    refused = ""
     with context.connect() as conn:
-        try:
-            with context.consent_service(conn) as consent_conn:
-                decided = decide_fn(
-                    consent_conn, citizen.patient_key, request_id, recorded_by=RECORDED_BY_CITIZEN
-                )
-        except consent.ConsentRefused as error:
-            refused = error.reason_code
-        with conn.transaction():
-            trail.append(
-                conn,
-                trail.AuditEntry(
-                    action=f"citizen_per_visit_{body.decision}",
-                    outcome="ok" if decided else f"refused:{refused}",
-                    patient_key=citizen.patient_key,
-                    source_hospitals=list(decided.source_hospitals) if decided else [],
-                    purpose="citizen_app",
-                ),
-            )
-        context.head_exporter.maybe_export(conn)
-    if decided is None:
-        code = (
-            status.HTTP_404_NOT_FOUND if refused == "unknown_request" else status.HTTP_409_CONFLICT
+        outcome = visit_requests.decide(
+            context, conn, citizen.patient_key, request_id, body.decision
         )
-        raise HTTPException(code, refused)
-    return _out(decided)
+    if outcome.request is None:
+        code = (
+            status.HTTP_404_NOT_FOUND
+            if outcome.refused == "unknown_request"
+            else status.HTTP_409_CONFLICT
+        )
+        raise HTTPException(code, outcome.refused)
+    return _out(outcome.request)
