@@ -23,7 +23,9 @@ from fastapi.utils import is_body_allowed_for_status_code
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
+
+from warehouse.api.asgi import HttpMiddleware
 
 log = structlog.get_logger("warehouse.api")
 
@@ -92,16 +94,10 @@ def route_template(scope: Scope) -> str:
     return f"{scope.get('method', '')} {path or '(no route)'}"
 
 
-class LastResort:
+class LastResort(HttpMiddleware):
     """The catch-all: a generic 500, the exception's type and route in the log, nothing else."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
 
         async def tracking_send(message: Message) -> None:

@@ -22,7 +22,9 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
+
+from warehouse.api.asgi import HttpMiddleware
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -39,17 +41,11 @@ SECURITY_HEADERS = {
 DOCS_DIR = Path(__file__).resolve().parent / "docs_ui"
 
 
-class SecurityHeaders:
+class SecurityHeaders(HttpMiddleware):
     """The headers above on every HTTP response, plus Server-Timing (time inside the app,
     for clients and `make bench`)."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
 
         async def send_with_headers(message: Message) -> None:

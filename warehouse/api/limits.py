@@ -35,6 +35,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from warehouse.api.asgi import HttpMiddleware
 from warehouse.api.credentials import token_hash
 from warehouse.api.errors import note_refusal
 from warehouse.clock import storage_now
@@ -76,8 +77,13 @@ def _json_refusal(message: str) -> JSONResponse:
     )
 
 
+def _headers(scope: Scope) -> list[tuple[bytes, bytes]]:
+    headers: list[tuple[bytes, bytes]] = scope.get("headers", [])
+    return headers
+
+
 def _is_json(scope: Scope) -> bool:
-    for name, value in scope.get("headers", []):
+    for name, value in _headers(scope):
         if name == b"content-type":
             media = value.split(b";", 1)[0].strip().lower()
             return media == b"application/json" or (
@@ -87,7 +93,7 @@ def _is_json(scope: Scope) -> bool:
 
 
 def _declared_length(scope: Scope) -> int | None:
-    for name, value in scope.get("headers", []):
+    for name, value in _headers(scope):
         if name == b"content-length":
             try:
                 return int(value)
@@ -163,17 +169,14 @@ def json_body_problem(body: bytes) -> str | None:
     return None
 
 
-class BodyGuard:
+class BodyGuard(HttpMiddleware):
     """413 above the body limit; 422 for a JSON body the warehouse could not take."""
 
     def __init__(self, app: ASGIApp, limit_bytes: int) -> None:
-        self.app = app
+        super().__init__(app)
         self.limit = limit_bytes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         declared = _declared_length(scope)
         if declared is not None and declared > self.limit:
             await self._refuse(scope, receive, send, _too_large())
@@ -287,7 +290,7 @@ def limit_class(scope: Scope) -> tuple[str, dict[str, Any]] | None:
 
 
 def _bearer(scope: Scope) -> str | None:
-    for name, value in scope.get("headers", []):
+    for name, value in _headers(scope):
         if name == b"authorization":
             scheme, _, credentials = value.decode("latin-1").partition(" ")
             if scheme.lower() == "bearer" and credentials.strip():
@@ -305,16 +308,10 @@ def _actor(conn: WarehouseConnection, token: str) -> str:
     return f"{row[0]}:{row[1]}" if row else f"token:{hashed}"
 
 
-class RateLimit:
+class RateLimit(HttpMiddleware):
     """429 + Retry-After over the actor's or the address's limit on patient-touching routes."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         classified = limit_class(scope)
         if classified is None:
             await self.app(scope, receive, send)

@@ -136,7 +136,8 @@ def take_slot(
     so every worker sees the slot before this one checks the pincode."""
     statement = _slot_statement(key, budget, now)
     row = conn.execute(statement.text, statement.params).fetchone()
-    attempts, locked_until = int(row[0]), row[1]
+    attempts = int(row[0])
+    locked_until: datetime | None = row[1]
     if attempts == budget.attempts:
         # This attempt set a lock: a rare moment, good for dropping keys a day quiet (every
         # well-formed licence string gets a key, so guessing would otherwise grow the table).
