@@ -35,9 +35,6 @@ from warehouse.storage.tables.ops import EFFECT_DDL
 
 log = structlog.get_logger(__name__)
 
-# A full-history request older than this many days is late (the hospital needs 1-4).
-HISTORY_PREPARATION_DAYS = 4
-
 HISTORY_SCHEMA = pa.schema(
     [
         ("hospital_code", pa.string()),
