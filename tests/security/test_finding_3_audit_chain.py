@@ -339,6 +339,7 @@ def upgraded(tmp_path: Path, warehouse_url: str) -> Log:
     """Three rows chained as migration 006 did (unkeyed sha256), then keyed appends."""
     settings = _settings(tmp_path / "home", warehouse_url)
     with connect(settings) as conn:
+        setup_schema(conn)  # creates the schema (PostgreSQL: runs the migration)
         audit.ensure_audit_schema(conn)
     legacy = []
     prev = audit.GENESIS_HASH
