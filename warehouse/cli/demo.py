@@ -1,7 +1,9 @@
 """`make demo`: generate a small country, run the daily DAG for two days, show the result.
 
 Runs the real DAG with `airflow dags test` in a throwaway AIRFLOW_HOME under the demo
-directory, on the embedded DuckDB warehouse.
+directory, on the embedded DuckDB warehouse, or wholly on PostgreSQL when
+HEALTHLINK_WAREHOUSE holds a postgresql:// URL (every step, the summary and the demo
+physician then go there).
 """
 
 from __future__ import annotations
@@ -83,6 +85,7 @@ def main() -> None:
         env,
     )
     _run([*healthlink, "check"], env)
+    _run([*healthlink, "migrate"], env)
     _run([*healthlink, "consent", "import", str(out / "consent" / "registrations.csv")], env)
 
     console.rule("2. Airflow metadata database (throwaway AIRFLOW_HOME)")
@@ -103,7 +106,7 @@ def main() -> None:
 
     console.rule("4. run summary")
     _run([*healthlink, "status"], env)
-    _show_published(Path(env["HEALTHLINK_HOME"]) / "warehouse.duckdb")
+    _show_published(env)
     _add_demo_physician(healthlink, env, out)
 
 
@@ -150,28 +153,38 @@ def _add_demo_physician(healthlink: list[str], env: dict[str, str], out: Path) -
     )
 
 
-def _show_published(path: Path) -> None:
-    import duckdb
+def _show_published(env: dict[str, str]) -> None:
+    from warehouse.settings import Settings
+    from warehouse.storage.connection import connect
 
-    conn = duckdb.connect(str(path), read_only=True)
+    # The demo's own settings, read from the environment its steps ran with.
+    saved = dict(os.environ)
+    os.environ.update(env)
     try:
-        console.rule("5. published views (rows per category and source hospital)")
-        missing = []
+        settings = Settings()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    console.rule("5. published views (rows per category and source hospital)")
+    missing = []
+    with connect(settings) as conn:
         for view in CATEGORY_VIEWS:
             rows, hospitals = conn.execute(
                 f"SELECT count(*), count(DISTINCT hospital_code) FROM published.{view}"
-            ).fetchone()  # type: ignore[misc]
+            ).fetchone()
             console.print(f"published.{view:<20} {rows:>8} rows from {hospitals} hospitals")
             if rows == 0:
                 missing.append(view)
-    finally:
-        conn.close()
-    console.print(f"\nWarehouse file: [bold]{path}[/bold]")
-    console.print(
-        "Query a published view (DuckDB's single writer: stop other healthlink processes first):\n"
-        f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{path}', read_only=True)"
-        ".sql('select hospital_name, icd10_code, diagnosis_name_th, service_date from published.diagnosis limit 5'))\""
-    )
+    if settings.warehouse:
+        console.print("\nWarehouse: PostgreSQL (HEALTHLINK_WAREHOUSE)")
+    else:
+        path = settings.duckdb_path
+        console.print(f"\nWarehouse file: [bold]{path}[/bold]")
+        console.print(
+            "Query a published view (DuckDB's single writer: stop other healthlink processes first):\n"
+            f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{path}', read_only=True)"
+            ".sql('select hospital_name, icd10_code, diagnosis_name_th, service_date from published.diagnosis limit 5'))\""
+        )
     if missing:
         raise SystemExit(f"published views without rows: {', '.join(missing)}")
 
