@@ -5,18 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from synthetic import fmt
+from synthetic import rows as shared
 from synthetic.clinical import SEXUAL, DiagnosisPools
-from synthetic.rows import (
-    FileRows,
-    World,
-    admission_rows,
-    child_counts,
-    draw,
-    expand,
-    file_rows,
-    unique_pairs,
-    visit_rows,
-)
+from synthetic.rows import FileRows, World
 
 CLINICS = ["00100", "00100", "00100", "00200", "00300", "00400", "00500", "00600"]
 WARDS = ["01001", "01002", "02001", "03001", "04001"]
@@ -36,7 +27,7 @@ def _comorbidities(world: World, rng: np.random.Generator, pools: DiagnosisPools
         gets = np.flatnonzero(gets & (rng.random(len(patient)) < COMORBID_RATE))
         if len(pool) and len(gets):
             parents.append(gets)
-            codes.append(draw(rng, pool, len(gets), skew=0.5))
+            codes.append(shared.draw(rng, pool, len(gets), skew=0.5))
     if not parents:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     return np.concatenate(parents), np.concatenate(codes)
@@ -47,16 +38,16 @@ def _with_others(world: World, rng: np.random.Generator, pools: DiagnosisPools,
                  cap: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Parent, code and DIAGTYPE rows: one principal per parent, a few others and the
     patient's chronic sensitive conditions as comorbidities."""
-    others = expand(child_counts(rng, len(principal), mean_others, cap))
+    others = shared.expand(shared.child_counts(rng, len(principal), mean_others, cap))
     comorbid, comorbid_code = _comorbidities(world, rng, pools, patient)
     parent = np.concatenate([np.arange(len(principal)), others, comorbid])
-    code = np.concatenate([principal, draw(rng, pools.general, len(others)), comorbid_code])
+    code = np.concatenate([principal, shared.draw(rng, pools.general, len(others)), comorbid_code])
     diag_type = np.concatenate([
         np.ones(len(principal), np.int64),
         np.where(rng.random(len(others)) < 0.7, 2, 4),
         np.full(len(comorbid), 2, np.int64),
     ])
-    keep = unique_pairs(parent, code)
+    keep = shared.unique_pairs(parent, code)
     return parent[keep], code[keep], diag_type[keep]
 
 
@@ -64,14 +55,14 @@ def diagnosis_opd(world: World, pools: DiagnosisPools, principal: np.ndarray) ->
     rng = world.rng("DIAGNOSIS_OPD")
     visit, code, diag_type = _with_others(world, rng, pools, principal, world.visits.patient,
                                           0.6, 2)
-    rows = visit_rows(world, rng, visit)
+    rows = shared.visit_rows(world, rng, visit)
     columns = {
         "DIAGTYPE": fmt.ints(diag_type),
         "DIAGCODE": fmt.pick(world.codes.icd10.codes, code),
         "CLINIC": fmt.pick(CLINICS, rng.integers(0, len(CLINICS), len(visit))),
     }
-    return file_rows("DIAGNOSIS_OPD", rows, columns, date_field="DATE_SERV",
-                     bad_code=("DIAGCODE", "E11.9X"))
+    return shared.file_rows("DIAGNOSIS_OPD", rows, columns, date_field="DATE_SERV",
+                            bad_code=("DIAGCODE", "E11.9X"))
 
 
 def diagnosis_ipd(world: World, pools: DiagnosisPools, principal: np.ndarray) -> FileRows:
@@ -79,27 +70,27 @@ def diagnosis_ipd(world: World, pools: DiagnosisPools, principal: np.ndarray) ->
     adm = world.admissions
     admission, code, diag_type = _with_others(world, rng, pools, principal[adm.visit],
                                               world.visits.patient[adm.visit], 1.2, 3)
-    rows = admission_rows(world, rng, admission)
+    rows = shared.admission_rows(world, rng, admission)
     columns = {
         "WARDDIAG": fmt.pick(WARDS, rng.integers(0, len(WARDS), len(admission))),
         "DIAGTYPE": fmt.ints(diag_type),
         "DIAGCODE": fmt.pick(world.codes.icd10.codes, code),
     }
-    return file_rows("DIAGNOSIS_IPD", rows, columns, date_field="DATETIME_ADMIT",
-                     date_is_datetime=True, bad_code=("DIAGCODE", "I10.-"))
+    return shared.file_rows("DIAGNOSIS_IPD", rows, columns, date_field="DATETIME_ADMIT",
+                            date_is_datetime=True, bad_code=("DIAGCODE", "I10.-"))
 
 
 def _procedures(world: World, rng: np.random.Generator, focus: np.ndarray, female: np.ndarray,
                 rate: float) -> tuple[np.ndarray, np.ndarray]:
     procedures = world.codes.procedures
     counts = (rng.random(len(focus)) < rate) * (1 + (rng.random(len(focus)) < 0.15))
-    parent = expand(counts)
-    code = draw(rng, procedures.general(), len(parent))
+    parent = shared.expand(counts)
+    code = shared.draw(rng, procedures.general(), len(parent))
     sensitive = procedures.in_category("sexual_reproductive")
     reproductive = (focus[parent] == SEXUAL) & female[parent] & (rng.random(len(parent)) < 0.4)
     if len(sensitive) and reproductive.any():
-        code[reproductive] = draw(rng, sensitive, int(reproductive.sum()), skew=0.3)
-    keep = unique_pairs(parent, code)
+        code[reproductive] = shared.draw(rng, sensitive, int(reproductive.sum()), skew=0.3)
+    keep = shared.unique_pairs(parent, code)
     return parent[keep], code[keep]
 
 
@@ -107,14 +98,14 @@ def procedure_opd(world: World, focus: np.ndarray) -> FileRows:
     rng = world.rng("PROCEDURE_OPD")
     female = world.patients.sex[world.visits.patient] == 2
     visit, code = _procedures(world, rng, focus, female, 0.12)
-    rows = visit_rows(world, rng, visit)
+    rows = shared.visit_rows(world, rng, visit)
     columns = {
         "CLINIC": fmt.pick(CLINICS, rng.integers(0, len(CLINICS), len(visit))),
         "PROCEDCODE": fmt.pick(world.codes.procedures.codes, code),
         "SERVICEPRICE": fmt.fixed(np.round(rng.lognormal(np.log(300), 0.7, len(visit))), 2),
     }
-    return file_rows("PROCEDURE_OPD", rows, columns, date_field="DATE_SERV",
-                     bad_code=("PROCEDCODE", "99.99.9"))
+    return shared.file_rows("PROCEDURE_OPD", rows, columns, date_field="DATE_SERV",
+                            bad_code=("PROCEDCODE", "99.99.9"))
 
 
 def procedure_ipd(world: World, focus: np.ndarray) -> FileRows:
@@ -122,7 +113,7 @@ def procedure_ipd(world: World, focus: np.ndarray) -> FileRows:
     adm = world.admissions
     female = world.patients.sex[world.visits.patient[adm.visit]] == 2
     admission, code = _procedures(world, rng, focus[adm.visit], female, 0.6)
-    rows = admission_rows(world, rng, admission)
+    rows = shared.admission_rows(world, rng, admission)
     admit, discharge = adm.admit[admission], adm.discharge[admission]
     stay = (discharge - admit).astype(np.int64)
     begin = admit + (rng.random(len(admission)) * 0.8 * stay).astype("timedelta64[s]")
@@ -136,5 +127,5 @@ def procedure_ipd(world: World, focus: np.ndarray) -> FileRows:
         "TIMEFINISH": fmt.datetimes(end, buddhist),
         "SERVICEPRICE": fmt.fixed(np.round(rng.lognormal(np.log(2000), 0.8, len(admission))), 2),
     }
-    return file_rows("PROCEDURE_IPD", rows, columns, date_field="DATETIME_ADMIT",
-                     date_is_datetime=True, bad_code=("PROCEDCODE", "PROC?"))
+    return shared.file_rows("PROCEDURE_IPD", rows, columns, date_field="DATETIME_ADMIT",
+                            date_is_datetime=True, bad_code=("PROCEDCODE", "PROC?"))

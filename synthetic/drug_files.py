@@ -6,18 +6,9 @@ import numpy as np
 import pyarrow as pa
 
 from synthetic import fmt
+from synthetic import rows as shared
 from synthetic.patients import CONDITIONS
-from synthetic.rows import (
-    FileRows,
-    World,
-    admission_rows,
-    child_counts,
-    draw,
-    expand,
-    file_rows,
-    unique_pairs,
-    visit_rows,
-)
+from synthetic.rows import FileRows, World
 
 WARDS = ["01001", "01002", "02001", "03001", "04001"]
 # Drugs a condition brings: its sensitive classes (sensitivity_classes.csv: antipsychotics,
@@ -74,8 +65,8 @@ def _dispensing(world: World, rng: np.random.Generator, code: np.ndarray) -> dic
 def _drug_rows(world: World, rng: np.random.Generator, patient: np.ndarray, mean: float,
                cap: int) -> tuple[np.ndarray, np.ndarray]:
     """Parent and drug rows: some general drugs plus what the patient's conditions need."""
-    parent = expand(child_counts(rng, len(patient), mean, cap))
-    code = draw(rng, _general_pool(world), len(parent))
+    parent = shared.expand(shared.child_counts(rng, len(patient), mean, cap))
+    code = shared.draw(rng, _general_pool(world), len(parent))
     parents, codes = [parent], [code]
     for condition in CONDITIONS:
         pool = _condition_pool(world, condition)
@@ -85,26 +76,26 @@ def _drug_rows(world: World, rng: np.random.Generator, patient: np.ndarray, mean
         gets &= rng.random(len(patient)) < CONDITION_RATE[condition]
         chosen = np.repeat(np.flatnonzero(gets), 1 + (rng.random(int(gets.sum())) < 0.5))
         parents.append(chosen)
-        codes.append(draw(rng, pool, len(chosen), skew=0.3))
+        codes.append(shared.draw(rng, pool, len(chosen), skew=0.3))
     parent, code = np.concatenate(parents), np.concatenate(codes)
-    keep = unique_pairs(parent, code)
+    keep = shared.unique_pairs(parent, code)
     return parent[keep], code[keep]
 
 
 def drug_opd(world: World) -> FileRows:
     rng = world.rng("DRUG_OPD")
     visit, code = _drug_rows(world, rng, world.visits.patient, 1.4, 5)
-    rows = visit_rows(world, rng, visit)
+    rows = shared.visit_rows(world, rng, visit)
     columns = {"CLINIC": fmt.const("00100", len(visit)), **_dispensing(world, rng, code)}
-    return file_rows("DRUG_OPD", rows, columns, date_field="DATE_SERV",
-                     bad_code=("DIDSTD", "10101112100281700000012"))
+    return shared.file_rows("DRUG_OPD", rows, columns, date_field="DATE_SERV",
+                            bad_code=("DIDSTD", "10101112100281700000012"))
 
 
 def drug_ipd(world: World) -> FileRows:
     rng = world.rng("DRUG_IPD")
     adm = world.admissions
     admission, code = _drug_rows(world, rng, world.visits.patient[adm.visit], 3.0, 8)
-    rows = admission_rows(world, rng, admission)
+    rows = shared.admission_rows(world, rng, admission)
     buddhist = world.hospitals.buddhist[rows.hosp]
     n = len(admission)
     columns = {
@@ -114,8 +105,8 @@ def drug_ipd(world: World) -> FileRows:
         "DATEFINISH": fmt.dates(adm.discharge[admission].astype("datetime64[D]"), buddhist),
         **_dispensing(world, rng, code),
     }
-    return file_rows("DRUG_IPD", rows, columns, date_field="DATETIME_ADMIT",
-                     date_is_datetime=True, bad_code=("DIDSTD", "DRUG-PARA500"))
+    return shared.file_rows("DRUG_IPD", rows, columns, date_field="DATETIME_ADMIT",
+                            date_is_datetime=True, bad_code=("DIDSTD", "DRUG-PARA500"))
 
 
 def drug_allergy(world: World) -> FileRows:
@@ -130,16 +121,16 @@ def drug_allergy(world: World) -> FileRows:
     pool = _atc_pool(world, ALLERGY_ATC)
     pool = pool if len(pool) else world.codes.drugs.general()
     # The same allergen at every hospital: drawn per patient.
-    allergen = draw(rng, pool, len(p), skew=0.5)
-    second = draw(rng, pool, len(p), skew=0.5)
+    allergen = shared.draw(rng, pool, len(p), skew=0.5)
+    second = shared.draw(rng, pool, len(p), skew=0.5)
     two = rng.random(len(p)) < 0.1
     has_two = two[v.patient[first_visit]]
     visit = np.concatenate([first_visit, first_visit[has_two]])
     code = np.concatenate([allergen[v.patient[first_visit]],
                            second[v.patient[first_visit[has_two]]]])
-    keep = unique_pairs(visit, code)
+    keep = shared.unique_pairs(visit, code)
     visit, code = visit[keep], code[keep]
-    rows = visit_rows(world, rng, visit)
+    rows = shared.visit_rows(world, rng, visit)
     n = len(visit)
     rows.columns["DATERECORD"] = rows.columns.pop("DATE_SERV")
     columns = {
@@ -151,5 +142,5 @@ def drug_allergy(world: World) -> FileRows:
         "INFORMANT": fmt.ints(rng.integers(1, 5, n)),
         "INFORMHOSP": fmt.pick(world.hospitals.codes, rows.hosp),
     }
-    return file_rows("DRUGALLERGY", rows, columns, date_field="DATERECORD",
-                     bad_code=("DRUGALLERGY", "PENICILLIN"))
+    return shared.file_rows("DRUGALLERGY", rows, columns, date_field="DATERECORD",
+                            bad_code=("DRUGALLERGY", "PENICILLIN"))

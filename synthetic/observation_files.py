@@ -5,16 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from synthetic import fmt
-from synthetic.rows import (
-    FileRows,
-    World,
-    child_counts,
-    draw,
-    expand,
-    file_rows,
-    unique_pairs,
-    visit_rows,
-)
+from synthetic import rows as shared
+from synthetic.rows import FileRows, World
 
 LAB_MAX = 9999.99  # LABRESULT is decimal(6,2)
 SENSITIVE_LAB_CONDITIONS = ("hiv", "sexual_reproductive")
@@ -66,9 +58,9 @@ def labfu(world: World) -> FileRows:
     rng = world.rng("LABFU")
     v, labs = world.visits, world.codes.labs
     patient = v.patient
-    counts = (rng.random(len(v)) < 0.25) * child_counts(rng, len(v), 2.0, 4).clip(1)
-    parent = expand(counts)
-    code = draw(rng, labs.general(), len(parent), skew=0.6)
+    counts = (rng.random(len(v)) < 0.25) * shared.child_counts(rng, len(v), 2.0, 4).clip(1)
+    parent = shared.expand(counts)
+    code = shared.draw(rng, labs.general(), len(parent), skew=0.6)
     parents, codes = [parent], [code]
     # Tests whose class is sensitive: HIV monitoring for HIV patients, syphilis and STI tests
     # for patients with a sexual or reproductive condition.
@@ -79,16 +71,16 @@ def labfu(world: World) -> FileRows:
             parents.append(gets)
             codes.append(np.full(len(gets), lab))
     parent, code = np.concatenate(parents), np.concatenate(codes)
-    keep = unique_pairs(parent, code)
+    keep = shared.unique_pairs(parent, code)
     visit, code = parent[keep], code[keep]
-    rows = visit_rows(world, rng, visit)
+    rows = shared.visit_rows(world, rng, visit)
     columns = {
         "LABTEST": fmt.pick(labs.codes, code),
         "LABRESULT": fmt.fixed(_lab_values(world, rng, code, rows.patient), 2),
         "LABPLACE": fmt.ints(np.where(rng.random(len(visit)) < 0.9, 1, 2)),
     }
-    return file_rows("LABFU", rows, columns, date_field="DATE_SERV",
-                     bad_code=("LABTEST", "FBS"))
+    return shared.file_rows("LABFU", rows, columns, date_field="DATE_SERV",
+                            bad_code=("LABTEST", "FBS"))
 
 
 def _vaccine_pool(world: World, wanted: tuple[str, ...]) -> np.ndarray:
@@ -112,23 +104,24 @@ def epi(world: World) -> FileRows:
         gets = np.flatnonzero(members & (rng.random(n) < rate))
         gets = np.repeat(gets, 1 + (rng.random(len(gets)) < 0.4))
         parents.append(gets)
-        codes.append(draw(rng, _vaccine_pool(world, wanted), len(gets), skew=0.2))
+        codes.append(shared.draw(rng, _vaccine_pool(world, wanted), len(gets), skew=0.2))
     parent, code = np.concatenate(parents), np.concatenate(codes)
-    keep = unique_pairs(parent, code)
+    keep = shared.unique_pairs(parent, code)
     visit, code = parent[keep], code[keep]
-    rows = visit_rows(world, rng, visit)
+    rows = shared.visit_rows(world, rng, visit)
     columns = {
         "VACCINETYPE": fmt.pick(world.codes.vaccines.codes, code),
         "VACCINEPLACE": fmt.pick(world.hospitals.codes, rows.hosp),
     }
-    return file_rows("EPI", rows, columns, date_field="DATE_SERV", bad_code=("VACCINETYPE", "FLU"))
+    return shared.file_rows("EPI", rows, columns, date_field="DATE_SERV",
+                            bad_code=("VACCINETYPE", "FLU"))
 
 
 def ncdscreen(world: World) -> FileRows:
     rng = world.rng("NCDSCREEN")
     v, p = world.visits, world.patients
     visit = np.flatnonzero((v.age >= 18) & (rng.random(len(v)) < 0.07))
-    rows = visit_rows(world, rng, visit)
+    rows = shared.visit_rows(world, rng, visit)
     patient, n = rows.patient, len(visit)
     height = p.height_cm[patient]
     weight = p.bmi[patient] * (height / 100) ** 2 * rng.normal(1, 0.02, n)
@@ -153,15 +146,15 @@ def ncdscreen(world: World) -> FileRows:
         "BSTEST": fmt.ints(rng.integers(1, 5, n)),
         "SCREENPLACE": fmt.pick(world.hospitals.codes, rows.hosp),
     }
-    return file_rows("NCDSCREEN", rows, columns, date_field="DATE_SERV",
-                     vital=("WEIGHT", "850.0"), bad_code=("BSTEST", "X"))
+    return shared.file_rows("NCDSCREEN", rows, columns, date_field="DATE_SERV",
+                            vital=("WEIGHT", "850.0"), bad_code=("BSTEST", "X"))
 
 
 def imaging(world: World) -> FileRows:
     rng = world.rng("IMAGING")
     v = world.visits
     visit = np.flatnonzero(rng.random(len(v)) < 0.03)
-    rows = visit_rows(world, rng, visit)
+    rows = shared.visit_rows(world, rng, visit)
     hosp = rows.hosp
     study = np.arange(len(visit)) - np.searchsorted(hosp, hosp, side="left") + 1
     entry = rng.integers(0, len(IMAGING_CATALOGUE), len(visit))
@@ -173,4 +166,5 @@ def imaging(world: World) -> FileRows:
         "STUDYCODE": fmt.pick(code, entry),
         "CONCLUSION": fmt.pick(conclusion, entry),
     }
-    return file_rows("IMAGING", rows, columns, date_field="DATE_SERV", bad_code=("MODALITY", "XR"))
+    return shared.file_rows("IMAGING", rows, columns, date_field="DATE_SERV",
+                            bad_code=("MODALITY", "XR"))

@@ -88,6 +88,9 @@ UNAUTHORIZED: Responses = {
 }
 FORBIDDEN: Responses = {403: {"description": "Terms not accepted or no current hospital chosen"}}
 NOT_FOUND: Responses = {404: {"description": "No patient whose data may be shown has this key"}}
+# A read of one patient's data, and a patient search (the search routes are rate limited).
+PATIENT_READ_ERRORS: Responses = {**UNAUTHORIZED, **FORBIDDEN, **NOT_FOUND}
+SEARCH_ERRORS: Responses = {**UNAUTHORIZED, **FORBIDDEN, 429: {"description": "search rate limit"}}
 
 
 def physician_session(

@@ -338,7 +338,7 @@ def _check_lines(
 
 def import_registrations(
     conn: WarehouseConnection,
-    registrations: Registrations,
+    registrations: Registrations | Path,
     pseudonym_key: bytes,
     registry: Registry | None = None,
     *,
@@ -347,7 +347,14 @@ def import_registrations(
 ) -> ImportResult:
     """Check every well-formed line (`read_registrations`) against the rules; write the
     accepted ones in bulk. Lines refused while reading are reported with the rules' refusals,
-    in line order."""
+    in line order. Without `registry`, participation comes from consent.hospital.
+
+    Given the feed file's path, it is read before the warehouse is touched (ImportFileError,
+    naming the file only, and nothing written when it cannot be read at all), then the
+    consent tables are created if missing."""
+    if not isinstance(registrations, Registrations):
+        registrations = read_registrations(registrations)
+        storage.ensure_consent_tables(conn)
     moment = utc_or_now(now)
     participation: Callable[[date], Participation]
     if registry is not None:

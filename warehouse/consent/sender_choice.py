@@ -4,19 +4,19 @@ This is the Python home of the sender-choice rule; the SQL home is the dbt model
 `int_consent__patient_hospital`, which the published views use. Both read the same
 consent tables, the projection the consent service (warehouse/consent) writes with
 every event, so they cannot disagree about the rule's inputs. Every consent write goes
-through that service: the imports and withdrawals here only delegate to it.
+through that service: the withdrawals here only delegate to it, and `import_registrations`
+is warehouse.consent.bulk's own (re-exported).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime, time
-from pathlib import Path
 
 import pyarrow as pa
 
 from warehouse.clock import bangkok_today
-from warehouse.consent.bulk import ImportFileError, ImportResult
+from warehouse.consent.bulk import ImportFileError, ImportResult, import_registrations
 from warehouse.hospital_registry import Hospital, Registry
 from warehouse.storage.protocol import WarehouseConnection
 
@@ -114,37 +114,6 @@ def sync_hospitals(conn: WarehouseConnection, registry: Registry) -> None:
     with conn.transaction():
         conn.execute("DELETE FROM consent.hospital")
         mirror_hospitals(conn, registry, registry.participating(bangkok_today()))
-
-
-def import_registrations(
-    conn: WarehouseConnection,
-    csv_path: Path,
-    key: bytes,
-    registry: Registry | None = None,
-    *,
-    now: datetime | None = None,
-) -> ImportResult:
-    """Load the citizen app's registrations feed through the consent service's rules.
-
-    Each good line becomes a `registered` event (then `withdrawn` for status=withdrawn) in
-    consent.event and the projection the sync reads; every refused line is reported by its
-    physical line number, column and reason, never its values. ImportFileError (naming the
-    file only) when the file cannot be read at all; nothing is written then. Without
-    `registry`, participation comes from consent.hospital.
-    """
-    from warehouse.consent import bulk, ensure_consent_tables
-
-    # Read before touching the warehouse: a bad file writes nothing.
-    registrations = bulk.read_registrations(csv_path)
-    ensure_consent_tables(conn)
-    return bulk.import_registrations(
-        conn,
-        registrations,
-        key,
-        registry,
-        now=now,
-        recorded_by="citizen-app-feed",
-    )
 
 
 def withdraw(conn: WarehouseConnection, key_value: str, on: date | datetime | None = None) -> bool:

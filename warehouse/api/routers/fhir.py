@@ -8,23 +8,16 @@ from fastapi import APIRouter, HTTPException, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from warehouse.api import fhir, reads
-from warehouse.api.deps import (
-    FORBIDDEN,
-    NOT_FOUND,
-    UNAUTHORIZED,
-    BearerToken,
-    Context,
-    PatientKey,
-    physician_session,
-)
+from warehouse.api import deps, fhir, reads
 
-router = APIRouter(prefix="/fhir", tags=["fhir"])
 FHIR_JSON = "application/fhir+json"
 
 
 class FhirJSONResponse(JSONResponse):
     media_type = FHIR_JSON
+
+
+router = APIRouter(prefix="/fhir", tags=["fhir"], default_response_class=FhirJSONResponse)
 
 
 class FhirSearch(BaseModel):
@@ -41,16 +34,13 @@ class Bundle(BaseModel):
     entry: list[dict[str, Any]]
 
 
-@router.post(
-    "/Patient/_search",
-    response_model=Bundle,
-    response_class=FhirJSONResponse,
-    responses={**UNAUTHORIZED, **FORBIDDEN, 429: {"description": "search rate limit"}},
-)
-def patient_search(body: FhirSearch, token: BearerToken, context: Context) -> JSONResponse:
+@router.post("/Patient/_search", response_model=Bundle, responses=deps.SEARCH_ERRORS)
+def patient_search(
+    body: FhirSearch, token: deps.BearerToken, context: deps.Context
+) -> JSONResponse:
     national_id = body.identifier.split("|", 1)[1]
     with context.connect() as conn:
-        physician = physician_session(conn, context, token)
+        physician = deps.physician_session(conn, context, token)
         # Over the rate limit the request never gets here (warehouse.api.limits: 429).
         hits = reads.fhir_search(context, conn, physician, national_id)
     return FhirJSONResponse(fhir.search_bundle(hits, national_id))
@@ -59,15 +49,14 @@ def patient_search(body: FhirSearch, token: BearerToken, context: Context) -> JS
 @router.get(
     "/Patient/{patient_key}/$everything",
     response_model=Bundle,
-    response_class=FhirJSONResponse,
-    responses={**UNAUTHORIZED, **FORBIDDEN, **NOT_FOUND},
+    responses=deps.PATIENT_READ_ERRORS,
 )
 def patient_everything(
-    patient_key: PatientKey, token: BearerToken, context: Context
+    patient_key: deps.PatientKey, token: deps.BearerToken, context: deps.Context
 ) -> JSONResponse:
     """Everything this physician may see now (per-visit gate applied, no break-glass)."""
     with context.connect() as conn:
-        physician = physician_session(conn, context, token)
+        physician = deps.physician_session(conn, context, token)
         record, national_id = reads.fhir_everything(context, conn, physician, patient_key)
     if record is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "patient_not_found")

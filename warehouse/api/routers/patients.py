@@ -15,10 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from warehouse.api import reads, visit_access
 from warehouse.api.deps import (
-    FORBIDDEN,
     NO_NUL,
-    NOT_FOUND,
-    UNAUTHORIZED,
+    PATIENT_READ_ERRORS,
+    SEARCH_ERRORS,
     BearerToken,
     Context,
     PatientKey,
@@ -135,7 +134,7 @@ def _record_response(record: PatientRecordData, break_glass: bool) -> PatientRec
 @router.post(
     "/patients/search",
     response_model=SearchResponse,
-    responses={**UNAUTHORIZED, **FORBIDDEN, 429: {"description": "search rate limit"}},
+    responses=SEARCH_ERRORS,
 )
 def search_patients(body: SearchRequest, token: BearerToken, context: Context) -> SearchResponse:
     with context.connect() as conn:
@@ -170,7 +169,7 @@ def _read(context: Context, token: str, patient_key: str, *, reason: str | None)
 @router.get(
     "/patients/{patient_key}/record",
     response_model=PatientRecord,
-    responses={**UNAUTHORIZED, **FORBIDDEN, **NOT_FOUND},
+    responses=PATIENT_READ_ERRORS,
 )
 def patient_record(patient_key: PatientKey, token: BearerToken, context: Context) -> PatientRecord:
     return _read(context, token, patient_key, reason=None)
@@ -179,7 +178,7 @@ def patient_record(patient_key: PatientKey, token: BearerToken, context: Context
 @router.post(
     "/patients/{patient_key}/break-glass",
     response_model=PatientRecord,
-    responses={**UNAUTHORIZED, **FORBIDDEN, **NOT_FOUND},
+    responses=PATIENT_READ_ERRORS,
 )
 def break_glass_record(
     patient_key: PatientKey, body: BreakGlassRequest, token: BearerToken, context: Context

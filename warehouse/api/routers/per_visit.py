@@ -17,17 +17,8 @@ from fastapi import APIRouter, HTTPException, Path, status
 from pydantic import BaseModel, Field
 
 from warehouse import consent
-from warehouse.api import visit_requests
+from warehouse.api import deps, visit_requests
 from warehouse.api.citizen_identity import CurrentCitizen
-from warehouse.api.deps import (
-    FORBIDDEN,
-    NOT_FOUND,
-    UNAUTHORIZED,
-    BearerToken,
-    Context,
-    PatientKey,
-    physician_session,
-)
 
 router = APIRouter(tags=["per-visit consent"])
 
@@ -66,14 +57,17 @@ def _out(request: consent.PerVisitRequest) -> PerVisitRequestOut:
     "/patients/{patient_key}/per-visit-requests",
     response_model=PerVisitRequestOut,
     status_code=status.HTTP_201_CREATED,
-    responses={**UNAUTHORIZED, **FORBIDDEN, **NOT_FOUND, 409: {"description": "refused"}},
+    responses={**deps.PATIENT_READ_ERRORS, 409: {"description": "refused"}},
 )
 def request_per_visit(
-    patient_key: PatientKey, body: PerVisitRequestBody, token: BearerToken, context: Context
+    patient_key: deps.PatientKey,
+    body: PerVisitRequestBody,
+    token: deps.BearerToken,
+    context: deps.Context,
 ) -> PerVisitRequestOut:
     """Ask the patient (in the citizen app) to let this physician see per-visit hospitals."""
     with context.connect() as conn:
-        physician = physician_session(conn, context, token)
+        physician = deps.physician_session(conn, context, token)
         outcome = visit_requests.request_access(
             context, conn, physician, patient_key, list(body.source_hospitals)
         )
@@ -88,7 +82,7 @@ def request_per_visit(
     "/citizen-app/per-visit-requests/{request_id}/decision",
     response_model=PerVisitRequestOut,
     responses={
-        **UNAUTHORIZED,
+        **deps.UNAUTHORIZED,
         404: {"description": "unknown_request: no such request for this patient"},
         409: {"description": "refused (closed or expired)"},
         503: {"description": "no identity provider key is configured"},
@@ -98,7 +92,7 @@ def decide(
     request_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")],
     body: Decision,
     citizen: CurrentCitizen,
-    context: Context,
+    context: deps.Context,
 ) -> PerVisitRequestOut:
     """The patient (the token's subject) approves or declines their own request."""
     with context.connect() as conn:
