@@ -15,6 +15,11 @@
    mirror, `sync_batch` per hospital one after another (stage_seconds summed), then
    `dbt build` timed on its own.
 4. bench/results/ingest-<UTC>.json, bench/results/latest.json and the table in BENCHMARKS.md.
+5. The per-batch fixed cost (`--scenario fixed-cost` runs only this): an empty extract (every
+   file of the 43-file set present, headers only, no data row) through the whole `sync_batch`
+   (consent filter, validate, land, load) on DuckDB, in a fresh interpreter per run: the first
+   (cold) batch, then one batch for each of three other hospitals (warm: what a long-lived
+   worker pays per hospital); median of three runs, in bench/results/fixed-cost-<UTC>.json.
 """
 
 from __future__ import annotations
@@ -400,6 +405,148 @@ def dbt_build(settings: Any) -> dict[str, Any]:
     return {"seconds": round(time.perf_counter() - clock, 3), "error": error}
 
 
+# ---------------------------------------------------------------- 5. per-batch fixed cost
+
+FIXED_COST_HOSPITALS = 4  # one cold batch, then one warm batch for each of the three others
+FIXED_COST_RUNS = 3
+FIXED_COST_GOAL_S = 0.5
+
+
+def prepare_empty_dataset(data_dir: Path, seed: int) -> Path:
+    """Synthetic hospitals (UTF-8 and TIS-620, Gregorian and Buddhist era, one headerless) whose
+    extract day has every file of the 43-file set and no data row: the header line where the
+    hospital sends one, an empty file where it does not."""
+    folder = data_dir / f"fixed-cost-empty-h{FIXED_COST_HOSPITALS}-seed{seed}"
+    stamp = folder / "bench-dataset.json"
+    if stamp.is_file():
+        return folder
+    if folder.exists():
+        shutil.rmtree(folder)
+    _generate_in_child(folder, FIXED_COST_HOSPITALS, 40, seed)
+    from warehouse.hospital_registry import load_registry
+
+    files = 0
+    for hospital in load_registry(folder / "registry").hospitals.values():
+        for path in sorted(hospital.connector.extract_dir(EXTRACT_DATE).glob("*")):
+            first = path.read_bytes().split(b"\n", 1)[0]
+            path.write_bytes(first + b"\n" if hospital.connector.header else b"")
+            files += 1
+    stamp.write_text(json.dumps({"seed": seed, "files": files, "data_rows": 0}) + "\n")
+    return folder
+
+
+def _fixed_cost_once(dataset: str, home: str) -> dict[str, Any]:
+    """One run, in a fresh interpreter: imports, then a cold batch and warm batches."""
+    clock = time.perf_counter()
+    from warehouse.consent import sender_choice
+    from warehouse.hospital_registry import load_registry
+    from warehouse.pipeline.batch import sync_batch
+    from warehouse.settings import Settings
+    from warehouse.storage.connection import connect
+    from warehouse.storage.schema import setup_warehouse
+
+    import_s = time.perf_counter() - clock
+    settings = Settings(
+        home=Path(home),
+        registry_dir=Path(dataset) / "registry",
+        pseudonym_key="bench-key",  # type: ignore[arg-type]
+        environment="test",
+    )
+    setup_warehouse(settings)
+    registry = load_registry(settings.registry_dir)
+    with connect(settings) as conn:
+        sender_choice.sync_hospitals(conn, registry)
+    batches = []
+    for hospital in registry.hospitals.values():
+        clock = time.perf_counter()
+        summary = sync_batch(hospital, EXTRACT_DATE, run_id="bench-fixed", settings=settings)
+        seconds = time.perf_counter() - clock
+        if summary.status != "loaded" or summary.rows_read:
+            raise RuntimeError(f"{hospital.hospital_code}: {summary.status} {summary.reason}")
+        batches.append(
+            {
+                "hospital_code": hospital.hospital_code,
+                "encoding": hospital.connector.encoding,
+                "header": hospital.connector.header,
+                "seconds": round(seconds, 4),
+                "stage_seconds": {k: round(v, 4) for k, v in summary.stage_seconds.items()},
+            }
+        )
+    warm = sorted(b["seconds"] for b in batches[1:])
+    return {
+        "import_seconds": round(import_s, 3),
+        "cold_seconds": batches[0]["seconds"],
+        "warm_seconds": warm[len(warm) // 2],
+        "batches": batches,
+    }
+
+
+def _fixed_cost_in_child(dataset: Path, home: Path) -> dict[str, Any]:
+    if home.exists():
+        shutil.rmtree(home)
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(1) as pool:
+        return pool.apply(_fixed_cost_once, (str(dataset), str(home)))
+
+
+def fixed_cost(data_dir: Path, work: Path, seed: int) -> dict[str, Any]:
+    """The per-batch fixed cost: median of FIXED_COST_RUNS runs, each in a fresh interpreter."""
+    dataset = prepare_empty_dataset(data_dir, seed)
+    runs = [
+        _fixed_cost_in_child(dataset, work / f"fixed-cost-home-{n}") for n in range(FIXED_COST_RUNS)
+    ]
+
+    def median(name: str) -> float:
+        values = sorted(run[name] for run in runs)
+        return values[len(values) // 2]
+
+    warm = median("warm_seconds")
+    return {
+        "method": (
+            "empty extract (every file present, no data row) through the whole sync_batch on "
+            "DuckDB; per run, a fresh interpreter: the first batch (cold), then one batch for "
+            "each of three other hospitals (warm, their median); median of the runs"
+        ),
+        "hospitals": FIXED_COST_HOSPITALS,
+        "runs": runs,
+        "import_seconds": median("import_seconds"),
+        "cold_seconds": median("cold_seconds"),
+        "warm_seconds": warm,
+        "goal_warm_seconds": FIXED_COST_GOAL_S,
+        "met": warm <= FIXED_COST_GOAL_S,
+    }
+
+
+def run_fixed_cost(args: argparse.Namespace) -> int:
+    started = datetime.now(UTC)
+    load_before = _loadavg()
+    stamp = started.strftime("%Y%m%dT%H%M%SZ")
+    work = args.data_dir / f"run-{stamp}"
+    work.mkdir(parents=True)
+    try:
+        result = fixed_cost(args.data_dir, work, args.seed)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    report = {
+        "benchmark": "fixed-cost",
+        "started_at_utc": started.isoformat(timespec="seconds"),
+        "command": " ".join([".venv/bin/python -m bench.ingest", *sys.argv[1:]]),
+        "label": args.label,
+        **result,
+        "machine": _machine(load_before),
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"fixed-cost-{stamp}.json"
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(
+        f"per-batch fixed cost (empty extract, median of {FIXED_COST_RUNS}): cold "
+        f"{result['cold_seconds']:.3f} s, warm {result['warm_seconds']:.3f} s "
+        f"(goal <= {FIXED_COST_GOAL_S} s: {'met' if result['met'] else 'not met'}); {path}",
+        file=sys.stderr,
+    )
+    return 0
+
+
 # ---------------------------------------------------------------- 4. report
 
 
@@ -537,6 +684,21 @@ tables. **Ratio** = plain seconds / our seconds.
 | **ratio, first day / re-sent** | **{pg["share_of_plain_ingest"]:.1%}** / {pg["reload_share_of_plain_ingest"]:.1%} | |"""
 
 
+def _fixed_cost_md(fixed: dict[str, Any] | None) -> str:
+    if not fixed:
+        return "## Per-batch fixed cost\n\nNot run."
+    verdict = "met" if fixed["met"] else "not met"
+    return f"""## Per-batch fixed cost (same run)
+
+**Method.** {fixed["method"]}.
+
+| | seconds |
+|---|---:|
+| cold: the first batch of a process (GE's first validations, DuckDB's first open) | {fixed["cold_seconds"]:.3f} |
+| **warm: each further hospital (goal ≤ {fixed["goal_warm_seconds"]} s, {verdict})** | **{fixed["warm_seconds"]:.3f}** |
+| imports (once per process, not in the batches) | {fixed["import_seconds"]:.2f} |"""
+
+
 def write_benchmarks_md(report: dict[str, Any], path: Path) -> None:
     raw, ours, ratio = report["raw_limit"], report["pipeline"], report["ratio"]
     machine, data = report["machine"], report["dataset"]
@@ -606,6 +768,8 @@ and quarantine bookkeeping, accounting) {ours["unstaged_seconds"]:.1f} s.
 
 {postgres_section}
 
+{_fixed_cost_md(report.get("fixed_cost"))}
+
 Full figures, per hospital: `bench/results/latest.json` (and `bench/results/ingest-<UTC>.json`).
 """
     # Hand-written analysis below the marker survives a re-run; the part above is regenerated.
@@ -639,7 +803,17 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="keep the pipeline's HEALTHLINK home under --data-dir",
     )
+    parser.add_argument(
+        "--scenario",
+        choices=("all", "fixed-cost"),
+        default="all",
+        help="all: the ingest day, then the per-batch fixed cost; fixed-cost: only the latter",
+    )
+    parser.add_argument("--label", default="", help="a note kept in the fixed-cost results")
     args = parser.parse_args(argv)
+    if args.scenario == "fixed-cost":
+        args.data_dir.mkdir(parents=True, exist_ok=True)
+        return run_fixed_cost(args)
 
     started = datetime.now(UTC)
     wall = time.perf_counter()
@@ -694,10 +868,15 @@ def main(argv: list[str] | None = None) -> int:
     else:
         postgres = {"skipped": "--postgres ''"}
 
+    log("per-batch fixed cost: an empty extract through sync_batch, cold and warm")
+    fixed = fixed_cost(args.data_dir, work, args.seed)
+    log(f"  cold {fixed['cold_seconds']:.3f} s, warm {fixed['warm_seconds']:.3f} s")
+
     report = build_report(
         args, dataset, raw, ours, dbt, load_before, memory, started, time.perf_counter() - wall
     )
     report["postgres_load"] = postgres
+    report["fixed_cost"] = fixed
     args.out.mkdir(parents=True, exist_ok=True)
     body = json.dumps(report, indent=2) + "\n"
     (args.out / f"ingest-{stamp}.json").write_text(body)

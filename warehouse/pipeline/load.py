@@ -35,6 +35,13 @@ def _replace_entity(
     extract_date: date,
     received_at: datetime,
 ) -> None:
+    if not pq.read_metadata(parquet).num_rows:
+        # Nothing came for this entity: the day's rows go, and there is nothing to stage.
+        conn.execute(
+            f"DELETE FROM raw.{entity} WHERE hospital_code = ? AND extract_date = ?",
+            [hospital_code, extract_date],
+        )
+        return
     names = [f.name for f in raw_columns(entity)]
     landed = [n for n in names if n != "received_at"]
     incoming_columns = ", ".join(f'"{n}"' for n in landed)
