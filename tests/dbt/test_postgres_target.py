@@ -16,6 +16,7 @@ from typing import Any
 import psycopg2
 import pytest
 from conftest import CATEGORIES, Warehouse
+from consent_checksum import CONSENT_STATES, CONSENT_VIEW, checksums
 from raw_fixture import (
     H1,
     H2,
@@ -137,3 +138,20 @@ def test_per_visit_gate(pg_warehouse: Warehouse, pg_database: str) -> None:
         )
     assert {r[0] for r in _rows(pg_database, gated, [P_NETWORK], as_physician)} == {H1, H2, H3}
     assert {r[0] for r in _rows(pg_database, gated, [P_NETWORK])} == {H1, H2}  # no physician
+
+
+@pytest.mark.parametrize("state", CONSENT_STATES)
+def test_consent_join_matches_old_form(
+    pg_warehouse: Warehouse, pg_database: str, state: str
+) -> None:
+    # The published views read the consent view through consent.row_allowed /
+    # patient_visible: the same rows under the equi-join form as under the old OR-EXISTS form.
+    conn = psycopg2.connect(_dsn(pg_database))
+    try:
+        with conn.cursor() as cursor:
+            new, old = checksums(cursor, "postgres", CONSENT_STATES[state])
+    finally:
+        conn.rollback()
+        conn.close()
+    assert new == old
+    assert new[CONSENT_VIEW][0] > 0 and new["published.encounter"][0] > 0

@@ -1,0 +1,135 @@
+"""Checksums of the published views under the consent join as built and under its OLD form.
+
+int_consent__patient_hospital (the one SQL home of the sender-choice rule) is written as a
+union of equi-joins so DuckDB can hash-join it. OLD_FORM below is the cross join with an
+`OR`-correlated EXISTS it replaced, kept verbatim as the reference. Within one transaction
+(rolled back), the checker computes an order-independent checksum (row count + sum of a hash
+of each row) of every published view and of the consent view itself, swaps the consent view
+for OLD_FORM (the published views, and on PostgreSQL the consent functions behind them, read
+it by name), computes the same checksums again and returns both. A dropped or duplicated row
+changes the count or the sum.
+
+CONSENT_STATES are the consent data compared, each applied to the fixture of raw_fixture
+(ALL, LIST by network, LIST by hospital, withdrawn, sensitive opt-outs, a per-visit hospital)
+inside the transaction: the fixture as is, choices that overlap (a hospital named directly
+and through its network, ALL with named hospitals, a duplicated sender row, a withdrawn
+patient's list, a hospital without network), and flipped scopes and sensitive choices.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from raw_fixture import H1, H3, P_ALL, P_HOSPITAL, P_NETWORK, P_WITHDRAWN
+
+CONSENT_VIEW = "intermediate.int_consent__patient_hospital"
+
+# The rule as it was before the rewrite (commit 7a57179), relations schema-qualified.
+OLD_FORM = """
+select
+    patient_consent.patient_key,
+    hospital.hospital_code,
+    patient_consent.sensitive_allowed
+from staging.stg_consent__patient_consent as patient_consent
+cross join staging.stg_consent__hospital as hospital
+where patient_consent.status = 'active'
+  and (
+    patient_consent.sender_scope = 'ALL'
+    or exists (
+        select 1
+        from staging.stg_consent__patient_sender as sender
+        where sender.patient_key = patient_consent.patient_key
+          and (
+            (sender.kind = 'hospital' and sender.code = hospital.hospital_code)
+            or (sender.kind = 'network' and sender.code = hospital.network_code)
+          )
+    )
+  )
+"""
+
+# The published views that apply consent (hospital_freshness does not, and is checked too).
+CONSENT_VIEWS = {
+    "patient",
+    "encounter",
+    "diagnosis",
+    "medication_dispense",
+    "procedure",
+    "immunization",
+    "vital_sign",
+    "lab_result",
+    "imaging_report",
+    "allergy",
+}
+
+
+def _sender(patient: str, kind: str, code: str) -> str:
+    return f"insert into consent.patient_sender values ('{patient}', '{kind}', '{code}')"
+
+
+CONSENT_STATES: dict[str, list[str]] = {
+    "fixture": [],
+    "overlapping choices": [
+        _sender(P_HOSPITAL, "network", "NET02"),  # H3 named and through its network
+        _sender(P_HOSPITAL, "hospital", H1),
+        _sender(P_HOSPITAL, "network", "NET01"),  # H1 twice again, H2 through the network
+        _sender(P_ALL, "hospital", H1),  # ALL and a named hospital
+        _sender(P_ALL, "network", "NET02"),
+        _sender(P_NETWORK, "network", "NET01"),  # the same choice twice (no unique key)
+        _sender(P_NETWORK, "hospital", "99999"),  # not a participating hospital
+        _sender(P_WITHDRAWN, "hospital", H1),  # withdrawn: the list allows nothing
+        _sender(P_HOSPITAL, "ALL", "ALL"),  # not a kind: allows nothing
+        "insert into consent.hospital (hospital_code, hospital_name, network_code,"
+        " participating_since, per_visit_consent)"
+        " values ('10004', 'no network', null, date '2025-01-01', false)",
+    ],
+    "scopes flipped": [
+        f"update consent.patient_consent set sender_scope = 'LIST' where patient_key = '{P_ALL}'",
+        "update consent.patient_consent set sender_scope = 'ALL', sensitive_allowed = false"
+        f" where patient_key = '{P_NETWORK}'",
+        "update consent.patient_consent set status = 'active', sender_scope = 'LIST'"
+        f" where patient_key = '{P_WITHDRAWN}'",
+        _sender(P_WITHDRAWN, "hospital", H3),
+        "update consent.patient_consent set sensitive_allowed = true"
+        f" where patient_key = '{P_HOSPITAL}'",
+    ],
+}
+
+# count + sum of a 60-bit hash of each row's text: order-independent, no overflow.
+CHECKSUM_SQL = {
+    "duckdb": "select count(*), coalesce(sum(hash(relation)), 0) from {name} as relation",
+    "postgres": (
+        "select count(*), coalesce(sum(('x' || substr(md5(relation::text), 1, 15))"
+        "::bit(60)::bigint), 0) from {name} as relation"
+    ),
+}
+
+
+def _published_views(cursor: Any) -> list[str]:
+    cursor.execute(
+        "select table_name from information_schema.views where table_schema = 'published'"
+        " order by table_name"
+    )
+    names = [str(name) for (name,) in cursor.fetchall()]
+    assert set(names) >= CONSENT_VIEWS, names
+    return names
+
+
+def checksums(cursor: Any, dialect: str, statements: list[str]) -> tuple[dict, dict]:
+    """(new form, old form) checksums per relation after `statements`; the caller's
+    connection must be in a transaction that it rolls back afterwards."""
+    for statement in statements:
+        cursor.execute(statement)
+    relations = [CONSENT_VIEW] + [f"published.{n}" for n in _published_views(cursor)]
+
+    def measure() -> dict[str, tuple[int, int]]:
+        sums = {}
+        for relation in relations:
+            cursor.execute(CHECKSUM_SQL[dialect].format(name=relation))
+            count, total = cursor.fetchone()
+            sums[relation] = (int(count), int(total))
+        return sums
+
+    new = measure()
+    cursor.execute(f"create or replace view {CONSENT_VIEW} as {OLD_FORM}")
+    old = measure()
+    return new, old
