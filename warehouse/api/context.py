@@ -86,6 +86,13 @@ class ApiContext:
         with self._consent_pool.connection() as consent_conn:
             yield consent_conn
 
+    def close(self) -> None:
+        """Close the pools this context opened (when the app stops)."""
+        for name in ("_api_pool", "_consent_pool"):
+            pool = self.__dict__.pop(name, None)  # opened only if a request needed it
+            if pool is not None:
+                pool.close()
+
     @cached_property
     def registry(self) -> Registry:
         return load_registry(self.settings.registry_dir)

@@ -29,7 +29,10 @@ def create_app(context: ApiContext | None = None) -> FastAPI:
         app.state.context.prepare()
         with app.state.context.connect() as conn:
             limits.ensure_rate_limit_table(conn)
-        yield
+        try:
+            yield
+        finally:
+            app.state.context.close()
 
     errors.quiet_server_logs()
     context = context or ApiContext(get_settings(), get_api_settings())

@@ -4,24 +4,26 @@ The API never connects with the warehouse's administrative DSN: it derives a URL
 role from HEALTHLINK_WAREHOUSE (same host, port and database; user `healthlink_api`, password
 from HEALTHLINK_PG_API_PASSWORD) unless HEALTHLINK_API_WAREHOUSE_URL names one. It does not
 run the migration either (its role may not): `healthlink migrate` does. Connections are
-pooled; a connection goes back to the pool only when no transaction is open, and the
-physician context is transaction-local (set_config(..., true)), so nothing carries over.
+pooled by psycopg_pool: a connection returned inside a transaction is rolled back first, a
+broken one is discarded, each is checked before it is handed out (a restarted server costs
+one reconnect, not an error), and the physician context is transaction-local
+(set_config(..., true)), so nothing carries over from one request to the next.
 """
 
 from __future__ import annotations
 
 import os
-import queue
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg
+import psycopg_pool
 
 from warehouse.storage.connection import WarehouseConnection
 from warehouse.storage.migrations import password_variable
-from warehouse.storage.postgres import PostgresConnection, open_postgres
+from warehouse.storage.postgres import PostgresConnection
 
 API_ROLE = "healthlink_api"
 CITIZEN_APP_ROLE = "healthlink_citizen_app"
@@ -40,38 +42,29 @@ def url_for_role(warehouse_url: str, role: str) -> str:
 
 
 class ConnectionPool:
-    """A small thread-safe pool of autocommit connections wrapped in the warehouse adapter."""
+    """psycopg_pool's thread-safe pool, each connection handed out in the warehouse adapter."""
 
-    def __init__(self, url: str, max_idle: int = 8) -> None:
-        self.url = url
-        self._idle: queue.LifoQueue[PostgresConnection] = queue.LifoQueue(maxsize=max_idle)
+    def __init__(self, url: str, max_size: int = 16, timeout_seconds: float = 30.0) -> None:
+        self._pool: psycopg_pool.ConnectionPool[psycopg.Connection[Any]] = (
+            psycopg_pool.ConnectionPool(
+                url,
+                kwargs={
+                    "autocommit": True,
+                    "cursor_factory": psycopg.ClientCursor,
+                    "application_name": "healthlink",
+                },
+                min_size=1,
+                max_size=max_size,
+                timeout=timeout_seconds,
+                check=psycopg_pool.ConnectionPool.check_connection,
+                open=True,
+            )
+        )
 
     @contextmanager
     def connection(self) -> Iterator[WarehouseConnection]:
-        try:
-            conn = self._idle.get_nowait()
-        except queue.Empty:
-            conn = PostgresConnection(open_postgres(self.url))
-        try:
-            yield conn
-        finally:
-            self._release(conn)
-
-    def _release(self, conn: PostgresConnection) -> None:
-        """Back to the pool only when clean (an exception inside a transaction rolled back)."""
-        raw: Any = conn.raw
-        idle = raw.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
-        if idle and not raw.closed:
-            try:
-                self._idle.put_nowait(conn)
-                return
-            except queue.Full:
-                pass
-        raw.close()
+        with self._pool.connection() as raw:
+            yield PostgresConnection(raw)
 
     def close(self) -> None:
-        while True:
-            try:
-                self._idle.get_nowait().raw.close()
-            except queue.Empty:
-                return
+        self._pool.close()
