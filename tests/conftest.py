@@ -109,8 +109,9 @@ def chromium() -> Path:
 
 
 @contextmanager
-def throwaway_pg_database(prefix: str) -> Iterator[str]:
-    """Create a uniquely named database, yield its URL, drop it (connections included)."""
+def throwaway_pg_database(prefix: str, template: str | None = None) -> Iterator[str]:
+    """Create a uniquely named database (a copy of `template`, a database name, when given),
+    yield its URL, drop it (connections included)."""
     import psycopg
 
     try:
@@ -119,7 +120,7 @@ def throwaway_pg_database(prefix: str) -> Iterator[str]:
         pytest.fail(NO_POSTGRES, pytrace=False)  # never skip: a broken setup must not go green
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     try:
-        admin.execute(f"CREATE DATABASE {name}")
+        admin.execute(f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template else ""))
         yield pg_url(name)
     finally:
         admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -43,7 +43,7 @@ set search_path = pg_catalog, pg_temp
 as $body$
     select exists (
         select 1
-        from {{ ref('int_consent__patient_hospital') }} as allowed
+        from {{ ref('int_consent__patient_hospital').include(database=False) }} as allowed
         where allowed.patient_key = p_patient_key
           and allowed.hospital_code = p_hospital_code
           and (not coalesce(p_is_sensitive, true) or allowed.sensitive_allowed)
@@ -58,7 +58,7 @@ set search_path = pg_catalog, pg_temp
 as $body$
     select exists (
         select 1
-        from {{ ref('int_consent__patient_hospital') }} as allowed
+        from {{ ref('int_consent__patient_hospital').include(database=False) }} as allowed
         where allowed.patient_key = p_patient_key
           and allowed.hospital_code = any (p_known_at)
     )

@@ -1,5 +1,10 @@
-"""One warehouse per session and backend (4 hospitals, 300 patients) and the API served
-over real HTTP.
+"""One warehouse built per test process and backend (4 hospitals, 300 patients), a fresh
+copy of it for every test module, and the API served over real HTTP.
+
+Building takes the whole pipeline (minutes); copying takes a second (the DuckDB home with
+its audit sibling; on PostgreSQL `CREATE DATABASE ... TEMPLATE`). A parametrised session
+fixture lives only until the parameter changes, and every module runs both backends, so
+without the template each module rebuilt both warehouses.
 
 `api_server` is parametrised: the DuckDB file, and a throwaway PostgreSQL database built by
 the same pipeline (generate → consent import → sync_batch → dbt build). On PostgreSQL the
@@ -12,10 +17,12 @@ the warehouse themselves between requests (the DuckDB file lock serialises the t
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -211,36 +218,91 @@ def add_physician(
             physicians.add_physician(conn, licence, name, PINCODE, hospitals)
 
 
-@pytest.fixture(
-    scope="session", params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
-def api_server(
-    request: pytest.FixtureRequest,
-    small_dataset: Path,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Server]:
-    if request.param == "duckdb":
-        yield from _serve(small_dataset, tmp_path_factory, "")
-        return
-    with throwaway_pg_database("healthlink_api_test") as url:
-        yield from _serve(small_dataset, tmp_path_factory, url)
+@dataclass
+class Template:
+    """A built warehouse to copy: its home (landing zone, audit heads) and, on PostgreSQL,
+    the database name."""
+
+    home: Path
+    database: str | None
+    cast: Cast
 
 
-def _serve(
-    small_dataset: Path, tmp_path_factory: pytest.TempPathFactory, warehouse: str
-) -> Iterator[Server]:
+@dataclass
+class Templates:
+    """The built warehouses of this test process, one per backend, built on first use."""
+
+    small_dataset: Path
+    tmp_path_factory: pytest.TempPathFactory
+    databases: ExitStack
+    built: dict[str, Template] = field(default_factory=dict)
+
+    def get(self, backend: str) -> Template:
+        if backend not in self.built:
+            warehouse = ""
+            if backend == "postgres":
+                warehouse = self.databases.enter_context(
+                    throwaway_pg_database("healthlink_api_template")
+                )
+            home = self.tmp_path_factory.mktemp("api-template") / "home"
+            settings = _settings(home, self.small_dataset, warehouse)
+            _build_warehouse(home, self.small_dataset, warehouse)
+            cast = _cast(settings)
+            database = warehouse.rsplit("/", 1)[-1] if warehouse else None
+            self.built[backend] = Template(home, database, cast)
+        return self.built[backend]
+
+
+@pytest.fixture(scope="session")
+def api_templates(
+    small_dataset: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Templates]:
+    """Not parametrised, so it lives as long as the test process; drops its databases."""
+    with ExitStack() as databases:
+        yield Templates(small_dataset, tmp_path_factory, databases)
+
+
+def _settings(home: Path, small_dataset: Path, warehouse: str) -> Any:
     from warehouse.settings import Settings
 
-    home = tmp_path_factory.mktemp("api") / "home"
-    settings = Settings(
+    return Settings(
         home=home,
         registry_dir=small_dataset / "registry",
         pseudonym_key=TEST_KEY,  # type: ignore[arg-type]
         environment="test",
         warehouse=warehouse,
     )
-    _build_warehouse(home, small_dataset, warehouse)
-    cast = _cast(settings)
+
+
+def _copy_home(template: Path, home: Path) -> None:
+    """The home and its sibling audit head sink (`<home>-audit`), as the template left them."""
+    shutil.copytree(template, home)
+    audit = template.with_name(template.name + "-audit")
+    if audit.exists():
+        shutil.copytree(audit, home.with_name(home.name + "-audit"))
+
+
+@pytest.fixture(
+    scope="session", params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def api_server(
+    request: pytest.FixtureRequest,
+    api_templates: Templates,
+    small_dataset: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Server]:
+    template = api_templates.get(request.param)
+    home = tmp_path_factory.mktemp("api") / "home"
+    _copy_home(template.home, home)
+    if template.database is None:
+        yield from _serve(home, small_dataset, "", template.cast)
+        return
+    with throwaway_pg_database("healthlink_api_test", template=template.database) as url:
+        yield from _serve(home, small_dataset, url, template.cast)
+
+
+def _serve(home: Path, small_dataset: Path, warehouse: str, cast: Cast) -> Iterator[Server]:
+    settings = _settings(home, small_dataset, warehouse)
     env = {
         **os.environ,
         "HEALTHLINK_HOME": str(home),
