@@ -22,6 +22,8 @@ from typing import Any
 
 from raw_fixture import H1, H3, P_ALL, P_HOSPITAL, P_NETWORK, P_WITHDRAWN
 
+from warehouse.api.records import CATEGORY_VIEWS
+
 CONSENT_VIEW = "intermediate.int_consent__patient_hospital"
 
 # The rule as it was before the rewrite (commit 7a57179), relations schema-qualified.
@@ -48,18 +50,7 @@ where patient_consent.status = 'active'
 """
 
 # The published views that apply consent (hospital_freshness does not, and is checked too).
-CONSENT_VIEWS = {
-    "patient",
-    "encounter",
-    "diagnosis",
-    "medication_dispense",
-    "procedure",
-    "immunization",
-    "vital_sign",
-    "lab_result",
-    "imaging_report",
-    "allergy",
-}
+CONSENT_VIEWS = {"patient", *(view for _, view in CATEGORY_VIEWS)}
 
 
 def _sender(patient: str, kind: str, code: str) -> str:
