@@ -29,7 +29,6 @@ class ApiContext:
         # Keyed audit appends; the head goes to the sink after every commit. Built here so
         # a missing or development audit key stops the API at start.
         self.audit = AuditTrail.from_settings(self.settings)
-        self.head_exporter = self.audit  # older call sites: head_exporter.maybe_export(conn)
 
     @property
     def uses_postgres(self) -> bool:

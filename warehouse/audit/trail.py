@@ -298,9 +298,6 @@ class AuditTrail:
         for trail, head in heads:
             trail.export_head(head)
 
-    # Call sites written for the interval exporter keep working: every call exports now.
-    maybe_export = export_committed
-
     def export_head(self, head: ChainHead) -> None:
         HeadSink(self.sink, self.key).append(head)
 
