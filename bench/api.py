@@ -188,7 +188,7 @@ def median_of_runs(runs: list[dict[str, float]]) -> dict[str, float]:
 def run_backend(
     backend: str, dataset: Path, work: Path, requests: int, repeats: int = 1
 ) -> dict[str, Any]:
-    from tests.conftest import pg_url
+    from tests.support.machine import pg_url
     from tests.support.uvicorn_server import running_api
     from warehouse.settings import Settings
 

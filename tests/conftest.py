@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import date
 from pathlib import Path
 
 import pytest
@@ -21,12 +17,7 @@ os.environ.setdefault("SCARF_ANALYTICS", "false")
 # tests/security so each test process builds them once.
 pytest_plugins = ["tests.support.api_server"]
 
-REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
-START = date(2026, 11, 23)
-TEST_KEY = "test-pseudonym-key"
-TEST_AUDIT_KEY = "test-audit-chain-key-0123456789"
-NO_POSTGRES = "no PostgreSQL server answers at HEALTHLINK_PG_HOST/PORT: start it (scripts/ensure_services.sh)"
+from tests.support.machine import START, TEST_AUDIT_KEY, TEST_KEY  # noqa: E402
 
 # Production is the default environment and refuses the development secrets; the tests run as
 # "test" with their own keys, inherited by every subprocess (CLI, Airflow, uvicorn) they start.
@@ -80,20 +71,6 @@ def settings(tmp_path: Path, dataset: Path):  # type: ignore[no-untyped-def]
     return made
 
 
-# PostgreSQL: the machine's server (HEALTHLINK_PG_* as for dbt); every test database is
-# a throwaway with a unique name, dropped at the end; no other database is touched.
-PG_SERVER = {
-    "host": os.environ.get("HEALTHLINK_PG_HOST", "127.0.0.1"),
-    "port": os.environ.get("HEALTHLINK_PG_PORT", "5432"),
-    "user": os.environ.get("HEALTHLINK_PG_USER", "postgres"),
-    "password": os.environ.get("HEALTHLINK_PG_PASSWORD", ""),
-}
-
-
-def pg_url(dbname: str) -> str:
-    auth = PG_SERVER["user"] + (f":{PG_SERVER['password']}" if PG_SERVER["password"] else "")
-    return f"postgresql://{auth}@{PG_SERVER['host']}:{PG_SERVER['port']}/{dbname}"
-
 
 @pytest.fixture
 def chromium() -> Path:
@@ -106,22 +83,3 @@ def chromium() -> Path:
             pytrace=False,
         )
     return path
-
-
-@contextmanager
-def throwaway_pg_database(prefix: str, template: str | None = None) -> Iterator[str]:
-    """Create a uniquely named database (a copy of `template`, a database name, when given),
-    yield its URL, drop it (connections included)."""
-    import psycopg
-
-    try:
-        admin = psycopg.connect(pg_url("postgres"), autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError:
-        pytest.fail(NO_POSTGRES, pytrace=False)  # never skip: a broken setup must not go green
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    try:
-        admin.execute(f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template else ""))
-        yield pg_url(name)
-    finally:
-        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.close()

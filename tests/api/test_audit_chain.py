@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, TEST_AUDIT_KEY, throwaway_pg_database
+from tests.support.machine import REPO, TEST_AUDIT_KEY, throwaway_pg_database
 from warehouse.audit import trail as audit
 from warehouse.settings import DEVELOPMENT_AUDIT_KEY, Settings
 from warehouse.storage.connection import connect

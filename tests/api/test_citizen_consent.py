@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime, timedelta
 
 from stdnum.th import pin
 
-from tests.conftest import TEST_KEY
 from tests.support.api_server import Server, add_physician, bearer, citizen, login
+from tests.support.machine import TEST_KEY
 from warehouse.pseudonym import patient_key
 
 # Not in the generated data: its first 12 digits are outside the generator's ranges.

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from tests.conftest import TEST_KEY
+from tests.support.machine import TEST_KEY
 from warehouse import consent
 from warehouse.api.schema import ensure_api_schema
 from warehouse.settings import Settings

@@ -1,4 +1,4 @@
-"""Fixtures for the connector tests; the file writers live in file43_support.py."""
+"""Fixtures for the connector tests; the file writers live in tests/support/file43_extracts.py."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
-from file43_support import EXTRACT_DATE, HOSPITAL, Row, write_extract
 
 from connectors.file43 import File43Connector, File43Settings
+from tests.support.file43_extracts import EXTRACT_DATE, HOSPITAL, Row, write_extract
 
 
 @pytest.fixture

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from file43_support import CID_A, EXTRACT_DATE, HOSPITAL, write_extract, write_file
 
 from connectors.base import ExtractError
 from connectors.file43 import File43Connector, File43Settings
+from tests.support.file43_extracts import CID_A, EXTRACT_DATE, HOSPITAL, write_extract, write_file
 
 THAI_NAME = "สมชาย"
 

@@ -6,10 +6,10 @@ import datetime as dt
 
 import pyarrow as pa
 import pytest
-from file43_support import CID_A, CID_B, EXTRACT_DATE, HOSPITAL, write_extract
 
 from connectors.contract import ENTITIES, schema_for
 from connectors.file43 import File43Connector, File43Settings
+from tests.support.file43_extracts import CID_A, CID_B, EXTRACT_DATE, HOSPITAL, write_extract
 
 
 def test_every_entity_matches_the_contract(read_extract):
@@ -202,9 +202,8 @@ def test_crlf_and_too_many_fields(tmp_path):
 
 
 def test_admission_older_spec_without_header(tmp_path):
-    from file43_support import write_file
-
     from connectors.file43.layout import LAYOUTS
+    from tests.support.file43_extracts import write_file
 
     folder = write_extract(tmp_path, header=False)
     old_spec = LAYOUTS["ADMISSION"].older_specs[0]
@@ -218,9 +217,8 @@ def test_admission_older_spec_without_header(tmp_path):
 
 
 def test_header_may_order_columns_freely_and_add_unknown_ones(tmp_path):
-    from file43_support import write_file
-
     from connectors.file43.layout import LAYOUTS
+    from tests.support.file43_extracts import write_file
 
     folder = write_extract(tmp_path)
     fields = (*tuple(reversed(LAYOUTS["EPI"].fields)), "EXTRA_COLUMN")

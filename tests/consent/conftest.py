@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import throwaway_pg_database
+from tests.support.machine import throwaway_pg_database
 from warehouse.consent import ensure_consent_tables
 from warehouse.settings import Settings
 from warehouse.storage.connection import connect

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tests.consent.kit import BANGKOK, KEY, key_of, national_id
+from tests.support.consent_kit import BANGKOK, KEY, key_of, national_id
 from warehouse.cli.consent import app
 from warehouse.settings import get_settings
 

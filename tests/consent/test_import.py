@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.consent.kit import H1, H2, H3, H5, KEY, bkk, key_of, national_id, registry
+from tests.support.consent_kit import H1, H2, H3, H5, KEY, bkk, key_of, national_id, registry
 from warehouse import consent as cs
 from warehouse.consent.model import fold
 from warehouse.consent.sender_choice import (

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from tests.consent.kit import (
+from tests.support.consent_kit import (
     DAY0,
     H1,
     H2,

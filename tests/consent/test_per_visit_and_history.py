@@ -7,7 +7,18 @@ from typing import Any
 
 import pytest
 
-from tests.consent.kit import DAY0, H1, H2, H3, KEY, NET01, bkk, key_of, registration, registry
+from tests.support.consent_kit import (
+    DAY0,
+    H1,
+    H2,
+    H3,
+    KEY,
+    NET01,
+    bkk,
+    key_of,
+    registration,
+    registry,
+)
 from warehouse import consent as cs
 from warehouse.consent import ConsentRefused, SenderChoice
 

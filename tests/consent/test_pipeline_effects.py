@@ -9,7 +9,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tests.consent.kit import (
+from tests.support.consent_kit import (
     DAY0,
     H1,
     H2,

@@ -13,7 +13,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from tests.conftest import START, TEST_KEY
+from tests.support.machine import START, TEST_KEY
 from warehouse import consent as cs
 from warehouse.consent.effects import pending_history_requests
 from warehouse.consent.purge import purgeable_tables

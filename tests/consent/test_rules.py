@@ -7,7 +7,18 @@ from datetime import date, timedelta
 
 import pytest
 
-from tests.consent.kit import DAY0, H1, H4, H4_JOINS, H5, NET01, bkk, key_of, registration, registry
+from tests.support.consent_kit import (
+    DAY0,
+    H1,
+    H4,
+    H4_JOINS,
+    H5,
+    NET01,
+    bkk,
+    key_of,
+    registration,
+    registry,
+)
 from warehouse.clock import bangkok_day, end_of_bangkok_day
 from warehouse.consent import ConsentRefused, Participation, SenderChoice, fold
 from warehouse.consent.rules import (

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.consent.kit import (
+from tests.support.consent_kit import (
     DAY0,
     H1,
     H2,

@@ -2,11 +2,11 @@
 
 A reference model, written independently of the service (plain dicts, its own day
 arithmetic), predicts whether each action is accepted and the resulting state. Each example
-starts from a copy of a dbt-built warehouse (tests/consent/warehouses.py) holding rows of the
+starts from a copy of a dbt-built warehouse (tests/support/consent_warehouses.py) holding rows of the
 three test patients received before any consent, registers one or two of them, then runs
 consent actions (register, change sources, withdraw, rejoin, the sensitive-data choice, a
 hospital joining), each some hours after the previous one. Whenever the clock passes 02:00 in
-Bangkok the daily sync runs (tests/consent/daily_sync.py): each participating hospital's
+Bangkok the daily sync runs (tests/support/consent_daily_sync.py): each participating hospital's
 43-file extract, with a visit of every patient, goes through the pipeline's own steps -
 consent's effects with the purge, the load with the consent filter read at load time, dbt,
 publish.
@@ -37,21 +37,21 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from tests.conftest import throwaway_pg_database
-from tests.consent.daily_sync import (
+from tests.support.consent_daily_sync import (
     assert_day_loaded,
     assert_nothing_stored_against,
     run_daily_sync,
     write_registry,
 )
-from tests.consent.kit import H4, KEY, key_of, registration, registry, sender_choices
-from tests.consent.published import (
+from tests.support.consent_kit import H4, KEY, key_of, registration, registry, sender_choices
+from tests.support.consent_published import (
     PATIENTS,
     ModelPatient,
     assert_api_consistent,
     assert_published_consistent,
 )
-from tests.consent.warehouses import ExampleWarehouse
+from tests.support.consent_warehouses import ExampleWarehouse
+from tests.support.machine import throwaway_pg_database
 from warehouse import consent as cs
 from warehouse.consent import ConsentRefused, SenderChoice
 

@@ -5,7 +5,7 @@ metadata and Celery's results in a throwaway PostgreSQL database, the warehouse 
 Redis at 127.0.0.1:6379 as the broker (a database number of its own, claimed for the test),
 and five processes: the API server (the workers report to its execution API), the DAG
 processor, the scheduler and two Celery workers, each with its own host name and its own
-queue besides `default` (a cluster policy, tests/dags/celery_workers.py, sends alternate
+queue besides `default` (a cluster policy, tests/support/celery_workers.py, sends alternate
 hospitals to each). A run is triggered for a logical date, like a scheduled one, and the test
 reads the outcome from the metadata database: the run's state, every task instance's state
 and the worker that ran it, and the published rows from the warehouse.
@@ -38,11 +38,10 @@ from typing import IO
 import psycopg
 import pytest
 
-from tests.conftest import START, throwaway_pg_database
-from tests.dags.airflow_harness import BIN, REPO, ensure_manifest
-from tests.dags.celery_workers import HOSPITAL_QUEUES
-from tests.dags.test_daily_sync_dag import CATEGORIES
-from tests.dags.test_daily_sync_dag_postgres import PostgresDeployment
+from tests.support.airflow_harness import BIN, REPO, ensure_manifest
+from tests.support.celery_workers import HOSPITAL_QUEUES
+from tests.support.dag_deployment import CATEGORIES, PostgresDeployment
+from tests.support.machine import START, throwaway_pg_database
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -128,7 +127,7 @@ class CeleryDeployment(PostgresDeployment):
                 # Runs come from the trigger below, not from the cron schedule.
                 "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
                 "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-                "AIRFLOW__CORE__HOSTNAME_CALLABLE": "tests.dags.celery_workers.hostname",
+                "AIRFLOW__CORE__HOSTNAME_CALLABLE": "tests.support.celery_workers.hostname",
                 "PYTHONPATH": os.pathsep.join(
                     p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p
                 ),
@@ -303,7 +302,7 @@ def celery(
         config = Path(deployment.env["AIRFLOW_HOME"]) / "config"  # on Airflow's sys.path
         config.mkdir(parents=True)
         (config / "airflow_local_settings.py").write_text(
-            "from tests.dags.celery_workers import task_instance_mutation_hook  # noqa: F401\n"
+            "from tests.support.celery_workers import task_instance_mutation_hook  # noqa: F401\n"
         )
         deployment.airflow("db", "migrate")
         deployment.healthlink("migrate")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.dags.airflow_harness import airflow_environment, ensure_manifest, parse_dagbag
+from tests.support.airflow_harness import airflow_environment, ensure_manifest, parse_dagbag
 
 
 def test_dag_parses_with_expected_shape(tmp_path: Path) -> None:

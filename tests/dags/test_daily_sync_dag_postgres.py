@@ -6,25 +6,13 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
-from tests.conftest import START, throwaway_pg_database
-from tests.dags.airflow_harness import ensure_manifest, migrate
-from tests.dags.test_daily_sync_dag import CATEGORIES, DAY_TWO, Deployment
+from tests.support.airflow_harness import ensure_manifest, migrate
+from tests.support.dag_deployment import CATEGORIES, DAY_TWO, PostgresDeployment
+from tests.support.machine import START, throwaway_pg_database
 
 pytestmark = pytest.mark.postgres
-
-
-class PostgresDeployment(Deployment):
-    def __init__(self, root: Path, dataset: Path, url: str) -> None:
-        super().__init__(root, dataset)
-        self.url = url
-        self.env["HEALTHLINK_WAREHOUSE"] = url
-
-    def query(self, sql: str, params: list | None = None) -> list[tuple]:
-        with psycopg.connect(self.url) as conn:
-            return conn.execute(sql.replace("?", "%s"), params or []).fetchall()
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ from typing import Any
 
 import duckdb
 import pytest
-import raw_fixture
 
+from tests.support import raw_fixture
 from warehouse.pipeline.transform import invoke_dbt
 
 CATEGORIES = (

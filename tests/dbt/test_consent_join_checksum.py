@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pytest
 from conftest import Warehouse
-from consent_checksum import CONSENT_STATES, CONSENT_VIEW, checksums
+
+from tests.support.consent_checksum import CONSENT_STATES, CONSENT_VIEW, checksums
 
 
 @pytest.mark.parametrize("state", CONSENT_STATES)

@@ -8,7 +8,18 @@ from typing import Any
 
 import pytest
 from conftest import CATEGORIES, Warehouse, new_warehouse
-from raw_fixture import DAY1, DAY2, H1, H2, P_ALL, PARACETAMOL, RawRows, day_one, insert_rows
+
+from tests.support.raw_fixture import (
+    DAY1,
+    DAY2,
+    H1,
+    H2,
+    P_ALL,
+    PARACETAMOL,
+    RawRows,
+    day_one,
+    insert_rows,
+)
 
 TRANSFORM = ("run", "--select", "intermediate", "marts")
 

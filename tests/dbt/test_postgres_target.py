@@ -7,8 +7,6 @@ postgres, no password); fails when none answers. Each run uses a throwaway datab
 from __future__ import annotations
 
 import datetime as dt
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,8 +14,10 @@ from typing import Any
 import psycopg2
 import pytest
 from conftest import CATEGORIES, Warehouse
-from consent_checksum import CONSENT_STATES, CONSENT_VIEW, checksums
-from raw_fixture import (
+
+from tests.support.consent_checksum import CONSENT_STATES, CONSENT_VIEW, checksums
+from tests.support.machine import PG_SERVER, pg_dsn, throwaway_pg_database
+from tests.support.raw_fixture import (
     H1,
     H2,
     H3,
@@ -28,38 +28,16 @@ from raw_fixture import (
     build_postgres,
 )
 
-from tests.conftest import NO_POSTGRES
-
 pytestmark = pytest.mark.postgres
-
-SERVER = {
-    "host": os.environ.get("HEALTHLINK_PG_HOST", "127.0.0.1"),
-    "port": os.environ.get("HEALTHLINK_PG_PORT", "5432"),
-    "user": os.environ.get("HEALTHLINK_PG_USER", "postgres"),
-    "password": os.environ.get("HEALTHLINK_PG_PASSWORD", ""),
-}
-
-
-def _dsn(dbname: str) -> str:
-    return " ".join(f"{k}={v}" for k, v in {**SERVER, "dbname": dbname}.items() if v != "")
-
 
 @pytest.fixture(scope="module")
 def pg_database() -> Iterator[str]:
-    try:
-        admin = psycopg2.connect(_dsn("postgres"), connect_timeout=3)
-    except psycopg2.OperationalError:
-        pytest.fail(NO_POSTGRES, pytrace=False)
-    admin.autocommit = True
-    name = f"healthlink_dbt_test_{uuid.uuid4().hex[:8]}"
-    with admin.cursor() as cursor:
-        cursor.execute(f"CREATE DATABASE {name}")
-    try:
-        yield name
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.close()
+    with throwaway_pg_database("healthlink_dbt_test") as url:
+        yield url.rsplit("/", 1)[1]
+
+
+def _dsn(dbname: str) -> str:
+    return pg_dsn(dbname)
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +45,7 @@ def pg_warehouse(pg_database: str, tmp_path_factory: pytest.TempPathFactory) -> 
     build_postgres(_dsn(pg_database))
     workdir = tmp_path_factory.mktemp("dbt_postgres")
     env = {"DBT_TARGET": "postgres", "HEALTHLINK_PG_DBNAME": pg_database}
-    env |= {f"HEALTHLINK_PG_{k.upper()}": v for k, v in SERVER.items()}
+    env |= {f"HEALTHLINK_PG_{k.upper()}": v for k, v in PG_SERVER.items()}
     warehouse = Warehouse(path=Path(workdir / "unused.duckdb"), workdir=workdir, target_env=env)
     warehouse.dbt("seed")
     warehouse.dbt("build")

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 from conftest import CATEGORIES, Warehouse
-from raw_fixture import (
+
+from tests.support.raw_fixture import (
     EFAVIRENZ,
     H1,
     H2,
@@ -269,7 +270,8 @@ def test_per_visit_gate(built_warehouse: Warehouse, tmp_path: Path) -> None:
 
 def test_build_succeeds_on_empty_raw(tmp_path: Path) -> None:
     import duckdb
-    from raw_fixture import create_tables, write_consent
+
+    from tests.support.raw_fixture import create_tables, write_consent
 
     warehouse = Warehouse(path=tmp_path / "warehouse.duckdb", workdir=tmp_path)
     with duckdb.connect(str(warehouse.path)) as conn:

@@ -11,13 +11,13 @@ from collections import Counter
 from datetime import date
 
 import pyarrow as pa
-from factories import EXTRACT_DATE, make_row, make_table, validated_schema
 
 import expectations.validate as validate
 from connectors.contract import ENTITIES
 from expectations.gx_context import BUILT, context
 from expectations.suites import suite_for
 from expectations.validate import validate_entity
+from tests.support.entity_tables import EXTRACT_DATE, make_row, make_table, validated_schema
 
 OTHER_DATE = date(2027, 1, 15)
 

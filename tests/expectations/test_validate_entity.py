@@ -5,16 +5,16 @@ from datetime import date, datetime
 
 import pyarrow as pa
 import pytest
-from factories import (
+
+from connectors.contract import ENTITIES
+from expectations.validate import reject_rate_exceeded, validate_entity
+from tests.support.entity_tables import (
     EXTRACT_DATE,
     VALID_CID,
     make_row,
     make_table,
     synthetic_table,
 )
-
-from connectors.contract import ENTITIES
-from expectations.validate import reject_rate_exceeded, validate_entity
 
 SOURCE_NAMES = {
     "service_date": "DATE_SERV",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from tests.postgres_security.conftest import SecuredWarehouse
+from tests.support.secured_warehouse import SecuredWarehouse
 from warehouse.api.name_index import blocking_keys
 from warehouse.storage.tables.api import NAME_INDEX_DDL
 

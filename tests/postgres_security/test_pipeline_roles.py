@@ -16,10 +16,11 @@ from typing import Any
 import psycopg
 import pytest
 import yaml
-from raw_fixture import H1, H2, H3, P_WITHDRAWN
 
-from tests.postgres_security.conftest import SERVER, SecuredWarehouse
-from tests.postgres_security.helpers import connect, one
+from tests.support.machine import PG_SERVER as SERVER
+from tests.support.raw_fixture import H1, H2, H3, P_WITHDRAWN
+from tests.support.secured_warehouse import SecuredWarehouse
+from tests.support.service_roles import connect, one
 from warehouse.settings import Settings
 
 pytestmark = pytest.mark.postgres

@@ -6,8 +6,8 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from tests.postgres_security.conftest import SecuredWarehouse
-from tests.postgres_security.helpers import API, connect, one
+from tests.support.secured_warehouse import SecuredWarehouse
+from tests.support.service_roles import API, connect, one
 from warehouse.storage.migrations import SERVICE_ROLES
 
 pytestmark = pytest.mark.postgres

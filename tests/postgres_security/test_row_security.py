@@ -1,6 +1,6 @@
 """Connected as healthlink_api, consent decides every row, counts and aggregates included.
 
-Fixture (tests/dbt/raw_fixture.py): H3 requires per-visit consent. P_WITHDRAWN withdrew;
+Fixture (tests/support/raw_fixture.py): H3 requires per-visit consent. P_WITHDRAWN withdrew;
 P_HOSPITAL chose H3 only (has data at H1 too); P_NETWORK chose network NET01 (H1, H2; has
 data at H3); P_ALL chose ALL without the sensitive-data permission and has an HIV visit.
 """
@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from raw_fixture import H1, H2, H3, P_ALL, P_HOSPITAL, P_NETWORK, P_WITHDRAWN
 
-from tests.postgres_security.conftest import SecuredWarehouse
-from tests.postgres_security.helpers import (
+from tests.support.raw_fixture import H1, H2, H3, P_ALL, P_HOSPITAL, P_NETWORK, P_WITHDRAWN
+from tests.support.secured_warehouse import SecuredWarehouse
+from tests.support.service_roles import (
     API,
     CATEGORIES,
     PATIENT_RELATIONS,

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TEST_KEY
-from tests.consent.kit import national_id
-from tests.security.cli_warehouse import H1, H2, CliWarehouse
-from tests.security.cli_warehouse import cli_warehouse as cli_warehouse  # the fixture
+from tests.support.cli_warehouse import H1, H2, CliWarehouse
+from tests.support.cli_warehouse import cli_warehouse as cli_warehouse  # the fixture
+from tests.support.consent_kit import national_id
+from tests.support.machine import TEST_KEY
 from warehouse.api.name_index import blocking_keys
 from warehouse.api.schema import ensure_api_schema
 from warehouse.clock import bangkok_today

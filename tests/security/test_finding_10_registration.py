@@ -10,8 +10,8 @@ import pytest
 from stdnum.th import pin
 
 from expectations.national_id import is_valid_thai_national_id
-from tests.conftest import TEST_KEY
 from tests.support.api_server import Server, citizen
+from tests.support.machine import TEST_KEY
 from warehouse.pseudonym import patient_key
 
 

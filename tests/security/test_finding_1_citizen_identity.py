@@ -25,7 +25,6 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from tests.conftest import REPO, TEST_KEY
 from tests.support.api_server import (
     CITIZEN_APP_TOKEN,
     CITIZEN_IDP_AUDIENCE,
@@ -39,6 +38,7 @@ from tests.support.api_server import (
     citizen_token,
     login,
 )
+from tests.support.machine import REPO, TEST_KEY
 from tests.support.uvicorn_server import running_api
 
 HEALTHLINK = REPO / ".venv" / "bin" / "healthlink"

@@ -20,8 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import REPO
 from tests.support.api_server import PINCODE, Server, add_physician, bearer
+from tests.support.machine import REPO
 from tests.support.uvicorn_server import running_api
 
 BUDGET = 5  # HEALTHLINK_API_LOCKOUT_FAILURES, default

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import throwaway_pg_database
+from tests.support.machine import throwaway_pg_database
 from warehouse.api import throttle
 from warehouse.api.schema import ensure_api_schema
 from warehouse.settings import Settings

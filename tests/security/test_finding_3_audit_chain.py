@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO, TEST_AUDIT_KEY, throwaway_pg_database
+from tests.support.machine import REPO, TEST_AUDIT_KEY, throwaway_pg_database
 from warehouse.audit import trail as audit
 from warehouse.settings import Settings
 from warehouse.storage.connection import WarehouseConnection, connect

@@ -25,7 +25,6 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import TEST_KEY
 from tests.support.api_server import (
     PINCODE,
     TERMS_VERSION,
@@ -34,6 +33,7 @@ from tests.support.api_server import (
     bearer,
     citizen,
 )
+from tests.support.machine import TEST_KEY
 from tests.support.operations import (
     FUZZ_NATIONAL_ID,
     Operation,

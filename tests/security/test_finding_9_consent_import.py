@@ -12,10 +12,10 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tests.conftest import TEST_KEY
-from tests.consent.kit import national_id
-from tests.security.cli_warehouse import H1, CliWarehouse
-from tests.security.cli_warehouse import cli_warehouse as cli_warehouse  # the fixture
+from tests.support.cli_warehouse import H1, CliWarehouse
+from tests.support.cli_warehouse import cli_warehouse as cli_warehouse  # the fixture
+from tests.support.consent_kit import national_id
+from tests.support.machine import TEST_KEY
 from warehouse.clock import bangkok_today
 from warehouse.pseudonym import patient_key
 

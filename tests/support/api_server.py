@@ -34,7 +34,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from tests.conftest import REPO, TEST_AUDIT_KEY, TEST_KEY, throwaway_pg_database
+from tests.support.machine import REPO, TEST_AUDIT_KEY, TEST_KEY, throwaway_pg_database
 from tests.support.uvicorn_server import running_api
 
 # The citizen app's own credential: it acts for nobody (issue 9 #1), every citizen-app call

@@ -11,7 +11,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from tests.conftest import START, TEST_KEY
+from tests.support.machine import START, TEST_KEY
 from warehouse.consent.sender_choice import import_registrations, sync_hospitals
 from warehouse.hospital_registry import load_registry
 from warehouse.pipeline.batch import sync_batch

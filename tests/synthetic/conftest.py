@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from synthetic_testkit import START, Dataset
 
 from synthetic import generate_dataset
+from tests.support.synthetic_dataset import START, Dataset
 
 SMALL = dict(hospitals=5, patients=400, days=3, start_date=START, seed=11,
              visits_per_patient=5.0)

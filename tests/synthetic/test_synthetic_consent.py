@@ -6,7 +6,8 @@ from datetime import date, datetime, timedelta
 
 import yaml
 from stdnum.th import pin
-from synthetic_testkit import START, Dataset
+
+from tests.support.synthetic_dataset import START, Dataset
 
 COLUMNS = ["cid", "birth_date", "registered_at", "status", "sender_scope", "sender_networks",
            "sender_hospitals", "sensitive_allowed", "verification_method", "verified_at"]

@@ -6,9 +6,8 @@ import csv
 from collections import defaultdict
 from pathlib import Path
 
-from synthetic_testkit import Dataset
-
 from synthetic.codes import DEFAULT_SEEDS_DIR
+from tests.support.synthetic_dataset import Dataset
 
 CATEGORY_FILES = {
     "drug allergies": ["DRUGALLERGY"],

@@ -8,10 +8,10 @@ from datetime import date
 from pathlib import Path
 
 from stdnum.th import pin
-from synthetic_testkit import Dataset
 
 from synthetic import generate_dataset
 from synthetic.layout import FILE_FIELDS, FILE_NAMES
+from tests.support.synthetic_dataset import Dataset
 
 TINY = dict(hospitals=4, patients=120, days=2, start_date=date(2024, 1, 10), seed=3,
             error_rate=0.02)

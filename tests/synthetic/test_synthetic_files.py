@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from stdnum.th import pin
-from synthetic_testkit import START, Dataset
 
 from synthetic.layout import FILE_FIELDS, FILE_NAMES
+from tests.support.synthetic_dataset import START, Dataset
 
 DATE_FIELDS = {"BIRTH", "DATE_SERV", "DATETIME_ADMIT", "DATETIME_DISCH", "D_UPDATE",
                "DATERECORD", "DATESTART", "DATEFINISH", "TIMESTART", "TIMEFINISH"}

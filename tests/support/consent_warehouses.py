@@ -21,8 +21,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import duckdb
 
-from tests.consent.kit import KEY, registry
-from tests.consent.published import preload_rows
+from tests.support.consent_kit import KEY, registry
+from tests.support.consent_published import preload_rows
 from warehouse.consent import ensure_consent_tables
 from warehouse.consent.sender_choice import sync_hospitals
 from warehouse.pipeline.transform import run_dbt

@@ -8,7 +8,8 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg
-from raw_fixture import bangkok_now
+
+from tests.support.raw_fixture import bangkok_now
 
 API = "healthlink_api"
 CATEGORIES = (

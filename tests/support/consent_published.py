@@ -12,8 +12,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.consent.kit import H1, H2, H3, key_of
-from tests.dbt import raw_fixture
+from tests.support import raw_fixture
+from tests.support.consent_kit import H1, H2, H3, key_of
 from warehouse.api.gate import set_physician
 
 CATEGORIES = ("encounter", "diagnosis", "medication_dispense", "lab_result", "allergy")

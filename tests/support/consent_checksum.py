@@ -20,8 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from raw_fixture import H1, H3, P_ALL, P_HOSPITAL, P_NETWORK, P_WITHDRAWN
-
+from tests.support.raw_fixture import H1, H3, P_ALL, P_HOSPITAL, P_NETWORK, P_WITHDRAWN
 from warehouse.api.records import CATEGORY_VIEWS
 
 CONSENT_VIEW = "intermediate.int_consent__patient_hospital"

@@ -1,6 +1,8 @@
 """Throughput of validate_entity on synthetic rows (not a test; run by hand).
 
-.venv/bin/python tests/expectations/bench_validation.py [rows] [--profile]
+.venv/bin/python -m bench.validation [rows] [--profile]
+
+Not one of `make bench`'s figures: a profiling aid for the validation step.
 """
 
 from __future__ import annotations
@@ -9,13 +11,9 @@ import cProfile
 import pstats
 import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).parent))
-
-from factories import EXTRACT_DATE, synthetic_table
 
 from expectations.validate import validate_entity
+from tests.support.entity_tables import EXTRACT_DATE, synthetic_table
 
 
 def main() -> None:

@@ -19,9 +19,9 @@ import pyarrow.parquet as pq
 import yaml
 
 from connectors.file43.layout import FILE_NAMES
-from tests.connectors.file43_support import write_file
-from tests.consent.kit import key_of, national_id
-from tests.consent.published import ModelPatient, networks_of
+from tests.support.consent_kit import key_of, national_id
+from tests.support.consent_published import ModelPatient, networks_of
+from tests.support.file43_extracts import write_file
 from warehouse.consent.purge import purgeable_tables
 from warehouse.hospital_registry import Registry, load_registry
 from warehouse.pipeline.daily_run import finish_run, prepare_run, sync_hospital

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO, TEST_KEY, throwaway_pg_database
+from tests.support.machine import REPO, TEST_KEY, throwaway_pg_database
 from warehouse.clock import bangkok_today
 from warehouse.settings import Settings
 
