@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TEST_KEY, throwaway_pg_database
+from tests.support.machine import TEST_KEY, throwaway_pg_database
 from warehouse.settings import Settings
 from warehouse.storage.schema import setup_warehouse
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from connectors.contract import ENTITIES
 from expectations.gx_context import BUILT, context
-from tests.conftest import START
-from tests.warehouse.helpers import prepare
+from tests.support.machine import START
+from tests.support.warehouse_batches import prepare
 from warehouse.hospital_registry import Hospital
 from warehouse.pipeline.batch import extract_dir_for, sync_batch
 from warehouse.settings import Settings

@@ -19,9 +19,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.conftest import START, TEST_KEY, throwaway_pg_database
-from tests.dags.airflow_harness import BIN
-from tests.warehouse.helpers import prepare
+from tests.support.airflow_harness import BIN
+from tests.support.machine import START, TEST_KEY, throwaway_pg_database
+from tests.support.warehouse_batches import prepare
 from warehouse.pipeline.batch import sync_batch
 from warehouse.settings import Settings
 from warehouse.storage.schema import ENTITIES

@@ -17,7 +17,7 @@ from connectors.contract import schema_for
 from connectors.file43.layout import LAYOUTS
 from connectors.file43.reader import read_source_file
 from expectations.validate import validate_entity
-from tests.expectations.factories import EXTRACT_DATE, VALID_CID, make_row, make_table
+from tests.support.entity_tables import EXTRACT_DATE, VALID_CID, make_row, make_table
 from warehouse.pipeline.batch import apply_consent
 
 SKIPPED = {"source_file", "source_line", "extract_date", "batch_id", "cid", "patient_key"}

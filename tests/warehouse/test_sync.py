@@ -8,8 +8,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import START
-from tests.warehouse.helpers import ingest_all, key, prepare, table_checksums
+from tests.support.machine import START
+from tests.support.warehouse_batches import ingest_all, key, prepare, table_checksums
 from warehouse.pipeline.batch import sync_batch
 from warehouse.pseudonym import patient_key
 from warehouse.settings import Settings

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import START, TEST_KEY, throwaway_pg_database
-from tests.warehouse.helpers import key
+from tests.support.machine import START, TEST_KEY, throwaway_pg_database
+from tests.support.warehouse_batches import key
 from warehouse.consent.sender_choice import import_registrations
 from warehouse.hospital_registry import load_registry
 from warehouse.pipeline.daily_run import run_daily_sync
