@@ -1,9 +1,11 @@
-"""The daily sync's prepare step (consent's effects) connected as the loader, as in production.
+"""The daily sync's prepare step (consent's effects) and the load's statistics refresh
+connected as the loader, as in production.
 
 Every other test connects as the superuser, which passes every grant and RLS policy. Here the
 migration role creates and secures the warehouse, dbt builds it as the transformer, and
 `prepare_run` runs as healthlink_loader: hospitals joining, expiring per-visit requests and
 the purge of a withdrawn patient from raw and marts must all work with the loader's rights.
+So must the ANALYZE after a load, although the loader owns no raw table (issue 11).
 """
 
 from __future__ import annotations
@@ -14,14 +16,17 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pyarrow.parquet as pq
 import pytest
 import yaml
+from psycopg import errors
 
 from tests.support.machine import PG_SERVER as SERVER
-from tests.support.raw_fixture import H1, H2, H3, P_WITHDRAWN
+from tests.support.raw_fixture import DAY1, H1, H2, H3, P_WITHDRAWN
 from tests.support.secured_warehouse import SecuredWarehouse
 from tests.support.service_roles import connect, one
 from warehouse.settings import Settings
+from warehouse.storage.migrations import SERVICE_ROLES
 
 pytestmark = pytest.mark.postgres
 
@@ -157,3 +162,87 @@ def test_prepare_run_as_loader_applies_every_consent_effect(
         )
         assert one(conn, "SELECT count(*) FROM ops.purge_checkpoint") == 1
         assert one(conn, "SELECT count(*) FROM ops.cohort_checkpoint") == 3
+
+
+def _landed(warehouse: SecuredWarehouse, entity: str, directory: Path) -> Path:
+    """The landing file of H1's day-one batch of `entity`, from the rows raw holds now."""
+    from warehouse.storage.postgres import connect_postgres
+    from warehouse.storage.schema import landed_schema
+
+    schema = landed_schema(entity)
+    columns = ", ".join(f'"{name}"' for name in schema.names)
+    with connect_postgres(_url(warehouse.dbname, SERVER["user"])) as conn:
+        rows = conn.query_arrow(
+            f"SELECT {columns} FROM raw.{entity} WHERE hospital_code = ? AND extract_date = ?",
+            [H1, DAY1],
+        )
+    assert rows.num_rows
+    path = directory / f"{entity}.parquet"
+    pq.write_table(rows.cast(schema), path)
+    return path
+
+
+def _last_analyze(warehouse: SecuredWarehouse, table: str) -> dt.datetime | None:
+    """Read as the superuser on a fresh connection (no stats snapshot from earlier reads)."""
+    with connect(warehouse.dsn()) as conn:
+        conn.execute("SELECT pg_stat_clear_snapshot()")
+        return one(
+            conn,
+            "SELECT last_analyze FROM pg_stat_user_tables WHERE relid = %s::regclass",
+            [table],
+        )
+
+
+def test_refresh_statistics_as_loader_analyses_the_loaded_raw_table(
+    secured: SecuredWarehouse, tmp_path: Path
+) -> None:
+    """Only a table's owner may ANALYZE it (PostgreSQL 15); as the loader a plain ANALYZE
+    only warns and skips, so the load goes through raw.refresh_statistics (migration 014)."""
+    from warehouse.pipeline.load import load_batch, refresh_statistics
+    from warehouse.storage.postgres import connect_postgres
+
+    files = {"encounter": _landed(secured, "encounter", tmp_path)}
+    before = _last_analyze(secured, "raw.encounter")
+    with connect(secured.dsn()) as conn:
+        rows = one(conn, "SELECT count(*) FROM raw.encounter")
+
+    with connect_postgres(_url(secured.dbname, LOADER)) as conn:
+        assert one(conn.raw, "SELECT current_user") == LOADER
+        with conn.transaction():
+            load_batch(conn, files, H1, DAY1, dt.datetime(2025, 1, 11, 2, 0))
+        assert refresh_statistics(conn, files) == ["encounter"]
+
+    after = _last_analyze(secured, "raw.encounter")
+    assert after is not None, "raw.encounter was not analysed"
+    assert before is None or after > before
+    with connect(secured.dsn()) as conn:
+        assert one(conn, "SELECT count(*) FROM raw.encounter") == rows  # same batch again
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "consent.patient_consent",
+        "patient_consent",  # a consent table's bare name
+        "transform_pending",  # an ops table's
+        "raw.encounter",  # an entity is a bare name
+        "encounter; DROP TABLE raw.patient",
+        'encounter"',
+        "pg_class",
+        "",
+    ],
+)
+def test_loader_may_analyse_raw_tables_only(secured: SecuredWarehouse, name: str) -> None:
+    with (
+        connect(secured.dsn(LOADER)) as conn,
+        pytest.raises(errors.InvalidParameterValue, match="not a raw table"),
+    ):
+        conn.execute("SELECT raw.refresh_statistics(%s)", [name])
+    with connect(secured.dsn()) as conn:
+        assert one(conn, "SELECT to_regclass('raw.patient') IS NOT NULL")
+
+
+@pytest.mark.parametrize("role", sorted(set(SERVICE_ROLES) - {LOADER}))
+def test_only_the_loader_may_refresh_raw_statistics(secured: SecuredWarehouse, role: str) -> None:
+    with connect(secured.dsn(role)) as conn, pytest.raises(errors.InsufficientPrivilege):
+        conn.execute("SELECT raw.refresh_statistics('encounter')")

@@ -185,6 +185,34 @@ def test_consent_functions_are_pinned_security_definers(rebuilt: SecuredWarehous
             assert volatility == "s" and owner == "healthlink_transformer", name
 
 
+def test_raw_functions_are_pinned_security_definers_for_the_loader(
+    rebuilt: SecuredWarehouse,
+) -> None:
+    """raw.refresh_statistics (migration 014) ANALYZEs as the raw tables' owner: only the
+    loader may call it."""
+    with connect(rebuilt.dsn()) as conn:
+        functions = conn.execute(
+            "SELECT p.oid::regprocedure::text, p.prosecdef, p.proconfig,"
+            " pg_get_userbyid(p.proowner) = pg_get_userbyid(c.relowner),"
+            " has_function_privilege('public', p.oid, 'EXECUTE'),"
+            " array(SELECT r FROM unnest(%s::text[]) AS r"
+            "       WHERE has_function_privilege(r, p.oid, 'EXECUTE') ORDER BY r)"
+            " FROM pg_proc AS p JOIN pg_namespace AS n ON n.oid = p.pronamespace"
+            " CROSS JOIN pg_class AS c WHERE n.nspname = 'raw' AND c.oid = 'raw.encounter'::regclass",
+            [list(SERVICE_ROLES)],
+        ).fetchall()
+    assert functions == [
+        (
+            "raw.refresh_statistics(text)",
+            True,
+            ["search_path=pg_catalog, pg_temp"],
+            True,
+            False,
+            ["healthlink_loader"],
+        )
+    ]
+
+
 def test_rebuild_keeps_rows_hidden(rebuilt: SecuredWarehouse) -> None:
     with connect(rebuilt.dsn(API)) as conn:
         assert one(conn, "SELECT count(*) FROM published.encounter") == VISIBLE_ENCOUNTERS

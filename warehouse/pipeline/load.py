@@ -98,7 +98,11 @@ ANALYZE_CHANGED_SHARE = 0.1
 
 
 def refresh_statistics(conn: WarehouseConnection, files: dict[str, Path]) -> list[str]:
-    """ANALYZE the raw tables this batch changed a lot; returns the entities analysed."""
+    """ANALYZE the raw tables this batch changed a lot; returns the entities analysed.
+
+    On PostgreSQL through raw.refresh_statistics (migration 014): only a table's owner may
+    ANALYZE it, the loader owns no raw table, and a plain ANALYZE would only warn and skip.
+    """
     if conn.dialect != "postgres":
         return []  # DuckDB keeps its statistics as it writes
     analysed = []
@@ -110,6 +114,6 @@ def refresh_statistics(conn: WarehouseConnection, files: dict[str, Path]) -> lis
             [f"raw.{entity}"],
         ).fetchone()
         if loaded and (estimated < 0 or loaded > ANALYZE_CHANGED_SHARE * estimated):
-            conn.execute(f"ANALYZE raw.{entity}")
+            conn.execute("SELECT raw.refresh_statistics(?)", [entity])
             analysed.append(entity)
     return analysed
