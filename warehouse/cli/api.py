@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -26,7 +26,7 @@ Pincode = Annotated[
 ]
 
 
-def _run(action: str, change: Callable[[WarehouseConnection], Any]) -> None:
+def _run(action: str, change: Callable[[WarehouseConnection], object]) -> None:
     from warehouse.api.physicians import RegistryError
     from warehouse.api.schema import ensure_api_schema
     from warehouse.storage.connection import connect

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import date, datetime, time
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn, TypedDict
 from zoneinfo import ZoneInfo
 
 import typer
@@ -21,7 +21,20 @@ app = typer.Typer(help="Access audit: verify the chain, review break-glass", no_
 BANGKOK = ZoneInfo("Asia/Bangkok")
 
 
-def _fail(message: str) -> None:
+class BreakGlassReview(TypedDict):
+    """One break-glass access as the review shows it (table row or JSON object)."""
+
+    sequence: int
+    time: str
+    licence: str | None
+    hospital: str | None
+    patient_key: str | None
+    reason: str | None
+    source_hospitals: list[str]
+    outcome: str
+
+
+def _fail(message: str) -> NoReturn:
     sys.stderr.write(f"error: {message}\n")
     raise typer.Exit(2)
 
@@ -90,11 +103,11 @@ def break_glass(
     _print_table(rows, first_day)
 
 
-def _review_row(row: dict[str, Any]) -> dict[str, Any]:
+def _review_row(row: dict[str, Any]) -> BreakGlassReview:
     at: datetime = row["occurred_at"]
     if at.tzinfo is None:  # DuckDB keeps UTC without a zone
         at = at.replace(tzinfo=ZoneInfo("UTC"))
-    sources = row["source_hospitals"] or ""
+    sources: str = row["source_hospitals"] or ""
     return {
         "sequence": int(row["access_id"]),
         "time": at.astimezone(BANGKOK).isoformat(timespec="seconds"),
@@ -107,7 +120,7 @@ def _review_row(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _print_table(rows: list[dict[str, Any]], first_day: date) -> None:
+def _print_table(rows: list[BreakGlassReview], first_day: date) -> None:
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text

@@ -17,14 +17,20 @@ import json
 import os
 import re
 import sys
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 
 if TYPE_CHECKING:
     from warehouse.consent import PatientState, SenderChoice
+    from warehouse.hospital_registry import Registry
+    from warehouse.settings import Settings
+    from warehouse.storage.connection import WarehouseConnection
+
+T = TypeVar("T")
 
 app = typer.Typer(help="Consent registry (the citizen app's actions)", no_args_is_help=True)
 
@@ -56,15 +62,19 @@ def _recorded_by(operator: str | None) -> str:
     return f"operator:{operator}"
 
 
-def _emit(data: Any, as_json: bool) -> None:
+def _emit_json(data: object) -> None:
+    sys.stdout.write(json.dumps(data, default=str, ensure_ascii=False, indent=2) + "\n")
+
+
+def _emit(data: Mapping[str, object], as_json: bool) -> None:
     if as_json:
-        sys.stdout.write(json.dumps(data, default=str, ensure_ascii=False, indent=2) + "\n")
+        _emit_json(data)
     else:
         for name, value in data.items():
             typer.echo(f"{name}: {value}")
 
 
-def _refuse(reason_code: str, message: str, as_json: bool) -> None:
+def _refuse(reason_code: str, message: str, as_json: bool) -> NoReturn:
     if as_json:
         _emit({"refused": reason_code, "message": message}, True)
     else:
@@ -72,7 +82,7 @@ def _refuse(reason_code: str, message: str, as_json: bool) -> None:
     raise typer.Exit(2)
 
 
-def _run(action: Any, as_json: bool) -> Any:
+def _run(action: Callable[[WarehouseConnection, Registry, Settings], T], as_json: bool) -> T:
     """Run a consent action on the configured warehouse; refusals exit 2."""
     from warehouse.consent import ConsentRefused, ensure_consent_tables
     from warehouse.hospital_registry import RegistryError, load_registry
@@ -94,7 +104,7 @@ def _run(action: Any, as_json: bool) -> Any:
             _refuse(refusal.reason_code, refusal.message, as_json)
 
 
-def _state(state: PatientState) -> dict[str, Any]:
+def _state(state: PatientState) -> dict[str, object]:
     return {
         "patient_key": state.patient_key,
         "status": state.status,
@@ -165,7 +175,7 @@ def register(
         name = type(error).__name__
         raise typer.BadParameter(f"registration fields missing or malformed ({name})") from None
 
-    def action(conn: Any, registry: Any, settings: Any) -> PatientState:
+    def action(conn: WarehouseConnection, registry: Registry, settings: Settings) -> PatientState:
         key = settings.pseudonym_key.get_secret_value().encode("utf-8")
         return do_register(conn, registry, registration, key, recorded_by=recorded_by)
 
@@ -261,7 +271,9 @@ def show(patient_key: KeyArgument, as_json: JsonFlag = False) -> None:
     """The patient's consent (from the event log), notifications and per-visit requests."""
     from warehouse.consent import ConsentRefused, current_state, notifications, requests_of
 
-    def action(conn: Any, _registry: Any, _settings: Any) -> dict[str, Any]:
+    def action(
+        conn: WarehouseConnection, _registry: Registry, _settings: Settings
+    ) -> dict[str, object]:
         state = current_state(conn, patient_key)
         if state is None:
             raise ConsentRefused("not_registered", "This person has not registered.")
@@ -310,7 +322,7 @@ def who_could_see(
         as_json,
     )
     if as_json:
-        _emit(answers, True)
+        _emit_json(answers)
         return
     for answer in answers:
         typer.echo(f"patient {answer['patient_key']} on {answer['date']} (Asia/Bangkok)")
@@ -446,7 +458,7 @@ def history_requests(as_json: JsonFlag = False) -> None:
 
     rows = _run(lambda conn, _r, _s: pending_history_requests(conn), as_json)
     if as_json:
-        _emit(rows, True)
+        _emit_json(rows)
         return
     for row in rows:
         typer.echo(

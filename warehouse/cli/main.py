@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -40,11 +41,11 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a 
 DateOption = Annotated[str, typer.Option("--date", help="Extract date, YYYY-MM-DD")]
 
 
-def _emit_json(data: Any) -> None:
+def _emit_json(data: object) -> None:
     sys.stdout.write(json.dumps(data, default=str, ensure_ascii=False, indent=2) + "\n")
 
 
-def _table(title: str, rows: list[dict[str, Any]], columns: list[str]) -> Table:
+def _table(title: str, rows: Sequence[Mapping[str, object]], columns: list[str]) -> Table:
     table = Table(title=title)
     for column in columns:
         table.add_column(column, overflow="fold")
@@ -321,7 +322,7 @@ def sync(
         raise typer.Exit(1)
 
 
-def print_run_summary(rows: list[dict[str, Any]]) -> None:
+def print_run_summary(rows: Sequence[Mapping[str, object]]) -> None:
     console.print(
         _table(
             "Run summary",
