@@ -33,7 +33,7 @@ import hmac
 import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -129,7 +129,7 @@ def _subkey(key: bytes, domain: bytes) -> bytes:
 
 def canonical(row: dict[str, Any]) -> str:
     """The exact text that is hashed: fixed column order, ISO timestamps, no whitespace."""
-    values = []
+    values: list[object] = []
     for column in CHAINED_COLUMNS:
         value = row[column]
         if isinstance(value, datetime):
@@ -293,7 +293,7 @@ class AuditTrail:
     def export_committed(self, conn: WarehouseConnection | None = None) -> None:
         """After the caller's commit: export the heads this thread appended (the thread's
         next append drops those of a transaction that rolled back)."""
-        heads = getattr(_pending, "heads", [])
+        heads: list[tuple[AuditTrail, ChainHead]] = getattr(_pending, "heads", [])
         _pending.heads = []
         for trail, head in heads:
             trail.export_head(head)
@@ -467,7 +467,12 @@ def _check_sequence(rows: list[dict[str, Any]]) -> list[str]:
     return problems
 
 
-def _check_links(rows: list[dict[str, Any]], prev_hash: str, hasher: Any, what: str) -> list[str]:
+def _check_links(
+    rows: list[dict[str, Any]],
+    prev_hash: str,
+    hasher: Callable[[str, dict[str, Any]], str],
+    what: str,
+) -> list[str]:
     problems = []
     for row in rows:
         seq = int(row["access_id"])
