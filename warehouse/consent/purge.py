@@ -298,14 +298,6 @@ def _erase_derived(conn: WarehouseConnection, pairs: list[tuple[str, str]]) -> d
     return {NAME_INDEX_TABLE: deleted}
 
 
-def _in_transaction(conn: WarehouseConnection) -> bool:
-    """Whether an outer transaction is open (CHECKPOINT and VACUUM cannot run inside one)."""
-    if conn.dialect == "postgres":
-        raw = getattr(conn, "raw", None)
-        return raw is not None and raw.info.transaction_status.name != "IDLE"
-    return bool(getattr(conn, "_depth", 0))
-
-
 def _reclaim(
     conn: WarehouseConnection, tables: list[str]
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -315,7 +307,7 @@ def _reclaim(
     blocks of emptied row groups. PostgreSQL: VACUUM removes dead tuples from the pages; only
     a table's owner (or a superuser) may, so the loader's purge leaves its tables pending.
     """
-    if not tables or _in_transaction(conn):
+    if not tables or conn.in_transaction():  # neither runs inside a transaction: pending
         return (), tuple(tables)
     if conn.dialect != "postgres":
         conn.execute("CHECKPOINT")

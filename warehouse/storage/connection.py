@@ -72,6 +72,9 @@ class DuckDBConnection:
         self._depth = 0
         self.raw.execute("COMMIT")
 
+    def in_transaction(self) -> bool:
+        return self._depth > 0
+
     def insert_arrow(self, qualified_table: str, table: pa.Table) -> None:
         view = f"arrow_in_{next(_names)}"
         columns = ", ".join(f'"{n}"' for n in table.column_names)

@@ -86,6 +86,9 @@ class PostgresConnection:
         with self.raw.transaction():
             yield
 
+    def in_transaction(self) -> bool:
+        return self.raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+
     def insert_arrow(self, qualified_table: str, table: pa.Table) -> None:
         if table.num_rows == 0:
             return

@@ -10,7 +10,7 @@ does), so their grants and RLS cover them; later tables get default privileges.
 from __future__ import annotations
 
 import os
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from importlib import resources
 from typing import Any, Protocol
 
@@ -29,7 +29,12 @@ SERVICE_ROLES = (
 
 
 class Executor(Protocol):
+    """A PostgreSQL connection: our wrapper or a psycopg 3 one (transaction() nests as a
+    savepoint in both)."""
+
     def execute(self, sql: Any, *args: Any, **kwargs: Any) -> Any: ...
+
+    def transaction(self) -> AbstractContextManager[Any]: ...
 
 
 def migration_files() -> list[str]:
@@ -48,13 +53,6 @@ def _quote_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _transaction(conn: Executor) -> AbstractContextManager[Any]:
-    # Our connection wrapper and psycopg 3 both offer transaction() (a savepoint when nested);
-    # otherwise the caller's transaction holds the advisory lock until it commits.
-    make = getattr(conn, "transaction", None)
-    return make() if callable(make) else nullcontext()
-
-
 def apply(conn: Executor) -> None:
     """Create or update schemas, roles, grants and source RLS; passwords from the environment.
 
@@ -62,7 +60,7 @@ def apply(conn: Executor) -> None:
     keeps what it has (local trust authentication needs none).
     """
     package = resources.files(__package__)
-    with _transaction(conn):
+    with conn.transaction():
         conn.execute(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
         for name in migration_files():
             conn.execute(package.joinpath(name).read_text(encoding="utf-8"))
