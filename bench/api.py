@@ -225,16 +225,11 @@ def run_backend(
             warehouse=warehouse,
         )
         from warehouse.api import physicians
-        from warehouse.api.schema import ensure_api_schema
         from warehouse.storage.connection import connect
         from warehouse.storage.schema import setup_schema
 
         with connect(settings) as conn:
-            from warehouse.consent import ensure_consent_tables
-
-            setup_schema(conn)
-            ensure_consent_tables(conn)  # as `healthlink consent` leaves a deployment
-            ensure_api_schema(conn)
+            setup_schema(conn)  # as `healthlink migrate` leaves a deployment (API tables too)
             hospital = conn.execute(
                 "SELECT hospital_code FROM published.hospital_freshness "
                 "WHERE NOT per_visit_consent ORDER BY 1 LIMIT 1"
@@ -247,10 +242,6 @@ def run_backend(
                 "WHERE length(first_name) >= 4 ORDER BY md5(patient_key) LIMIT ?",
                 [requests],
             ).fetchall()
-            if warehouse:
-                from warehouse.storage.migrations import apply
-
-                apply(conn)  # grants on the API tables created just now
         if not rows:
             raise RuntimeError(f"{backend}: no visible patient to sample ({patients} visible)")
         sample = [(str(r[0]), str(r[1]), str(r[2]), str(r[3])) for r in rows]

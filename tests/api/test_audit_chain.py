@@ -30,8 +30,7 @@ def _make(home: Path, url: str) -> Settings:
         audit_key=TEST_AUDIT_KEY,  # type: ignore[arg-type]
     )
     with connect(settings) as conn:
-        setup_schema(conn)  # PostgreSQL: the migration (the audit tables are its own)
-        audit.ensure_audit_schema(conn)
+        setup_schema(conn)  # the audit tables too (PostgreSQL: with their definer functions)
     return settings
 
 

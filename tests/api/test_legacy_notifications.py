@@ -8,15 +8,15 @@ from pathlib import Path
 
 from tests.support.machine import TEST_KEY
 from warehouse import consent
-from warehouse.api.schema import ensure_api_schema
 from warehouse.settings import Settings
 from warehouse.storage.connection import connect
+from warehouse.storage.schema import ensure_schema
 
 
 def test_legacy_break_glass_notices_reach_the_patients_list(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path / "home", pseudonym_key=TEST_KEY, environment="test")  # type: ignore[arg-type]
     with connect(settings) as conn:
-        consent.ensure_consent_tables(conn)
+        ensure_schema(conn)
         conn.execute("CREATE SCHEMA IF NOT EXISTS api")
         conn.execute(
             "CREATE TABLE api.patient_notification (notification_id VARCHAR PRIMARY KEY,"
@@ -30,8 +30,8 @@ def test_legacy_break_glass_notices_reach_the_patients_list(tmp_path: Path) -> N
             " ?, NULL)",
             ["a" * 32, datetime(2026, 11, 1, 3, 0)],
         )
-        ensure_api_schema(conn)
-        ensure_api_schema(conn)  # idempotent: nothing left to move
+        ensure_schema(conn)
+        ensure_schema(conn)  # idempotent: nothing left to move
         (notice,) = consent.notifications(conn, "a" * 32)
         gone = conn.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = 'patient_notification'"

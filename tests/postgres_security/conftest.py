@@ -1,9 +1,10 @@
 """A throwaway PostgreSQL warehouse secured by the migration and built by dbt as the transformer.
 
 The dbt tests' fixture (tests/support/raw_fixture.py) supplies raw, consent and ops rows; then
-warehouse.storage.migrations.apply() creates the schemas, roles and grants, and dbt seeds and builds
-connected as healthlink_transformer, so everything it creates is owned by that role, as in
-production. Fails (never skips) when no PostgreSQL server answers.
+warehouse.storage.schema.ensure_schema (`healthlink migrate`) creates the rest (the audit and API
+tables), the schemas, roles and grants, and dbt seeds and builds connected as
+healthlink_transformer, so everything it creates is owned by that role, as in production.
+Fails (never skips) when no PostgreSQL server answers.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from tests.support.secured_warehouse import SecuredWarehouse
 @pytest.fixture(scope="module")
 def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecuredWarehouse]:
     from tests.support import raw_fixture
-    from warehouse.storage import migrations
+    from warehouse.storage.postgres import connect_postgres
+    from warehouse.storage.schema import ensure_schema
 
     try:
         admin = psycopg.connect(dsn("postgres"), autocommit=True, connect_timeout=3)
@@ -33,8 +35,8 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecuredWarehou
     try:
         warehouse = SecuredWarehouse(name, tmp_path_factory.mktemp("dbt_security"))
         raw_fixture.build_postgres(warehouse.dsn())
-        with psycopg.connect(warehouse.dsn()) as conn:
-            migrations.apply(conn)
+        with connect_postgres(warehouse.dsn()) as conn:
+            ensure_schema(conn)
         warehouse.dbt("seed")
         warehouse.dbt("build")
         yield warehouse

@@ -20,7 +20,6 @@ from tests.support.cli_warehouse import cli_warehouse as cli_warehouse  # the fi
 from tests.support.consent_kit import national_id
 from tests.support.machine import TEST_KEY
 from warehouse.api.name_index import blocking_keys
-from warehouse.api.schema import ensure_api_schema
 from warehouse.clock import bangkok_today
 from warehouse.consent import record_hospital_joined
 from warehouse.hospital_registry import load_registry
@@ -71,8 +70,7 @@ def test_finding_10_purge_leaves_no_name_fragments(
 ) -> None:
     _register(cli_warehouse, tmp_path, [1, 2])
     gone, kept = _key(1), _key(2)
-    with connect(cli_warehouse.settings) as conn:
-        ensure_api_schema(conn)  # the API's own tables, as the API creates them at start-up
+    with connect(cli_warehouse.settings) as conn:  # the migration made the API's tables
         for number, key in enumerate((gone, kept)):
             conn.execute(
                 "INSERT INTO raw.encounter (hospital_code, record_key, patient_key)"

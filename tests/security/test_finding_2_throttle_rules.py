@@ -12,7 +12,6 @@ import pytest
 
 from tests.support.machine import throwaway_pg_database
 from warehouse.api import throttle
-from warehouse.api.schema import ensure_api_schema
 from warehouse.settings import Settings
 from warehouse.storage.connection import WarehouseConnection, connect
 from warehouse.storage.schema import setup_schema
@@ -29,12 +28,11 @@ def conn(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[WarehouseCo
 
     if request.param == "duckdb":
         with connect(settings("")) as duck:
-            ensure_api_schema(duck)
+            setup_schema(duck)
             yield duck
         return
     with throwaway_pg_database("healthlink_throttle") as url, connect(settings(url)) as pg:
-        setup_schema(pg)  # the migration: schema api is its own
-        ensure_api_schema(pg)
+        setup_schema(pg)  # the migration creates the API's tables too
         yield pg
 
 

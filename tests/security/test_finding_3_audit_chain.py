@@ -167,7 +167,6 @@ def log(tmp_path: Path, warehouse_url: str) -> Log:
     settings = _settings(tmp_path / "home", warehouse_url)
     with connect(settings) as conn:
         setup_schema(conn)  # creates the schema (PostgreSQL: runs the migration)
-        audit.ensure_audit_schema(conn)
     _append_as_api(settings, ENTRIES)
     return Log(settings, _env(settings))
 
@@ -340,7 +339,6 @@ def upgraded(tmp_path: Path, warehouse_url: str) -> Log:
     settings = _settings(tmp_path / "home", warehouse_url)
     with connect(settings) as conn:
         setup_schema(conn)  # creates the schema (PostgreSQL: runs the migration)
-        audit.ensure_audit_schema(conn)
     legacy = []
     prev = audit.GENESIS_HASH
     now = datetime.now(UTC)

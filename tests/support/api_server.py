@@ -164,7 +164,6 @@ def _cast(settings: Any) -> Cast:
     from warehouse.storage.connection import connect
 
     with connect(settings) as conn:
-        consent.ensure_consent_tables(conn)
         per_visit = [
             r[0]
             for r in conn.execute(
@@ -193,11 +192,6 @@ def _cast(settings: Any) -> Cast:
         for key in (multi, withdrawn):
             _register_in_consent_service(conn, settings, key)
         consent.withdraw(conn, withdrawn, now=datetime.now(UTC) - timedelta(days=1))
-        if conn.dialect == "postgres":
-            # The consent service created its tables after the migration ran: grants and RLS.
-            from warehouse.storage.migrations import apply
-
-            apply(conn)
         cid, first, last = conn.execute(
             "SELECT cid, first_name, last_name FROM published.patient WHERE patient_key = ?",
             [multi],
@@ -209,13 +203,10 @@ def add_physician(
     settings: Any, licence: str, hospitals: list[str], name: str = "นพ. ทดสอบ"
 ) -> None:
     from warehouse.api import physicians
-    from warehouse.api.schema import ensure_api_schema
     from warehouse.storage.connection import connect
 
-    with connect(settings) as conn:
-        ensure_api_schema(conn)
-        with conn.transaction():
-            physicians.add_physician(conn, licence, name, PINCODE, hospitals)
+    with connect(settings) as conn, conn.transaction():
+        physicians.add_physician(conn, licence, name, PINCODE, hospitals)
 
 
 @dataclass

@@ -10,12 +10,12 @@ from functools import cached_property
 from warehouse.api.config import ApiSettings
 from warehouse.api.credentials import LocalPincodeVerifier, PincodeVerifier
 from warehouse.api.name_index import NameIndex
-from warehouse.api.schema import ensure_api_schema
 from warehouse.audit.trail import AuditTrail
 from warehouse.hospital_registry import Registry, load_registry
 from warehouse.settings import Settings
 from warehouse.storage.connection import WarehouseConnection, connect
 from warehouse.storage.pool import API_ROLE, CITIZEN_APP_ROLE, ConnectionPool, url_for_role
+from warehouse.storage.schema import setup_schema
 
 
 @dataclass
@@ -35,16 +35,12 @@ class ApiContext:
         return self.settings.uses_postgres
 
     def prepare(self) -> None:
-        """At startup: the API's tables exist; on DuckDB the gate is compiled from dbt (on
-        PostgreSQL the RLS policy applies it, and the API must not restate it)."""
+        """At startup: the schema is in place (DuckDB: the embedded warehouse's first-run
+        setup creates it; PostgreSQL: `healthlink migrate` did, and the API role, which may
+        not, stops with SchemaNotMigrated if not); on DuckDB the gate is compiled from dbt
+        (on PostgreSQL the RLS policy applies it, and the API must not restate it)."""
         with self.connect() as conn:
-            if not self.uses_postgres:  # PostgreSQL: `healthlink migrate` creates them
-                from warehouse.consent import ensure_consent_tables
-                from warehouse.storage.schema import setup_schema
-
-                setup_schema(conn)  # the embedded warehouse's first-run setup
-                ensure_consent_tables(conn)
-            ensure_api_schema(conn)
+            setup_schema(conn)
             self.audit.ensure_anchored(conn)
             self.name_index.ensure(conn)
         if not self.uses_postgres:

@@ -40,7 +40,6 @@ from warehouse.api.credentials import token_hash
 from warehouse.api.errors import note_refusal
 from warehouse.clock import storage_now
 from warehouse.storage.connection import WarehouseConnection
-from warehouse.storage.tables.api import RATE_LIMIT_DDL
 
 WINDOW_SECONDS = 60
 # Counters idle this long are deleted now and then (one request in CLEAN_UP_ONE_IN).
@@ -57,13 +56,6 @@ ON CONFLICT (bucket) DO UPDATE SET
     window_start = CASE WHEN counter.window_start > ? THEN counter.window_start
                         ELSE excluded.window_start END
 RETURNING bucket, window_start, hits"""
-
-
-def ensure_rate_limit_table(conn: WarehouseConnection) -> None:
-    """DuckDB: created at start-up. PostgreSQL: migration 012 creates it (the API role
-    runs no DDL there); the statement is then a no-op."""
-    if conn.dialect == "duckdb":
-        conn.execute(RATE_LIMIT_DDL)
 
 
 # --------------------------------------------------------------------------- body guard

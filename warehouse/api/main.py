@@ -27,8 +27,6 @@ def create_app(context: ApiContext | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.context.prepare()
-        with app.state.context.connect() as conn:
-            limits.ensure_rate_limit_table(conn)
         try:
             yield
         finally:

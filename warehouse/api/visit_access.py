@@ -118,38 +118,3 @@ def notify_break_glass(
     }
     with consent_conn.transaction():
         consent.notify(consent_conn, patient_key, "break_glass", payload)
-
-
-def move_legacy_notifications(conn: WarehouseConnection) -> None:
-    """DuckDB warehouses from before issue 9: api.patient_notification held break-glass
-    notifications nobody read; move them into the patient's list and drop the table
-    (PostgreSQL: migration 011 does the same)."""
-    if conn.dialect == "postgres" or not (
-        _table_exists(conn, "api", "patient_notification")
-        and _table_exists(conn, "consent", "notification")
-    ):
-        return
-    rows = conn.execute(
-        "SELECT patient_key, physician_licence, physician_hospital_code, reason,"
-        " source_hospitals, created_at FROM api.patient_notification ORDER BY created_at"
-    ).fetchall()
-    with conn.transaction():
-        for key, licence, hospital, reason, sources, created_at in rows:
-            payload = {
-                "physician_licence": licence,
-                "physician_hospital_code": hospital,
-                "reason": reason,
-                "source_hospitals": [code for code in (sources or "").split(",") if code],
-            }
-            consent.notify(conn, key, "break_glass", payload, now=created_at)
-        conn.execute("DROP TABLE api.patient_notification")
-
-
-def _table_exists(conn: WarehouseConnection, schema: str, table: str) -> bool:
-    return (
-        conn.execute(
-            "SELECT 1 FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-            [schema, table],
-        ).fetchone()
-        is not None
-    )

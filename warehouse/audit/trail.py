@@ -42,7 +42,6 @@ from typing import Any
 
 from warehouse.settings import Settings, get_settings
 from warehouse.storage.connection import WarehouseConnection
-from warehouse.storage.tables.audit import AUDIT_DDL
 
 GENESIS_HASH = "0" * 64
 ANCHOR_ACTION = "chain_anchor"
@@ -94,15 +93,6 @@ class AuditEntry:
 class ChainHead:
     seq: int
     row_hash: str
-
-
-def ensure_audit_schema(conn: WarehouseConnection) -> None:
-    """DuckDB only: on PostgreSQL the tables and functions are the migration's (003, 006,
-    009), and the API role may not create anything in audit."""
-    if conn.dialect == "postgres":
-        return
-    for statement in AUDIT_DDL:
-        conn.execute(statement)
 
 
 # -- keys and hashes ---------------------------------------------------------------------

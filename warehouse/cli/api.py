@@ -28,13 +28,11 @@ Pincode = Annotated[
 
 def _run(action: str, change: Callable[[WarehouseConnection], object]) -> None:
     from warehouse.api.physicians import RegistryError
-    from warehouse.api.schema import ensure_api_schema
     from warehouse.storage.connection import connect
     from warehouse.storage.schema import setup_schema
 
     with connect() as conn:
         setup_schema(conn)
-        ensure_api_schema(conn)
         try:
             with conn.transaction():
                 change(conn)

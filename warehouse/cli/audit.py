@@ -45,7 +45,7 @@ def verify(
 ) -> None:
     """Recompute the chain and check the exported heads; exit 1 on a modified, deleted,
     renumbered or truncated record or a rewritten head file."""
-    from warehouse.audit.trail import AuditKeyError, ensure_audit_schema, signing_key
+    from warehouse.audit.trail import AuditKeyError, signing_key
     from warehouse.audit.trail import verify as verify_chain
     from warehouse.settings import get_settings
     from warehouse.storage.connection import connect
@@ -58,7 +58,6 @@ def verify(
         _fail(str(error))
     with connect(settings) as conn:
         setup_schema(conn)
-        ensure_audit_schema(conn)
         result = verify_chain(conn, key, settings.audit_head_sink_path)
     if as_json:
         payload = {"rows": result.rows, "problems": result.problems, "notes": result.notes}
@@ -83,7 +82,7 @@ def break_glass(
 ) -> None:
     """Break-glass accesses from a day on (time, licence, hospital, patient key, reason,
     source hospitals, outcome), oldest first, for ops review."""
-    from warehouse.audit.trail import break_glass_accesses, ensure_audit_schema
+    from warehouse.audit.trail import break_glass_accesses
     from warehouse.settings import get_settings
     from warehouse.storage.connection import connect
     from warehouse.storage.schema import setup_schema
@@ -95,7 +94,6 @@ def break_glass(
     start = datetime.combine(first_day, time.min, tzinfo=BANGKOK)
     with connect(get_settings()) as conn:
         setup_schema(conn)
-        ensure_audit_schema(conn)
         rows = [_review_row(r) for r in break_glass_accesses(conn, start)]
     if as_json:
         sys.stdout.write(json.dumps(rows, ensure_ascii=False) + "\n")

@@ -1,33 +1,11 @@
--- The access audit's hash chain (docs/api.md "Audit"): the chain columns. Rows written
--- before migration 009 are chained by row_hash = sha256(prev_hash || canonical row), the
--- canonical text being the one warehouse.audit.trail.canonical() produces (a JSON array of the
--- chained columns, no whitespace, timestamps as UTC ISO 8601 with microseconds); 009 keys
--- the chain and replaces the unkeyed append function this file used to define. The API
--- gets no privilege on the table itself (no INSERT either: a row written around the
--- functions would not be chained).
-DO $$
-DECLARE
-    chain_column record;
-BEGIN
-    FOR chain_column IN
-        SELECT * FROM (VALUES
-            ('returned_patients', 'varchar'), ('categories', 'varchar'),
-            ('source_hospitals', 'varchar'), ('purpose', 'varchar'), ('outcome', 'varchar'),
-            ('prev_hash', 'varchar'), ('row_hash', 'varchar')
-        ) AS wanted (name, type)
-        WHERE NOT EXISTS (
-            SELECT FROM pg_catalog.pg_attribute
-            WHERE attrelid = 'audit.access_log'::regclass AND attname = wanted.name
-              AND NOT attisdropped
-        )
-    LOOP
-        -- ALTER TABLE locks the table: only when the column is really missing.
-        EXECUTE format(
-            'ALTER TABLE audit.access_log ADD COLUMN %I %s', chain_column.name, chain_column.type
-        );
-    END LOOP;
-END
-$$;
+-- The access audit's hash chain (docs/api.md "Audit"). The table and its chain columns are
+-- defined once, in warehouse/storage/tables/audit.py (warehouse.storage.schema creates them,
+-- and adds the chain columns to a log older than the chain). Rows written before migration
+-- 009 are chained by row_hash = sha256(prev_hash || canonical row), the canonical text being
+-- the one warehouse.audit.trail.canonical() produces (a JSON array of the chained columns, no
+-- whitespace, timestamps as UTC ISO 8601 with microseconds); 009 keys the chain and replaces
+-- the unkeyed append function this file used to define. The API gets no privilege on the
+-- table itself (no INSERT either: a row written around the functions would not be chained).
 
 -- The committed head (sequence number and hash) for the export outside the database; the
 -- hash of the last row reveals nothing of its content.

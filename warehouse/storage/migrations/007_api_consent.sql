@@ -1,14 +1,15 @@
 -- What the physician API needs on PostgreSQL beyond SELECT on published relations
 -- (docs/security.md, docs/api.md "PostgreSQL").
 
--- Its own state: schema api is the API role's (002); tables an administrator creates there
--- (e.g. `healthlink api add-physician` run with the migration runner's DSN) are usable too.
+-- Its own state: schema api is the API role's (002). Its tables are the migration runner's
+-- creation (warehouse/storage/tables/api.py, by `healthlink migrate`; the API runs no DDL):
+-- the API may use them ...
 GRANT USAGE, CREATE ON SCHEMA api TO healthlink_api;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA api TO healthlink_api;
 ALTER DEFAULT PRIVILEGES IN SCHEMA api
     GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO healthlink_api;
--- ... and owns them, so its start-up DDL (CREATE INDEX IF NOT EXISTS) works on tables an
--- administrator created first. Only when needed: ALTER TABLE takes a strong lock.
+-- ... and owns them, as it owns the tables older releases had it create at start-up. Only
+-- when needed: ALTER TABLE takes a strong lock.
 DO $$
 DECLARE
     api_table record;
@@ -22,6 +23,17 @@ BEGIN
     LOOP
         EXECUTE format('ALTER TABLE %s OWNER TO healthlink_api', api_table.rel);
     END LOOP;
+END
+$$;
+
+-- At start-up the API checks that the database is migrated to its code (setup_schema: the
+-- fingerprint in ops.schema_state). It may read that column and nothing else in ops.
+GRANT USAGE ON SCHEMA ops TO healthlink_api;
+DO $$
+BEGIN
+    IF to_regclass('ops.schema_state') IS NOT NULL THEN
+        GRANT SELECT (fingerprint) ON ops.schema_state TO healthlink_api;
+    END IF;
 END
 $$;
 

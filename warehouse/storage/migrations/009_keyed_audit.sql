@@ -8,10 +8,6 @@
 -- log itself. The unkeyed sha256 rows of 006 stay: the API's first keyed entry is a
 -- 'chain_anchor' row that pins the last of them.
 
--- The anchor lookup on every append stays an index probe.
-CREATE INDEX IF NOT EXISTS access_log_chain_anchor
-    ON audit.access_log (access_id) WHERE action = 'chain_anchor';
-
 -- Unkeyed appends would break the keyed chain: the function of 006 is gone.
 DROP FUNCTION IF EXISTS audit.append_access(
     varchar, varchar, varchar, varchar, varchar, varchar, varchar, varchar, varchar, boolean,
@@ -88,16 +84,9 @@ GRANT EXECUTE ON FUNCTION audit.append_link(
 ) TO healthlink_api;
 
 -- Refusals without an authenticated actor (401s first of all), counted per day, route
--- template and status: nobody to attribute them to, and a row each would let anyone flood
--- the audit. They hold no personal data; the API bumps them through a definer function and
--- reads nothing outside the published views.
-CREATE TABLE IF NOT EXISTS audit.refusal_count (
-    day DATE NOT NULL,
-    route VARCHAR NOT NULL,
-    status_code INTEGER NOT NULL,
-    refusals BIGINT NOT NULL,
-    PRIMARY KEY (day, route, status_code)
-);
+-- template and status in audit.refusal_count (warehouse/storage/tables/audit.py). They hold
+-- no personal data; the API bumps them through a definer function and reads nothing outside
+-- the published views: 004's INSERT on every audit table is taken back here.
 REVOKE ALL ON audit.refusal_count FROM healthlink_api;
 
 CREATE OR REPLACE FUNCTION audit.count_refusal(

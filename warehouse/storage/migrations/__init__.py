@@ -3,8 +3,9 @@
 `apply(conn)` runs the numbered SQL files of this package in order. Every file is idempotent
 and safe while other processes apply it too: roles are cluster-wide, so they are created
 only when missing and a concurrent creator's duplicate is swallowed; the rest runs under the
-migration advisory lock. Call it after the raw/consent/ops tables exist (warehouse.storage.schema
-does), so their grants and RLS cover them; later tables get default privileges.
+migration advisory lock. The files define no table (warehouse.storage.tables does): call it
+after the tables exist (warehouse.storage.schema.ensure_schema does), so their grants, RLS
+and the functions over them apply; later tables get default privileges.
 """
 
 from __future__ import annotations

@@ -5,8 +5,12 @@ rejects, runs, the effects' checkpoints), audit (the access log) and api (the AP
 state). dbt owns everything downstream (staging, intermediate, marts, published).
 
 The DDL is written once for both dialects (VARCHAR, BIGINT, DOUBLE PRECISION, DATE,
-TIMESTAMP, BOOLEAN mean the same on DuckDB and PostgreSQL). warehouse.storage.schema runs it
-(`healthlink migrate`, first-run setup), fingerprints it, and the test fixtures build on it.
+TIMESTAMP, BOOLEAN mean the same on DuckDB and PostgreSQL); the access log's two columns
+that differ are rendered per dialect from the same definition (tables/audit.py).
+warehouse.storage.schema runs it on both (`healthlink migrate`, first-run setup),
+fingerprints it, and the test fixtures build on it. The PostgreSQL migrations hold what is
+PostgreSQL's alone (roles, grants, row-level security, definer functions), never a table
+definition.
 """
 
 from __future__ import annotations

@@ -2,8 +2,10 @@
 ratings, per-visit requests, request-rate counters and the name-search index.
 
 Patient notifications live in consent.notification (the citizen app's list). Timestamps are
-naive UTC. On PostgreSQL schema api is the migration's (002, owned by the API role, 007), and
-the API creates these tables at start-up (warehouse.api.schema); rate_limit is migration 012's.
+naive UTC. warehouse.storage.schema creates these tables on both dialects (`healthlink
+migrate`, first-run setup), so the API runs no DDL at start-up. On PostgreSQL schema api is
+the API role's (migration 002) and migration 007 grants it, and hands it, the tables created
+here by the migration runner.
 """
 
 from __future__ import annotations
@@ -52,8 +54,6 @@ API_TABLES_DDL = [
         PRIMARY KEY (request_id, source_hospital_code))""",
 ]
 
-API_DDL = [API_SCHEMA_DDL, *API_TABLES_DDL]
-
 # Columns added since the first release, for warehouses whose tables predate them (existing
 # memberships stay active).
 API_ADDED_COLUMNS = [
@@ -61,8 +61,7 @@ API_ADDED_COLUMNS = [
     AddedColumn("api.physician_hospital", "changed_at", "TIMESTAMP"),
 ]
 
-# Request-rate counters shared by every API worker (warehouse.api.limits). DuckDB: created
-# at start-up; PostgreSQL: migration 012 (the API role runs no DDL there).
+# Request-rate counters shared by every API worker (warehouse.api.limits).
 RATE_LIMIT_DDL = """CREATE TABLE IF NOT EXISTS api.rate_limit (
     bucket VARCHAR PRIMARY KEY, window_start TIMESTAMP NOT NULL, hits INTEGER NOT NULL)"""
 
@@ -74,3 +73,10 @@ NAME_INDEX_DDL = [
     "CREATE INDEX IF NOT EXISTS name_key_idx ON api.name_key (name_key)",
     "CREATE TABLE IF NOT EXISTS api.name_index_state (built_for VARCHAR NOT NULL)",
 ]
+
+# Tables of older releases: the per-licence failure counter that login_throttle replaced.
+# (api.patient_notification moves into consent.notification first: migration 011 on
+# PostgreSQL, warehouse.storage.schema on DuckDB.)
+RETIRED_API_DDL = ["DROP TABLE IF EXISTS api.login_failure"]
+
+API_DDL = [API_SCHEMA_DDL, *API_TABLES_DDL, RATE_LIMIT_DDL, *NAME_INDEX_DDL, *RETIRED_API_DDL]
