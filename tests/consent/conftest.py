@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from tests.support.machine import throwaway_pg_database
-from warehouse.consent import ensure_consent_tables
 from warehouse.settings import Settings
 from warehouse.storage.connection import connect
 from warehouse.storage.schema import setup_schema
@@ -21,7 +20,6 @@ def conn(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
         settings = Settings(home=tmp_path / "home", warehouse=warehouse, environment="test")
         with connect(settings) as connection:
             setup_schema(connection)
-            ensure_consent_tables(connection)
             yield connection
 
     if request.param == "duckdb":
@@ -37,5 +35,4 @@ def duck(tmp_path: Path) -> Iterator[Any]:
     settings = Settings(home=tmp_path / "home", environment="test")
     with connect(settings) as connection:
         setup_schema(connection)
-        ensure_consent_tables(connection)
         yield connection

@@ -193,7 +193,6 @@ def test_purge_cli_daily_and_full(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     try:
         with connect(warehouse) as conn:
             setup_schema(conn)
-            cs.ensure_consent_tables(conn)
             _raw_rows(conn, [("unregistered-patient", H1)])
         assert purge() | {"rows_marts": 0} == {  # the first purge sweeps everything
             "full": True,

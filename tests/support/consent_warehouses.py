@@ -23,7 +23,6 @@ import duckdb
 
 from tests.support.consent_kit import KEY, registry
 from tests.support.consent_published import preload_rows
-from warehouse.consent import ensure_consent_tables
 from warehouse.consent.sender_choice import sync_hospitals
 from warehouse.pipeline.transform import run_dbt
 from warehouse.settings import Settings
@@ -92,7 +91,6 @@ class ExampleWarehouse:
         with connect(settings) as conn:
             setup_schema(conn)
             sync_hospitals(conn, registry(h4_since=None))
-            ensure_consent_tables(conn)
             preload_rows(conn)
         run_dbt(["build", *self.dbt_paths], settings)  # seeds, models and their tests
         if self.url:

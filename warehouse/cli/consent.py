@@ -84,7 +84,7 @@ def _refuse(reason_code: str, message: str, as_json: bool) -> NoReturn:
 
 def _run(action: Callable[[WarehouseConnection, Registry, Settings], T], as_json: bool) -> T:
     """Run a consent action on the configured warehouse; refusals exit 2."""
-    from warehouse.consent import ConsentRefused, ensure_consent_tables
+    from warehouse.consent import ConsentRefused
     from warehouse.hospital_registry import RegistryError, load_registry
     from warehouse.settings import get_settings
     from warehouse.storage.connection import connect
@@ -97,7 +97,6 @@ def _run(action: Callable[[WarehouseConnection, Registry, Settings], T], as_json
         _refuse("registry_error", str(error), as_json)
     with connect(settings) as conn:
         setup_schema(conn)
-        ensure_consent_tables(conn)
         try:
             return action(conn, registry, settings)
         except ConsentRefused as refusal:

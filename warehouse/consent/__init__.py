@@ -27,7 +27,7 @@ from warehouse.consent.service import (
     set_sensitive,
     withdraw,
 )
-from warehouse.consent.storage import ensure_consent_tables, load_events
+from warehouse.consent.storage import load_events
 
 __all__ = [
     "REASONS",
@@ -45,7 +45,6 @@ __all__ = [
     "cohort_changes",
     "current_state",
     "decline",
-    "ensure_consent_tables",
     "expire_requests",
     "fold",
     "load_events",

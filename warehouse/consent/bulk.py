@@ -350,11 +350,9 @@ def import_registrations(
     in line order. Without `registry`, participation comes from consent.hospital.
 
     Given the feed file's path, it is read before the warehouse is touched (ImportFileError,
-    naming the file only, and nothing written when it cannot be read at all), then the
-    consent tables are created if missing."""
+    naming the file only, and nothing written when it cannot be read at all)."""
     if not isinstance(registrations, Registrations):
         registrations = read_registrations(registrations)
-        storage.ensure_consent_tables(conn)
     moment = utc_or_now(now)
     participation: Callable[[date], Participation]
     if registry is not None:

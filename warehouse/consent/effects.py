@@ -24,14 +24,12 @@ import pyarrow as pa
 import structlog
 
 from warehouse.clock import as_utc, to_storage, utc_or_now
-from warehouse.consent import storage
 from warehouse.consent.cohort import LogSince, newly_consenting, read_log_since
 from warehouse.consent.hospitals import record_hospital_joined
 from warehouse.consent.per_visit import expire_requests
 from warehouse.consent.purge import purge
 from warehouse.hospital_registry import Registry
 from warehouse.storage.protocol import WarehouseConnection
-from warehouse.storage.tables.ops import EFFECT_DDL
 
 log = structlog.get_logger(__name__)
 
@@ -44,13 +42,6 @@ HISTORY_SCHEMA = pa.schema(
         ("requested_at", pa.timestamp("us")),
     ]
 )
-
-
-def ensure_effect_tables(conn: WarehouseConnection) -> None:
-    if getattr(conn, "schema_current", False):
-        return  # PostgreSQL: created by the migration (warehouse.storage.schema)
-    for statement in EFFECT_DDL:
-        conn.execute(statement)
 
 
 @dataclass(frozen=True)
@@ -77,7 +68,6 @@ def request_full_history(
     full history for everyone.
     """
     moment = utc_or_now(now)
-    ensure_effect_tables(conn)
     asked: dict[str, int] = {}
     with conn.transaction():
         # Hospitals share their checkpoint time (written together below): one read of the
@@ -122,7 +112,6 @@ def request_full_history(
 
 def pending_history_requests(conn: WarehouseConnection) -> list[dict[str, Any]]:
     """Per hospital: full-history requests not yet answered, and the oldest request day."""
-    ensure_effect_tables(conn)
     rows = conn.execute(
         "SELECT hospital_code, count(*), min(extract_date) FROM ops.history_request"
         " WHERE fulfilled_on IS NULL GROUP BY hospital_code ORDER BY hospital_code"
@@ -137,7 +126,6 @@ def mark_history_fulfilled(
     conn: WarehouseConnection, hospital_code: str, through: date, on: date
 ) -> int:
     """The hospital sent the requested histories (requests up to `through`) on day `on`."""
-    ensure_effect_tables(conn)
     (count,) = conn.execute(
         "SELECT count(*) FROM ops.history_request WHERE hospital_code = ? AND extract_date <= ?"
         " AND fulfilled_on IS NULL",
@@ -155,7 +143,6 @@ def apply_before_sync(
     conn: WarehouseConnection, registry: Registry, extract_date: date, landing_dir: Path
 ) -> EffectsSummary:
     """Everything consent changed since the last sync, before the day's hospitals load."""
-    storage.ensure_consent_tables(conn)
     joined = record_hospital_joined(conn, registry, extract_date)
     expired = expire_requests(conn)
     purged = purge(conn, landing_dir)

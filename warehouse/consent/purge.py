@@ -49,7 +49,6 @@ from warehouse.clock import to_storage, utc_now
 from warehouse.consent import storage
 from warehouse.consent.sender_choice import allows_sql
 from warehouse.storage.protocol import WarehouseConnection
-from warehouse.storage.tables.ops import PURGE_DDL
 
 log = structlog.get_logger(__name__)
 
@@ -131,9 +130,6 @@ def purgeable_tables(conn: WarehouseConnection) -> list[tuple[str, str]]:
 
 
 def _checkpoint(conn: WarehouseConnection) -> int | None:
-    if not getattr(conn, "schema_current", False):  # PostgreSQL: the migration made it
-        for statement in PURGE_DDL:
-            conn.execute(statement)
     (through,) = conn.execute("SELECT max(through_event_id) FROM ops.purge_checkpoint").fetchone()
     return None if through is None else int(through)
 

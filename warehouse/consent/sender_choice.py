@@ -121,11 +121,9 @@ def withdraw(conn: WarehouseConnection, key_value: str, on: date | datetime | No
 
     The published views hide the rows at once; the next sync purges them from storage.
     """
-    from warehouse.consent import ConsentRefused, ensure_consent_tables
-    from warehouse.consent import withdraw as service_withdraw
-
-    ensure_consent_tables(conn)
     from warehouse.clock import BANGKOK, bangkok_day, utc_now
+    from warehouse.consent import ConsentRefused
+    from warehouse.consent import withdraw as service_withdraw
 
     moment = on if isinstance(on, datetime) or on is None else None
     if moment is None and on is not None and bangkok_day(utc_now()) != on:

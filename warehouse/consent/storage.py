@@ -15,18 +15,6 @@ from typing import Any
 from warehouse.clock import as_utc, bangkok_day, bangkok_local, to_storage
 from warehouse.consent.model import Event, PatientState
 from warehouse.storage.protocol import WarehouseConnection
-from warehouse.storage.tables.consent import CONSENT_DDL
-
-
-def ensure_consent_tables(conn: WarehouseConnection) -> None:
-    """Create what is missing; safe to call on every connection, both dialects.
-
-    Nothing to do on a PostgreSQL connection already checked against the migration
-    (warehouse.storage.schema creates these tables there; service roles may not)."""
-    if getattr(conn, "schema_current", False):
-        return
-    for statement in CONSENT_DDL:
-        conn.execute(statement)
 
 
 def lock_patient(conn: WarehouseConnection, patient_key: str) -> None:

@@ -62,10 +62,6 @@ class PostgresConnection:
 
     def __init__(self, raw: psycopg.Connection[Any]) -> None:
         self.raw = raw
-        # On PostgreSQL every table is the migration's (warehouse.storage.schema, run by
-        # `healthlink migrate` or an entry point's setup_schema): the consent service skips
-        # its create-if-missing DDL, which service roles may not run.
-        self.schema_current = True
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> Cursor:
         cursor = self.raw.cursor()

@@ -3,7 +3,7 @@ summaries, the dbt queue, the schema fingerprint, and the consent effects' check
 
 from __future__ import annotations
 
-_BASE_DDL = [
+OPS_DDL = [
     "CREATE SCHEMA IF NOT EXISTS ops",
     """CREATE TABLE IF NOT EXISTS ops.batch (
         hospital_code VARCHAR NOT NULL, extract_date DATE NOT NULL, batch_id VARCHAR,
@@ -40,12 +40,8 @@ _BASE_DDL = [
         status VARCHAR, rows_read BIGINT, rows_loaded BIGINT, rows_rejected BIGINT,
         rows_filtered BIGINT, reason VARCHAR, duration_s DOUBLE PRECISION, data_as_of DATE,
         recorded_at TIMESTAMP)""",
-]
-
-# Consent effects (warehouse.consent.effects; created on first use on DuckDB too).
-EFFECT_DDL = [
-    "CREATE SCHEMA IF NOT EXISTS ops",
-    # When each hospital's cohort was last compared with the consent log (UTC).
+    # Consent effects (warehouse.consent.effects): when each hospital's cohort was last
+    # compared with the consent log (UTC).
     """CREATE TABLE IF NOT EXISTS ops.cohort_checkpoint (
         hospital_code VARCHAR PRIMARY KEY, computed_at TIMESTAMP NOT NULL)""",
     # What a hospital's side reads: whose full history to send. Keys only, no identities.
@@ -53,13 +49,7 @@ EFFECT_DDL = [
         hospital_code VARCHAR NOT NULL, extract_date DATE NOT NULL,
         patient_key VARCHAR NOT NULL, reason VARCHAR NOT NULL, requested_at TIMESTAMP NOT NULL,
         fulfilled_on DATE, PRIMARY KEY (hospital_code, extract_date, patient_key))""",
-]
-
-# The consent purge (warehouse.consent.purge): the event id it has covered.
-PURGE_DDL = [
-    "CREATE SCHEMA IF NOT EXISTS ops",
+    # The consent purge (warehouse.consent.purge): the event id it has covered.
     """CREATE TABLE IF NOT EXISTS ops.purge_checkpoint (
         through_event_id BIGINT NOT NULL, moved_at TIMESTAMP NOT NULL)""",
 ]
-
-OPS_DDL = _BASE_DDL + EFFECT_DDL[1:] + PURGE_DDL[1:]
