@@ -301,7 +301,8 @@ def _bare_sql(
 ) -> dict[str, list[float]]:
     """The same queries on a connection of the API's own role (PostgreSQL: RLS applies)."""
     if settings.uses_postgres:
-        from warehouse.storage.pool import API_ROLE, url_for_role
+        from warehouse.settings import url_for_role
+        from warehouse.storage.pool import API_ROLE
         from warehouse.storage.postgres import PostgresConnection, open_postgres
 
         conn = PostgresConnection(open_postgres(url_for_role(settings.warehouse, API_ROLE)))

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -15,6 +16,11 @@ DEVELOPMENT_PSEUDONYM_KEY = "healthlink-development-key-not-for-production"
 # Development only: the HMAC key of the access audit chain (warehouse/audit/trail.py); refused
 # elsewhere when the audit is written or verified.
 DEVELOPMENT_AUDIT_KEY = "healthlink-development-audit-key-not-for-production"
+
+# PostgreSQL: dbt connects as this role whatever HEALTHLINK_WAREHOUSE's user (the loader in
+# production, the owner in a development database), so everything dbt builds is owned by the
+# transformer and the loader can never rewrite the published layer.
+TRANSFORMER_ROLE = "healthlink_transformer"
 
 
 class Settings(BaseSettings):
@@ -76,9 +82,11 @@ class Settings(BaseSettings):
 
 
 def dbt_environment_for(warehouse: str, duckdb_path: Path) -> dict[str, str]:
-    """What dbt_project/profiles.yml reads: the target follows HEALTHLINK_WAREHOUSE."""
+    """What dbt_project/profiles.yml reads: the target follows HEALTHLINK_WAREHOUSE; on
+    PostgreSQL as the transformer role (its password from HEALTHLINK_PG_TRANSFORMER_PASSWORD)."""
     if warehouse.startswith(("postgresql://", "postgres://")):
-        return {"DBT_TARGET": "postgres", **postgres_environment(warehouse)}
+        transformer = url_for_role(warehouse, TRANSFORMER_ROLE)
+        return {"DBT_TARGET": "postgres", **postgres_environment(transformer)}
     return {"DBT_TARGET": "duckdb", "HEALTHLINK_DUCKDB_PATH": str(duckdb_path)}
 
 
@@ -92,6 +100,24 @@ def postgres_environment(url: str) -> dict[str, str]:
         "HEALTHLINK_PG_PASSWORD": unquote(parts.password or ""),
         "HEALTHLINK_PG_DBNAME": unquote(parts.path.lstrip("/")) or "healthlink",
     }
+
+
+def password_variable(role: str) -> str:
+    """healthlink_citizen_app → HEALTHLINK_PG_CITIZEN_APP_PASSWORD."""
+    return f"HEALTHLINK_PG_{role.removeprefix('healthlink_').upper()}_PASSWORD"
+
+
+def url_for_role(warehouse_url: str, role: str) -> str:
+    """The warehouse URL with another user (and that role's password, when set): each service
+    connects as its own role to the database HEALTHLINK_WAREHOUSE names."""
+    parts = urlsplit(warehouse_url)
+    password = os.environ.get(password_variable(role), "")
+    user = quote(role, safe="") + (f":{quote(password, safe='')}" if password else "")
+    host = parts.hostname or "127.0.0.1"
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    netloc = f"{user}@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 @lru_cache(maxsize=1)

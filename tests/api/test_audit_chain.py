@@ -134,7 +134,8 @@ def test_api_role_appends_through_the_functions_only(pg_settings: Settings) -> N
     settings = pg_settings
     import psycopg
 
-    from warehouse.storage.pool import API_ROLE, url_for_role
+    from warehouse.settings import url_for_role
+    from warehouse.storage.pool import API_ROLE
     from warehouse.storage.postgres import PostgresConnection, open_postgres
 
     _append(settings, audit.AuditEntry(action="record", outcome="ok"))

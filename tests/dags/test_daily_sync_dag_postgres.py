@@ -11,6 +11,7 @@ import pytest
 from tests.support.airflow_harness import ensure_manifest, migrate
 from tests.support.dag_deployment import CATEGORIES, DAY_TWO, PostgresDeployment
 from tests.support.machine import START, throwaway_pg_database
+from warehouse.settings import url_for_role
 
 pytestmark = pytest.mark.postgres
 
@@ -28,6 +29,9 @@ def deployment(
         migrate(deployment.env)
         deployment.healthlink("migrate")
         deployment.healthlink("consent", "import", str(dataset / "consent" / "registrations.csv"))
+        # From here on as in production: the DAG's tasks connect as the loader, and dbt
+        # derives the transformer role from that URL (warehouse.settings.dbt_environment_for).
+        deployment.env["HEALTHLINK_WAREHOUSE"] = url_for_role(url, "healthlink_loader")
         yield deployment
 
 
@@ -54,3 +58,15 @@ def test_two_days_through_the_dag_on_postgres(deployment: PostgresDeployment) ->
     assert deployment.query("SELECT count(*) FROM ops.transform_pending") == [(0,)]
     # nothing was written to a DuckDB file: the whole run went to PostgreSQL
     assert not deployment.duckdb_path.exists()
+    # dbt ran as the transformer: it owns every table it built
+    owners = deployment.query(
+        "SELECT DISTINCT tableowner FROM pg_tables"
+        " WHERE schemaname IN ('staging', 'intermediate', 'marts', 'published')"
+    )
+    assert owners == [("healthlink_transformer",)]
+    # the loader's statistics refresh ran (raw.refresh_statistics, a definer function)
+    ((analysed,),) = deployment.query(
+        "SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables"
+        " WHERE schemaname = 'raw' AND relname = 'encounter'"
+    )
+    assert analysed

@@ -135,7 +135,8 @@ class _api_connection:
 
     def __enter__(self) -> WarehouseConnection:
         if self.settings.uses_postgres:
-            from warehouse.storage.pool import API_ROLE, url_for_role
+            from warehouse.settings import url_for_role
+            from warehouse.storage.pool import API_ROLE
             from warehouse.storage.postgres import PostgresConnection, open_postgres
 
             self._pg = PostgresConnection(

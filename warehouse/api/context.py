@@ -12,9 +12,9 @@ from warehouse.api.credentials import LocalPincodeVerifier, PincodeVerifier
 from warehouse.api.name_index import NameIndex
 from warehouse.audit.trail import AuditTrail
 from warehouse.hospital_registry import Registry, load_registry
-from warehouse.settings import Settings
+from warehouse.settings import Settings, url_for_role
 from warehouse.storage.connection import WarehouseConnection, connect
-from warehouse.storage.pool import API_ROLE, CITIZEN_APP_ROLE, ConnectionPool, url_for_role
+from warehouse.storage.pool import API_ROLE, CITIZEN_APP_ROLE, ConnectionPool
 from warehouse.storage.schema import setup_schema
 
 

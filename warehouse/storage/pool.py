@@ -12,33 +12,18 @@ one reconnect, not an error), and the physician context is transaction-local
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg
 import psycopg_pool
 
 from warehouse.storage.connection import WarehouseConnection
-from warehouse.storage.migrations import password_variable
 from warehouse.storage.postgres import PostgresConnection
 
 API_ROLE = "healthlink_api"
 CITIZEN_APP_ROLE = "healthlink_citizen_app"
-
-
-def url_for_role(warehouse_url: str, role: str) -> str:
-    """The warehouse URL with another user (and that role's password, when set)."""
-    parts = urlsplit(warehouse_url)
-    password = os.environ.get(password_variable(role), "")
-    user = quote(role, safe="") + (f":{quote(password, safe='')}" if password else "")
-    host = parts.hostname or "127.0.0.1"
-    if ":" in host:  # IPv6 literal
-        host = f"[{host}]"
-    netloc = f"{user}@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 class ConnectionPool:

@@ -15,6 +15,8 @@ from contextlib import AbstractContextManager
 from importlib import resources
 from typing import Any, Protocol
 
+from warehouse.settings import password_variable
+
 # Any constant: every process migrating the same PostgreSQL database queues on it. The one
 # home of the key: warehouse.storage.schema's ensure_schema takes it too, and advisory locks
 # stack within a session, so apply() inside ensure_schema's transaction does not deadlock.
@@ -42,11 +44,6 @@ def migration_files() -> list[str]:
     """The SQL files in apply order (their names start with the step number)."""
     names = [p.name for p in resources.files(__package__).iterdir() if p.name.endswith(".sql")]
     return sorted(names)
-
-
-def password_variable(role: str) -> str:
-    """healthlink_citizen_app → HEALTHLINK_PG_CITIZEN_APP_PASSWORD."""
-    return f"HEALTHLINK_PG_{role.removeprefix('healthlink_').upper()}_PASSWORD"
 
 
 def _quote_literal(value: str) -> str:
