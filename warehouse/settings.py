@@ -21,6 +21,8 @@ DEVELOPMENT_AUDIT_KEY = "healthlink-development-audit-key-not-for-production"
 # production, the owner in a development database), so everything dbt builds is owned by the
 # transformer and the loader can never rewrite the published layer.
 TRANSFORMER_ROLE = "healthlink_transformer"
+# The role HEALTHLINK_WAREHOUSE names for the daily sync in production (docs/deploy.md).
+LOADER_ROLE = "healthlink_loader"
 
 
 class Settings(BaseSettings):

@@ -11,7 +11,7 @@ import pytest
 from tests.support.airflow_harness import ensure_manifest, migrate
 from tests.support.dag_deployment import CATEGORIES, DAY_TWO, PostgresDeployment
 from tests.support.machine import START, throwaway_pg_database
-from warehouse.settings import url_for_role
+from warehouse.settings import LOADER_ROLE, url_for_role
 
 pytestmark = pytest.mark.postgres
 
@@ -31,7 +31,7 @@ def deployment(
         deployment.healthlink("consent", "import", str(dataset / "consent" / "registrations.csv"))
         # From here on as in production: the DAG's tasks connect as the loader, and dbt
         # derives the transformer role from that URL (warehouse.settings.dbt_environment_for).
-        deployment.env["HEALTHLINK_WAREHOUSE"] = url_for_role(url, "healthlink_loader")
+        deployment.env["HEALTHLINK_WAREHOUSE"] = url_for_role(url, LOADER_ROLE)
         yield deployment
 
 
