@@ -1,7 +1,7 @@
 {#- Database-enforced consent on PostgreSQL (DESIGN §6 "Enforcement", docs/security.md).
-    dbt recreates relations on every build, so everything here runs as post-hooks
-    (dbt_project.yml) and leaves RLS, FORCE RLS, grants and view options in place after each
-    build. On DuckDB every hook renders to nothing. Role-dependent statements are skipped
+    dbt recreates views on every build, and tables (the published row tables only on a full
+    refresh: they are incremental), so everything here runs as post-hooks (dbt_project.yml)
+    and leaves RLS, FORCE RLS, grants and view options in place after each build. On DuckDB every hook renders to nothing. Role-dependent statements are skipped
     when the role does not exist (a bare test database): the policies still apply to every
     role, so a missing grant only fails closed. -#}
 
@@ -96,13 +96,69 @@ revoke execute on function consent.per_visit_gate(varchar, varchar) from public;
 alter view {{ this }} set (security_invoker = true);
     {%- elif policy %}
 {{ healthlink.create_consent_functions() }}
-alter table {{ this }} enable row level security;
-alter table {{ this }} force row level security;
-drop policy if exists consent_allows on {{ this }};
-create policy consent_allows on {{ this }} for select using ({{ healthlink.row_policy(policy) }});
+{{ healthlink.apply_row_policy(policy) }}
+        {%- if model.config.materialized == 'incremental' %}
+{{ healthlink.ensure_builder_policy() }}
+        {%- endif %}
     {%- endif %}
 revoke all on {{ this }} from public;
 {{ healthlink.grant_if_role_exists('select', this, healthlink.api_role()) }}
+{%- endmacro %}
+
+{#- RLS, FORCE RLS and the policy consent_allows (for every role, select only) with the
+    predicate of `kind`. An incremental build finds them in place: it then changes nothing, so
+    it takes none of the ACCESS EXCLUSIVE locks of ALTER TABLE and CREATE POLICY, which would
+    hold the API's reads until the model commits. The policy's comment is the md5 of the
+    predicate it was created with, so a changed predicate is applied at the next build. -#}
+{% macro apply_row_policy(kind) -%}
+    {%- set relation = this.include(database=False) %}
+do $secure$
+declare
+    v_predicate constant text := $predicate${{ healthlink.row_policy(kind) }}$predicate$;
+begin
+    if not exists (
+        select
+        from pg_catalog.pg_policy as p
+        inner join pg_catalog.pg_class as c on c.oid = p.polrelid
+        where p.polrelid = '{{ relation }}'::regclass
+          and p.polname = 'consent_allows'
+          and p.polcmd = 'r' and p.polpermissive and p.polroles = '{0}'
+          and c.relrowsecurity and c.relforcerowsecurity
+          and pg_catalog.obj_description(p.oid, 'pg_policy') = md5(v_predicate)
+    ) then
+        execute 'alter table {{ relation }} enable row level security';
+        execute 'alter table {{ relation }} force row level security';
+        execute 'drop policy if exists consent_allows on {{ relation }}';
+        execute format(
+            'create policy consent_allows on {{ relation }} for select using (%s)', v_predicate);
+        execute format(
+            'comment on policy consent_allows on {{ relation }} is %L', md5(v_predicate));
+    end if;
+end
+$secure$;
+{%- endmacro %}
+
+{#- Incremental published tables (models/published/rows) are written again by later builds,
+    as the role that builds them, through FORCE RLS: a policy for that role alone, for every
+    command (consent_allows only lets rows be read, and applies to every role, so the API
+    role's rows stay exactly consent_allows's). Created only when missing or for another role,
+    so an ordinary run takes no lock that the API's reads would queue behind for the length of
+    the build (also the pre-hook of those tables: an older build may have left none). -#}
+{% macro ensure_builder_policy() -%}
+    {%- set relation = this.include(database=False) %}
+do $policy$
+begin
+    if not exists (
+        select from pg_catalog.pg_policy
+        where polrelid = '{{ relation }}'::regclass
+          and polname = 'builder_writes'
+          and (select oid from pg_catalog.pg_roles where rolname = current_user) = any (polroles)
+    ) then
+        execute 'drop policy if exists builder_writes on {{ relation }}';
+        execute format('create policy builder_writes on {{ relation }} to %I using (true) with check (true)', current_user);
+    end if;
+end
+$policy$;
 {%- endmacro %}
 
 {#- The row predicates, by kind of published table (model meta row_policy):

@@ -29,8 +29,8 @@ from warehouse.pipeline.transform import run_dbt
 from warehouse.settings import Settings
 
 # What a sync changes under the published layer: the marts and the published models (on
-# PostgreSQL the <category>_rows tables; replacing one drops the view over it, so the views
-# are rebuilt too). Staging and intermediate views do not change with the data.
+# PostgreSQL also the <category>_rows tables under the views, incremental like the marts).
+# Staging and intermediate views do not change with the data.
 DBT_SELECTION = ["run", "--select", "marts", "published"]
 HIV = "B24"  # a sensitive principal diagnosis
 PARACETAMOL = "101011121002817000000120"

@@ -1,0 +1,294 @@
+"""PostgreSQL: the published row tables are incremental on the facts' batches.
+
+A build writes the pending pairs' rows in place: the `_rows` tables keep their OID, their
+row-level security, policies and grants; the views over them are never dropped (building a
+row table alone leaves its view in place); day-one rows are not rewritten by day two; the
+hospital attributes of old rows follow dim_hospital; and the result equals a full refresh.
+
+Needs a PostgreSQL server (tests/support/machine.py); each run uses a throwaway database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+import pytest
+from conftest import CATEGORIES, Warehouse
+
+from tests.support.machine import PG_SERVER, pg_dsn, throwaway_pg_database
+from tests.support.raw_fixture import (
+    DAY1,
+    DAY2,
+    H1,
+    H2,
+    P_ALL,
+    P_NETWORK,
+    RawRows,
+    build_postgres,
+    insert_rows,
+)
+
+pytestmark = pytest.mark.postgres
+
+ROW_TABLES = tuple(f"published.{c}_rows" for c in (*CATEGORIES, "patient"))
+VIEWS = tuple(f"published.{c}" for c in (*CATEGORIES, "patient"))
+
+
+@pytest.fixture(scope="module")
+def pg_database() -> Iterator[str]:
+    with throwaway_pg_database("healthlink_rows_test") as url:
+        yield url.rsplit("/", 1)[1]
+
+
+@pytest.fixture(scope="module")
+def warehouse(pg_database: str, tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
+    """Day one, seeded and built."""
+    build_postgres(pg_dsn(pg_database))
+    workdir = tmp_path_factory.mktemp("dbt_postgres_rows")
+    env = {"DBT_TARGET": "postgres", "HEALTHLINK_PG_DBNAME": pg_database}
+    env |= {f"HEALTHLINK_PG_{k.upper()}": v for k, v in PG_SERVER.items()}
+    built = Warehouse(path=Path(workdir / "unused.duckdb"), workdir=workdir, target_env=env)
+    built.dbt("seed")
+    built.dbt("build")
+    return built
+
+
+def _rows(database: str, sql: str, params: list[Any] | None = None) -> list[Any]:
+    with psycopg2.connect(pg_dsn(database)) as conn, conn.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _execute(database: str, *statements: str) -> None:
+    with psycopg2.connect(pg_dsn(database)) as conn, conn.cursor() as cursor:
+        for statement in statements:
+            cursor.execute(statement)
+
+
+def _oids(database: str, relations: tuple[str, ...]) -> dict[str, int | None]:
+    return {
+        name: _rows(database, "SELECT to_regclass(%s)::oid", [name])[0][0] for name in relations
+    }
+
+
+def _protection(database: str) -> list[Any]:
+    """RLS flags, grants and policies (with their predicates) of the published row tables."""
+    tables = _rows(
+        database,
+        "SELECT c.oid::regclass::text, c.relrowsecurity, c.relforcerowsecurity,"
+        " coalesce(c.relacl::text[], '{}') FROM pg_class AS c"
+        " WHERE c.oid = ANY(%s::regclass[]) ORDER BY 1",
+        [list(ROW_TABLES)],
+    )
+    policies = _rows(
+        database,
+        "SELECT p.polrelid::regclass::text, p.polname, p.polcmd, p.polpermissive,"
+        " p.polroles::regrole[]::text[], pg_get_expr(p.polqual, p.polrelid),"
+        " pg_get_expr(p.polwithcheck, p.polrelid) FROM pg_policy AS p"
+        " WHERE p.polrelid = ANY(%s::regclass[]) ORDER BY 1, 2",
+        [list(ROW_TABLES)],
+    )
+    views = _rows(
+        database,
+        "SELECT c.oid::regclass::text, c.reloptions, coalesce(c.relacl::text[], '{}'),"
+        " array(SELECT DISTINCT d.refobjid::regclass::text FROM pg_rewrite AS r"
+        "       JOIN pg_depend AS d ON d.objid = r.oid AND d.classid = 'pg_rewrite'::regclass"
+        "       WHERE r.ev_class = c.oid AND d.refobjid <> c.oid"
+        "         AND d.refclassid = 'pg_class'::regclass ORDER BY 1)"
+        " FROM pg_class AS c WHERE c.oid = ANY(%s::regclass[]) ORDER BY 1",
+        [list(VIEWS)],
+    )
+    return [tables, policies, views]
+
+
+def _versions(database: str, table: str, day: dt.date) -> list[Any]:
+    """(key, xmin) of a day's rows: a rewritten row gets a new xmin."""
+    return _rows(
+        database,
+        f"SELECT hospital_code, record_key, xmin::text FROM {table}"
+        " WHERE extract_date = %s ORDER BY 1, 2",
+        [day],
+    )
+
+
+def _load(database: str, raw: RawRows) -> None:
+    """What the loader does for a new day: raw rows in, their pairs (only) pending."""
+    conn = psycopg2.connect(pg_dsn(database))
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("DELETE FROM ops.transform_pending")
+            raw.write(_Cursor(cursor))
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def _mirrors_fact(database: str, category: str) -> None:
+    """The row table holds exactly the fact's rows, each with its hospital's attributes."""
+    diff = _rows(
+        database,
+        f"SELECT count(*) FROM published.{category}_rows AS held"
+        f" FULL JOIN marts.fct_{category} AS fact USING (hospital_code, record_key)"
+        f" LEFT JOIN marts.dim_hospital AS hospital ON hospital.hospital_code = held.hospital_code"
+        f" WHERE held.record_key IS NULL OR fact.record_key IS NULL"
+        f" OR to_jsonb(held) - 'hospital_name' - 'per_visit_required' <> to_jsonb(fact)"
+        f" OR (held.hospital_name, held.per_visit_required)"
+        f" IS DISTINCT FROM (hospital.hospital_name, hospital.per_visit_consent)",
+    )
+    assert diff == [(0,)], category
+
+
+def test_day_two_is_written_in_place(warehouse: Warehouse, pg_database: str) -> None:
+    tables_before = _oids(pg_database, ROW_TABLES)
+    views_before = _oids(pg_database, VIEWS)
+    protection_before = _protection(pg_database)
+    day_one = {t: _versions(pg_database, t, DAY1) for t in ROW_TABLES[:-1]}
+    assert all(tables_before.values()) and all(views_before.values())
+    assert all(day_one.values())
+
+    day_two = RawRows(extract_date=DAY2)
+    day_two.visit(H1, P_ALL, "S-DAY2", "J00")
+    day_two.visit(H2, P_NETWORK, "S-DAY2N", "E119")
+    _load(pg_database, day_two)
+
+    # The fact and its row table alone: the view over the table is not rebuilt, and must
+    # neither be dropped (a table rebuild drops it with CASCADE) nor miss the new day. An API
+    # reader's transaction stays open meanwhile: the build must not need a lock it holds up
+    # (a table swap or ALTER TABLE would wait for it, and fail after lock_timeout).
+    reader = psycopg2.connect(pg_dsn(pg_database))
+    try:
+        with reader.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM published.encounter")
+        _execute(pg_database, f"ALTER DATABASE {pg_database} SET lock_timeout = '20s'")
+        warehouse.dbt("run", "--select", "fct_encounter", "encounter_rows")
+    finally:
+        reader.rollback()
+        reader.close()
+        _execute(pg_database, f"ALTER DATABASE {pg_database} RESET lock_timeout")
+    assert _oids(pg_database, ("published.encounter",)) == {
+        "published.encounter": views_before["published.encounter"]
+    }
+    assert _rows(
+        pg_database,
+        "SELECT count(*) FROM published.encounter WHERE encounter_id = 'S-DAY2'",
+    ) == [(1,)]
+
+    warehouse.dbt("build")
+    assert _oids(pg_database, ROW_TABLES) == tables_before
+    assert all(_oids(pg_database, VIEWS).values())
+    assert _protection(pg_database)[:2] == protection_before[:2]
+    # The views may be replaced by their own (transactional) swap, never left missing, and
+    # read the same tables with the same options and grants.
+    assert [v[1:] for v in _protection(pg_database)[2]] == [v[1:] for v in protection_before[2]]
+    for table, versions in day_one.items():
+        assert _versions(pg_database, table, DAY1) == versions, table
+    for category in CATEGORIES:
+        _mirrors_fact(pg_database, category)
+    assert _rows(
+        pg_database,
+        "SELECT count(*) FROM published.encounter_rows WHERE extract_date = %s",
+        [DAY2],
+    ) == [(2,)]
+    assert _rows(
+        pg_database,
+        "SELECT DISTINCT encounter_id FROM published.encounter WHERE extract_date = %s ORDER BY 1",
+        [DAY2],
+    ) == [("S-DAY2",), ("S-DAY2N",)]
+
+
+def test_hospital_attributes_follow_the_registry(warehouse: Warehouse, pg_database: str) -> None:
+    h1_rows = _versions(pg_database, "published.encounter_rows", DAY1)
+    h1_rows = [row for row in h1_rows if row[0] == H1]
+    _execute(
+        pg_database,
+        "DELETE FROM ops.transform_pending",
+        f"UPDATE consent.hospital SET hospital_name = 'renamed', per_visit_consent = true"
+        f" WHERE hospital_code = '{H2}'",
+    )
+    try:
+        warehouse.dbt("build")
+        held = _rows(
+            pg_database,
+            "SELECT DISTINCT hospital_name, per_visit_required FROM published.diagnosis_rows"
+            " WHERE hospital_code = %s",
+            [H2],
+        )
+        assert held == [("renamed", True)]
+        for category in CATEGORIES:
+            _mirrors_fact(pg_database, category)
+        after = _versions(pg_database, "published.encounter_rows", DAY1)
+        assert [row for row in after if row[0] == H1] == h1_rows  # other hospitals untouched
+    finally:
+        _execute(
+            pg_database,
+            f"UPDATE consent.hospital SET hospital_name = 'โรงพยาบาลสอง',"
+            f" per_visit_consent = false WHERE hospital_code = '{H2}'",
+        )
+
+
+def test_reloaded_day_without_a_record_falls_back(warehouse: Warehouse, pg_database: str) -> None:
+    """Day two re-sent without its H1 visit and with a newer version of a day-one record:
+    the vanished rows go, and the moved version is held under its new day."""
+    resent = RawRows(extract_date=DAY2)
+    resent.visit(H2, P_NETWORK, "S-DAY2N", "E119")
+    resent.add(
+        "encounter",
+        H1,
+        P_ALL,
+        "S-COLD",
+        encounter_id="S-COLD",
+        encounter_class="OPD",
+        service_date=DAY1,
+        location="ER",
+    )
+    conn = psycopg2.connect(pg_dsn(pg_database))
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("DELETE FROM ops.transform_pending")
+            for entity in (*CATEGORIES, "patient"):
+                cursor.execute(f"DELETE FROM raw.{entity} WHERE extract_date = %s", [DAY2])
+            for entity, rows in resent.rows.items():
+                insert_rows(_Cursor(cursor), f"raw.{entity}", rows)
+            cursor.execute(
+                "INSERT INTO ops.transform_pending VALUES (%s, %s), (%s, %s)",
+                [H1, DAY2, H2, DAY2],
+            )
+        conn.commit()
+    finally:
+        conn.close()
+    warehouse.dbt("build")
+    assert _rows(
+        pg_database,
+        "SELECT location, extract_date FROM published.encounter_rows WHERE record_key = 'S-COLD'",
+    ) == [("ER", DAY2)]
+    assert _rows(
+        pg_database, "SELECT count(*) FROM published.lab_result_rows WHERE encounter_id = 'S-DAY2'"
+    ) == [(0,)]
+    for category in CATEGORIES:
+        _mirrors_fact(pg_database, category)
+
+
+def test_equals_a_full_refresh(warehouse: Warehouse, pg_database: str) -> None:
+    def contents() -> dict[str, list[Any]]:
+        return {t: _rows(pg_database, f"SELECT * FROM {t} ORDER BY 1, 2, 3") for t in ROW_TABLES}
+
+    incremental = contents()
+    protection = _protection(pg_database)
+    warehouse.dbt("build", "--full-refresh")
+    assert contents() == incremental
+    assert _protection(pg_database)[:2] == protection[:2]
+
+
+class _Cursor:
+    """insert_rows' executor over a psycopg2 cursor (qmark placeholders)."""
+
+    def __init__(self, cursor: Any) -> None:
+        self._cursor = cursor
+
+    def execute(self, sql: str, params: Any = None) -> Any:
+        self._cursor.execute(sql.replace("?", "%s"), params)
+        return self._cursor
