@@ -19,6 +19,7 @@ import pendulum
 from airflow.sdk import Param, TaskGroup, dag, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import InvocationMode, LoadMode, TestBehavior
+from cosmos.operators.local import DbtBuildLocalOperator
 
 from warehouse.settings import dbt_environment_for
 
@@ -95,24 +96,7 @@ def healthlink_daily_sync() -> None:
     def hospitals_done() -> None:
         """Waits for every hospital, failed ones included; dbt runs on what loaded."""
 
-    transform = DbtTaskGroup(
-        group_id="dbt",
-        project_config=ProjectConfig(
-            DBT_PROJECT_DIR,
-            manifest_path=MANIFEST / "manifest.json",
-            env_vars=DBT_ENV,
-        ),
-        profile_config=ProfileConfig(
-            profile_name="healthlink",
-            target_name=DBT_TARGET,
-            profiles_yml_filepath=DBT_PROJECT_DIR / "profiles.yml",
-        ),
-        execution_config=ExecutionConfig(invocation_mode=InvocationMode.DBT_RUNNER),
-        render_config=RenderConfig(
-            load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.AFTER_ALL
-        ),
-        operator_args={"install_deps": False},
-    )
+    transform = _dbt_step()
 
     @task
     def publish_and_summarize(extract_date: str, **context: Any) -> list[dict[str, Any]]:
@@ -157,6 +141,43 @@ def healthlink_daily_sync() -> None:
                 synced >> done
     published = publish_and_summarize(extract_date)
     done >> transform >> published >> judge_run(extract_date)
+
+
+def _dbt_step() -> TaskGroup:
+    """dbt after the hospitals. On PostgreSQL, one cosmos task per model (tests after all of
+    them), so independent models build side by side on any executor. On DuckDB one
+    `dbt build`: the file has one writer, and cosmos's model tasks run in parallel under the
+    LocalExecutor or Celery would fail to open it (docs/deploy.md)."""
+    profile = ProfileConfig(
+        profile_name="healthlink",
+        target_name=DBT_TARGET,
+        profiles_yml_filepath=DBT_PROJECT_DIR / "profiles.yml",
+    )
+    if DBT_TARGET == "duckdb":
+        with TaskGroup(group_id="dbt") as group:
+            DbtBuildLocalOperator(
+                task_id="build",
+                project_dir=str(DBT_PROJECT_DIR),
+                profile_config=profile,
+                env=DBT_ENV,
+                install_deps=False,
+                invocation_mode=InvocationMode.DBT_RUNNER,
+            )
+        return group
+    return DbtTaskGroup(
+        group_id="dbt",
+        project_config=ProjectConfig(
+            DBT_PROJECT_DIR,
+            manifest_path=MANIFEST / "manifest.json",
+            env_vars=DBT_ENV,
+        ),
+        profile_config=profile,
+        execution_config=ExecutionConfig(invocation_mode=InvocationMode.DBT_RUNNER),
+        render_config=RenderConfig(
+            load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.AFTER_ALL
+        ),
+        operator_args={"install_deps": False},
+    )
 
 
 healthlink_daily_sync()

@@ -27,7 +27,9 @@ def test_dag_parses_with_expected_shape(tmp_path: Path) -> None:
         "judge_run",
         *per_region,
     } <= tasks
-    assert any(t.startswith("dbt.") for t in tasks), "cosmos rendered no dbt tasks"
+    # The embedded DuckDB file has one writer: dbt is one `dbt build` task there, whatever
+    # the executor (PostgreSQL renders a task per model: tests/dags/test_celery_executor.py).
+    assert {t for t in tasks if t.startswith("dbt.")} == {"dbt.build"}
     assert bag["timezone"] == "Asia/Bangkok"
     # hospital tasks are not retried blindly: a quarantine is a success, an error is real
     retries = bag["retries"]
