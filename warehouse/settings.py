@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     audit_head_sink: Path | None = None
     # Default share of rejected rows above which a whole batch is quarantined.
     reject_threshold: float = 0.05
+    # Bearer token Prometheus must present to scrape `healthlink metrics serve`; required in
+    # production (docs/operations.md), compared in constant time.
+    metrics_token: SecretStr = SecretStr("")
 
     @model_validator(mode="after")
     def _refuse_development_secrets(self) -> Settings:

@@ -7,27 +7,19 @@ Nothing personal is printed: counts, codes, file names, line numbers and reasons
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Mapping, Sequence
-from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
+from warehouse.cli import common
 from warehouse.cli import consent as consent_cli
-
-if TYPE_CHECKING:
-    from warehouse.hospital_registry import Registry
 
 app = typer.Typer(help="Health Link data platform", no_args_is_help=True, add_completion=False)
 # Consent goes through the consent service only (warehouse/cli/consent.py, docs/consent.md).
 app.add_typer(consent_cli.app, name="consent")
-# Wide enough for the tables when output goes to a file or `make` (not a terminal).
-console = Console() if sys.stdout.isatty() else Console(width=160)
-err_console = Console(stderr=True)
+err_console = common.err_console
 
 
 @app.callback()
@@ -37,59 +29,16 @@ def _setup() -> None:
     configure_logging()
 
 
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
-DateOption = Annotated[str, typer.Option("--date", help="Extract date, YYYY-MM-DD")]
-
-
-def _emit_json(data: object) -> None:
-    sys.stdout.write(json.dumps(data, default=str, ensure_ascii=False, indent=2) + "\n")
-
-
-def _table(title: str, rows: Sequence[Mapping[str, object]], columns: list[str]) -> Table:
-    table = Table(title=title)
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
-    return table
-
-
-def _parse_date(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
-
-
-def _extract_date(value: str) -> date:
-    """An extract date: today or earlier in Asia/Bangkok (no hospital has tomorrow's data,
-    and a future date would make hospitals join before their `participating_since`)."""
-    from warehouse.clock import after_today, bangkok_today
-
-    day = _parse_date(value)
-    if after_today(day):
-        raise typer.BadParameter(
-            f"{day} is after today ({bangkok_today()}, Asia/Bangkok); an extract date cannot be"
-            " in the future"
-        )
-    return day
-
-
-def _registry(registry_dir: Path | None) -> Registry:
-    from warehouse.hospital_registry import RegistryError, load_registry
-    from warehouse.settings import get_settings
-
-    try:
-        return load_registry(registry_dir or get_settings().registry_dir)
-    except RegistryError as error:
-        console.print(f"[red]registry error:[/red] {error}")
-        raise typer.Exit(2) from None
-
-
-RegistryOption = Annotated[
-    Path | None,
-    typer.Option("--registry", help="Registry directory (default HEALTHLINK_REGISTRY_DIR)"),
-]
+# Shared with the command modules (warehouse/cli/common.py).
+console = common.console
+JsonFlag = common.JsonFlag
+DateOption = common.DateOption
+RegistryOption = common.RegistryOption
+_emit_json = common.emit_json
+_table = common.table
+_parse_date = common.parse_date
+_extract_date = common.extract_date
+_registry = common.load_registry
 
 
 @app.command()
@@ -274,32 +223,6 @@ def status(json_output: JsonFlag = False) -> None:
 
 
 @app.command()
-def rejects(
-    hospital: Annotated[str, typer.Option(help="MOPH hospital code")],
-    date_: DateOption,
-    limit: int = 50,
-    json_output: JsonFlag = False,
-) -> None:
-    """Rejected rows of a batch: file, line, field and reason (never the row content)."""
-    from warehouse.storage.connection import connect
-    from warehouse.storage.schema import setup_schema
-
-    with connect() as conn:
-        setup_schema(conn)
-        cursor = conn.execute(
-            "SELECT entity, source_file, source_line, field, rule, reason FROM ops.reject "
-            "WHERE hospital_code = ? AND extract_date = ? ORDER BY source_file, source_line LIMIT ?",
-            [hospital, _parse_date(date_), limit],
-        )
-        columns = [d[0] for d in cursor.description]
-        rows = [dict(zip(columns, r, strict=True)) for r in cursor.fetchall()]
-    if json_output:
-        _emit_json(rows)
-    else:
-        console.print(_table(f"Rejects {hospital} {date_}", rows, columns))
-
-
-@app.command()
 def sync(
     date_: DateOption,
     registry: RegistryOption = None,
@@ -346,9 +269,15 @@ def _register_sub_apps() -> None:
     """Sub-commands that live beside the modules they drive (imported lazily by typer)."""
     from warehouse.cli import api as admin_cli
     from warehouse.cli import audit as audit_cli
+    from warehouse.cli import backfill as backfill_cli
+    from warehouse.cli import metrics as metrics_cli
+    from warehouse.cli import rejects as rejects_cli
 
     app.add_typer(audit_cli.app, name="audit")
     app.add_typer(admin_cli.app, name="api")
+    app.add_typer(metrics_cli.app, name="metrics")
+    app.command()(backfill_cli.backfill)
+    app.command()(rejects_cli.rejects)
 
 
 _register_sub_apps()

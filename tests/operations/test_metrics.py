@@ -1,0 +1,126 @@
+"""`healthlink metrics serve`: Prometheus /metrics over real HTTP, values read from the ops
+tables at each scrape, behind a scrape token; production refuses to serve without one."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.support.airflow_harness import BIN
+from tests.support.dag_deployment import Deployment
+from tests.support.machine import START
+from tests.support.uvicorn_server import free_port
+from warehouse.clock import bangkok_today
+
+TOKEN = "scrape-token-for-the-test-0123456789"
+
+
+@contextmanager
+def metrics_server(env: dict[str, str]) -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [str(BIN / "healthlink"), "metrics", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}/metrics"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(url, timeout=2)
+                break
+            except httpx.TransportError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError("metrics server did not start") from None
+                time.sleep(0.3)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def test_a_scrape_reads_the_ops_tables_behind_the_token(
+    loaded: tuple[Deployment, str],
+) -> None:
+    deployment, code = loaded
+    env = {**deployment.env, "HEALTHLINK_METRICS_TOKEN": TOKEN}
+    with metrics_server(env) as url:
+        assert httpx.get(url, timeout=30).status_code == 401
+        wrong = httpx.get(url, headers={"Authorization": f"Bearer {TOKEN[:-1]}x"}, timeout=30)
+        assert wrong.status_code == 401 and TOKEN not in wrong.text
+        assert httpx.get(url.replace("/metrics", "/"), timeout=30).status_code == 404
+
+        scraped = httpx.get(url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
+
+        assert scraped.status_code == 200, scraped.text
+        values = samples(scraped.text)
+        per_entity = deployment.query(
+            "SELECT entity, rows_loaded, rows_rejected FROM ops.batch_entity "
+            "WHERE hospital_code = ? AND extract_date = ?",
+            [code, START],
+        )
+        assert len(per_entity) == 10
+        for entity, rows_loaded, rows_rejected in per_entity:
+            labels = (("entity", entity), ("hospital", code))
+            assert values[("healthlink_rows_loaded", labels)] == rows_loaded
+            assert values[("healthlink_rows_rejected", labels)] == rows_rejected
+        assert sum(r[2] for r in per_entity) > 0  # the hospital chosen has rejects
+        hospital = (("hospital", code),)
+        assert values[("healthlink_lag_days", hospital)] == (bangkok_today() - START).days
+        assert values[("healthlink_last_batch_loaded", hospital)] == 1
+        assert values[("healthlink_last_batch_duration_seconds", hospital)] > 0
+        assert values[("healthlink_alerts_raised_total", ())] == 0
+        # Bounded labels: hospital codes and entity names, nothing else.
+        assert {name for _, labels in values for name, _ in labels} <= {"hospital", "entity"}
+
+        # No state in the server: a batch recorded after it started is in the next scrape.
+        others = sorted(
+            p.stem for p in (deployment.dataset / "registry" / "hospitals").glob("*.yml")
+        )
+        other = next(
+            c
+            for c in others
+            if c != code
+            and not deployment.query("SELECT 1 FROM ops.batch WHERE hospital_code = ?", [c])
+        )
+        deployment.healthlink("ingest", "--hospital", other, "--date", START.isoformat())
+        again = samples(
+            httpx.get(url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30).text
+        )
+        assert again[("healthlink_last_batch_loaded", (("hospital", other),))] == 1
+
+
+def test_production_refuses_to_serve_metrics_without_a_token(
+    loaded: tuple[Deployment, str],
+) -> None:
+    deployment, _ = loaded
+    env = {**deployment.env, "HEALTHLINK_ENVIRONMENT": "production", "COLUMNS": "400"}
+    env.pop("HEALTHLINK_METRICS_TOKEN", None)
+
+    done = subprocess.run(
+        [str(BIN / "healthlink"), "metrics", "serve", "--port", str(free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert done.returncode == 2
+    assert "HEALTHLINK_METRICS_TOKEN must be set" in done.stderr
