@@ -105,6 +105,7 @@ def write_registry(out_dir: Path, hospitals: Hospitals) -> None:
             "per_visit_consent": None,
             "schedule": "0 2 * * *",
             "reject_threshold": 0.05,
+            "freshness_sla_days": 4,
             "connector": {
                 "kind": "file43",
                 "path": f"../../extracts/{code}",

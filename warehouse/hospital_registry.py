@@ -54,6 +54,9 @@ class Hospital(BaseModel):
     per_visit_consent: bool | None = None  # None: inherit from the network
     schedule: str = "0 2 * * *"
     reject_threshold: float | None = Field(default=None, ge=0, le=1)
+    # Days within which the hospital promises its data (the FAQ tells patients 1-4 days):
+    # operations' ledger (ops.hospital_day) flags a lag beyond it as a breach.
+    freshness_sla_days: int = Field(default=4, gt=0, strict=True)
     connector: ConnectorSettings
     contacts: list[Contact] = []
 

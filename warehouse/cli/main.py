@@ -271,11 +271,13 @@ def _register_sub_apps() -> None:
     from warehouse.cli import audit as audit_cli
     from warehouse.cli import backfill as backfill_cli
     from warehouse.cli import metrics as metrics_cli
+    from warehouse.cli import ops as ops_cli
     from warehouse.cli import rejects as rejects_cli
 
     app.add_typer(audit_cli.app, name="audit")
     app.add_typer(admin_cli.app, name="api")
     app.add_typer(metrics_cli.app, name="metrics")
+    app.add_typer(ops_cli.app, name="ops")
     app.command()(backfill_cli.backfill)
     app.command()(rejects_cli.rejects)
 

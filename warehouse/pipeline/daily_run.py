@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from warehouse.pipeline.batch import record_failure, sync_batch
 from warehouse.pipeline.transform import publish, run_dbt
 from warehouse.settings import Settings, get_settings
 from warehouse.storage.connection import connect
+from warehouse.storage.protocol import WarehouseConnection
 from warehouse.storage.schema import setup_schema
 
 log = structlog.get_logger(__name__)
@@ -130,13 +131,44 @@ def sync_hospital(
 
 
 def finish_run(
-    run_id: str, extract_date: date, settings: Settings | None = None
+    run_id: str,
+    extract_date: date,
+    settings: Settings | None = None,
+    registry_dir: Path | None = None,
 ) -> list[dict[str, Any]]:
-    """Publish what dbt built and write the run summary (per hospital) into ops."""
+    """Publish what dbt built, write the run summary (per hospital) and the day's ledger
+    (ops.hospital_day) into ops."""
     settings = settings or get_settings()
+    registry = _registry(registry_dir, settings)
     publish(settings)
+    recorded_at = storage_now()
     with connect(settings) as conn:
-        return ops.record_run_summary(conn, run_id, extract_date, storage_now())
+        rows = ops.record_run_summary(conn, run_id, extract_date, recorded_at)
+        record_ledger(conn, registry, extract_date, run_id, recorded_at)
+    return rows
+
+
+def record_ledger(
+    conn: WarehouseConnection,
+    registry: Registry,
+    extract_date: date,
+    run_id: str,
+    recorded_at: datetime,
+) -> None:
+    """The day's ledger: every hospital participating that day (by the registry, so a
+    backfilled day expects who participated then) and any other with a batch that day."""
+    arrived = ops.batch_codes(conn, extract_date)
+    promises = [
+        ops.Promise(
+            hospital_code=h.hospital_code,
+            expected=h.participates_on(extract_date),
+            participating_since=h.participating_since,
+            freshness_sla_days=h.freshness_sla_days,
+        )
+        for h in sorted(registry.hospitals.values(), key=lambda h: h.hospital_code)
+        if h.participates_on(extract_date) or h.hospital_code in arrived
+    ]
+    ops.record_hospital_days(conn, extract_date, promises, run_id, recorded_at)
 
 
 def judge_run(
@@ -205,4 +237,4 @@ def run_daily_sync(
         except Exception:  # isolated: recorded in ops.batch, the others carry on
             continue
     run_dbt(["build"], settings)
-    return finish_run(run_id, extract_date, settings)
+    return finish_run(run_id, extract_date, settings, registry_dir)

@@ -13,6 +13,7 @@ from typing import Any
 import pyarrow as pa
 
 from connectors.base import Reject
+from warehouse.clock import to_storage
 from warehouse.storage.connection import WarehouseConnection
 
 REJECT_SCHEMA = pa.schema(
@@ -243,3 +244,252 @@ def batch_outcomes(
         [extract_date, run_id],
     ).fetchall()
     return {code: (status, reason_code) for code, status, reason_code in rows}
+
+
+@dataclass(frozen=True)
+class Promise:
+    """What the ledger expects of a hospital on a day (from the registry)."""
+
+    hospital_code: str
+    expected: bool  # participating that day
+    participating_since: date | None
+    freshness_sla_days: int
+
+
+LEDGER_SCHEMA = pa.schema(
+    [
+        ("hospital_code", pa.string()),
+        ("extract_date", pa.date32()),
+        ("expected", pa.bool_()),
+        ("arrived", pa.bool_()),
+        ("status", pa.string()),
+        ("participating_since", pa.date32()),
+        ("freshness_sla_days", pa.int64()),
+        ("sla_breached", pa.bool_()),
+        ("run_id", pa.string()),
+        ("recorded_at", pa.timestamp("us")),
+    ]
+)
+
+
+def batch_codes(conn: WarehouseConnection, extract_date: date) -> set[str]:
+    """Hospitals with a batch recorded for the day (whichever run recorded it)."""
+    rows = conn.execute(
+        "SELECT hospital_code FROM ops.batch WHERE extract_date = ?", [extract_date]
+    ).fetchall()
+    return {code for (code,) in rows}
+
+
+def record_hospital_days(
+    conn: WarehouseConnection,
+    extract_date: date,
+    promises: list[Promise],
+    run_id: str,
+    recorded_at: datetime,
+) -> None:
+    """Rewrite the ledger's day (ops.hospital_day) from ops.batch, then the freshness of that
+    day and every later day of those hospitals (a backfilled day moves their data-as-of).
+
+    Status `missing`: expected, and nothing arrived (no batch, or a batch quarantined because
+    its extract folder was not there: missing_file with no file listed in the quarantine record
+    of that batch, the one written at the batch's finished_at; a batch id needs content).
+    Lag: days between the day and data-as-of; a hospital that never loaded counts from the
+    day before it joined. A lag above freshness_sla_days is a breach.
+    """
+    codes = [p.hospital_code for p in promises]
+    with conn.transaction():
+        conn.execute("DELETE FROM ops.hospital_day WHERE extract_date = ?", [extract_date])
+        table = pa.Table.from_pylist(
+            [
+                {
+                    "hospital_code": p.hospital_code,
+                    "extract_date": extract_date,
+                    "expected": p.expected,
+                    "arrived": False,
+                    "status": "missing",
+                    "participating_since": p.participating_since,
+                    "freshness_sla_days": p.freshness_sla_days,
+                    "sla_breached": False,
+                    "run_id": run_id,
+                    "recorded_at": recorded_at,
+                }
+                for p in promises
+            ],
+            schema=LEDGER_SCHEMA,
+        )
+        if codes:
+            conn.insert_arrow("ops.hospital_day", table)
+        conn.execute(
+            """
+            UPDATE ops.hospital_day SET
+                arrived = NOT (b.status = 'quarantined' AND b.reason_code = 'missing_file'
+                    AND NOT EXISTS (
+                        SELECT 1 FROM ops.quarantine AS q
+                        WHERE q.hospital_code = b.hospital_code
+                          AND q.extract_date = b.extract_date
+                          AND q.quarantined_at = b.finished_at AND q.files <> '[]')),
+                status = b.status, reason_code = b.reason_code, reason = b.reason,
+                rows_read = b.rows_read, rows_loaded = b.rows_loaded,
+                rows_rejected = b.rows_rejected, rows_filtered = b.rows_filtered,
+                rows_quarantined = b.rows_quarantined
+            FROM ops.batch AS b
+            WHERE b.hospital_code = hospital_day.hospital_code
+              AND b.extract_date = hospital_day.extract_date
+              AND hospital_day.extract_date = ?
+            """,
+            [extract_date],
+        )
+        conn.execute(
+            "UPDATE ops.hospital_day SET status = 'missing' WHERE extract_date = ? AND NOT arrived",
+            [extract_date],
+        )
+        refresh_freshness(conn, extract_date)
+
+
+def refresh_freshness(conn: WarehouseConnection, since: date) -> None:
+    """data_as_of, lag_days and sla_breached of the ledger's rows from `since` on."""
+    conn.execute(
+        """
+        UPDATE ops.hospital_day SET data_as_of = (
+            SELECT max(b.extract_date) FROM ops.batch AS b
+            WHERE b.hospital_code = hospital_day.hospital_code AND b.status = 'loaded'
+              AND b.extract_date <= hospital_day.extract_date)
+        WHERE extract_date >= ?
+        """,
+        [since],
+    )
+    conn.execute(
+        """
+        UPDATE ops.hospital_day SET lag_days = extract_date - coalesce(
+            data_as_of, participating_since - 1, extract_date - 1)
+        WHERE extract_date >= ?
+        """,
+        [since],
+    )
+    conn.execute(
+        "UPDATE ops.hospital_day SET sla_breached = lag_days > freshness_sla_days "
+        "WHERE extract_date >= ?",
+        [since],
+    )
+
+
+def record_dbt_tests(conn: WarehouseConnection, run_results: dict[str, Any]) -> int:
+    """The tests of one dbt invocation (its target/run_results.json) into ops.dbt_test_result;
+    idempotent per invocation. Returns how many test results it recorded."""
+    metadata = run_results["metadata"]
+    invocation_id = metadata["invocation_id"]
+    generated_at = to_storage(datetime.fromisoformat(metadata["generated_at"]))
+    rows = [
+        [
+            invocation_id,
+            generated_at,
+            result["unique_id"],
+            result["status"],
+            result.get("failures"),
+            result.get("execution_time"),
+        ]
+        for result in run_results.get("results", [])
+        if result["unique_id"].startswith("test.")
+    ]
+    with conn.transaction():
+        conn.execute("DELETE FROM ops.dbt_test_result WHERE invocation_id = ?", [invocation_id])
+        if rows:
+            conn.executemany("INSERT INTO ops.dbt_test_result VALUES (?, ?, ?, ?, ?, ?)", rows)
+    return len(rows)
+
+
+def _rows(conn: WarehouseConnection, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    cursor = conn.execute(sql, params)
+    columns = [d[0] for d in cursor.description]
+    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+
+def ledger_window(conn: WarehouseConnection, days: int) -> tuple[date, date] | None:
+    """The last `days` days the ledger holds, (first, last); None while it is empty."""
+    latest = conn.execute("SELECT max(extract_date) FROM ops.hospital_day").fetchone()
+    if latest is None or latest[0] is None:
+        return None
+    last = latest[0]
+    return date.fromordinal(last.toordinal() - days + 1), last
+
+
+def ops_report(
+    conn: WarehouseConnection, first: date, last: date, hospital: str | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """Operations' report over [first, last], for one hospital or all: the ledger per day,
+    per hospital, the reject rate per day and entity, and the top reject rules. Codes and
+    counts only."""
+    scope = "extract_date BETWEEN ? AND ?" + (" AND hospital_code = ?" if hospital else "")
+    params: list[Any] = [first, last, *([hospital] if hospital else [])]
+    daily = _rows(
+        conn,
+        f"""
+        SELECT extract_date, count(*) FILTER (WHERE expected) AS expected,
+               count(*) FILTER (WHERE status = 'loaded') AS loaded,
+               count(*) FILTER (WHERE status = 'quarantined') AS quarantined,
+               count(*) FILTER (WHERE status = 'failed') AS failed,
+               count(*) FILTER (WHERE status = 'missing') AS missing,
+               count(*) FILTER (WHERE sla_breached) AS sla_breached,
+               coalesce(sum(rows_read), 0) AS rows_read,
+               coalesce(sum(rows_loaded), 0) AS rows_loaded,
+               coalesce(sum(rows_rejected), 0) AS rows_rejected,
+               coalesce(sum(rows_filtered), 0) AS rows_filtered
+        FROM ops.hospital_day WHERE {scope}
+        GROUP BY extract_date ORDER BY extract_date
+        """,
+        params,
+    )
+    hospitals = _rows(
+        conn,
+        f"""
+        WITH scoped AS (
+            SELECT *, row_number() OVER (
+                PARTITION BY hospital_code ORDER BY extract_date DESC) AS newest
+            FROM ops.hospital_day WHERE {scope}
+        )
+        SELECT hospital_code,
+               max(CASE WHEN newest = 1 THEN status END) AS last_status,
+               max(CASE WHEN newest = 1 THEN reason_code END) AS last_reason_code,
+               max(CASE WHEN newest = 1 THEN data_as_of END) AS data_as_of,
+               max(CASE WHEN newest = 1 THEN lag_days END) AS lag_days,
+               max(CASE WHEN newest = 1 THEN freshness_sla_days END) AS freshness_sla_days,
+               count(*) FILTER (WHERE status = 'loaded') AS days_loaded,
+               count(*) FILTER (WHERE status = 'quarantined') AS days_quarantined,
+               count(*) FILTER (WHERE status = 'failed') AS days_failed,
+               count(*) FILTER (WHERE status = 'missing') AS days_missing,
+               count(*) FILTER (WHERE sla_breached) AS days_sla_breached,
+               coalesce(sum(rows_read), 0) AS rows_read,
+               coalesce(sum(rows_rejected), 0) AS rows_rejected
+        FROM scoped GROUP BY hospital_code
+        ORDER BY max(CASE WHEN newest = 1 THEN lag_days END) DESC NULLS LAST, hospital_code
+        """,
+        params,
+    )
+    reject_rates = _rows(
+        conn,
+        f"""
+        SELECT extract_date, entity, sum(rows_read) AS rows_read,
+               sum(rows_rejected) AS rows_rejected,
+               CASE WHEN sum(rows_read) > 0
+                    THEN CAST(sum(rows_rejected) AS DOUBLE PRECISION) / sum(rows_read)
+               END AS reject_rate
+        FROM ops.dq_entity_day WHERE {scope}
+        GROUP BY extract_date, entity ORDER BY extract_date, entity
+        """,
+        params,
+    )
+    top_rules = _rows(
+        conn,
+        f"""
+        SELECT entity, rule, sum(rejects) AS rejects, count(DISTINCT hospital_code) AS hospitals
+        FROM ops.dq_reject_rule WHERE {scope}
+        GROUP BY entity, rule ORDER BY sum(rejects) DESC, entity, rule LIMIT 20
+        """,
+        params,
+    )
+    return {
+        "daily": daily,
+        "hospitals": hospitals,
+        "reject_rates": reject_rates,
+        "top_rules": top_rules,
+    }

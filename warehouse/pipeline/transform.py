@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
@@ -10,6 +12,7 @@ from typing import Any
 
 from filelock import FileLock
 
+from warehouse.pipeline import ops
 from warehouse.settings import Settings, get_settings
 from warehouse.storage.connection import LOCK_TIMEOUT_SECONDS, connect
 from warehouse.storage.schema import setup_warehouse
@@ -90,8 +93,27 @@ def run_dbt(args: list[str], settings: Settings | None = None) -> None:
     )
     with writer_lock:
         result = invoke_dbt(args, dbt_environment(settings))
+    if args and args[0] in ("build", "test") and hasattr(result.result, "write"):
+        # Failed tests are what operations most need to see: recorded whatever the outcome.
+        # The invocation's own run_results.json, written apart: the project's target/ is
+        # shared by every dbt process on the machine.
+        with tempfile.TemporaryDirectory() as target_dir:
+            result.result.write(str(Path(target_dir) / "run_results.json"))
+            record_test_results(Path(target_dir), settings)
     if not result.success:
         raise TransformError(f"dbt {' '.join(args)} failed (see the dbt log above)")
+
+
+def record_test_results(target_dir: Path, settings: Settings | None = None) -> int:
+    """The tests of the dbt invocation whose results are in `target_dir` (run_results.json,
+    since dbt packages that would store them cannot be installed offline) into
+    ops.dbt_test_result. Returns how many were recorded (0 without a results file)."""
+    results_path = target_dir / "run_results.json"
+    if not results_path.is_file():
+        return 0
+    run_results = json.loads(results_path.read_text(encoding="utf-8"))
+    with connect(settings) as conn:
+        return ops.record_dbt_tests(conn, run_results)
 
 
 def publish(settings: Settings | None = None) -> int:

@@ -5,7 +5,8 @@ with classified as (
         icd10.name_en as diagnosis_name_en,
         icd10.name_th as diagnosis_name_th,
         cast('icd10' as {{ dbt.type_string() }}) as code_system,
-        {{ healthlink.code_class("'icd10'", 'diagnosis.icd10_code') }} as code_class
+        {{ healthlink.code_class("'icd10'", 'diagnosis.icd10_code') }} as code_class,
+        icd10.code is not null as is_code_mapped
     from {{ ref('stg_raw__diagnosis') }} as diagnosis
     left join {{ ref('icd10_tm') }} as icd10
         on icd10.code = diagnosis.icd10_code

@@ -18,7 +18,8 @@ with classified as (
             else false
         end as is_out_of_range,
         cast('moph_lab' as {{ dbt.type_string() }}) as code_system,
-        {{ healthlink.code_class("'lab_test'", 'reference.tests_for') }} as code_class
+        {{ healthlink.code_class("'lab_test'", 'reference.tests_for') }} as code_class,
+        reference.lab_code is not null as is_code_mapped
     from {{ ref('stg_raw__lab_result') }} as lab
     left join {{ ref('lab_codes') }} as reference
         on reference.lab_code = lab.lab_code

@@ -1,5 +1,7 @@
 """ops.*: batches, per-entity counts, rejects, quarantines, validation documents, run
-summaries, the dbt queue, the schema fingerprint, and the consent effects' checkpoints."""
+summaries, the dbt queue, the schema fingerprint, the consent effects' checkpoints, and
+operations' history: the ledger per hospital per day, the data-quality views over the
+batches' counts and rejects, and the dbt test results of each build."""
 
 from __future__ import annotations
 
@@ -52,4 +54,37 @@ OPS_DDL = [
     # The consent purge (warehouse.consent.purge): the event id it has covered.
     """CREATE TABLE IF NOT EXISTS ops.purge_checkpoint (
         through_event_id BIGINT NOT NULL, moved_at TIMESTAMP NOT NULL)""",
+    # The ledger (warehouse.pipeline.ops.record_hospital_days): one row per hospital and
+    # extract date, participating that day or with a batch; rewritten whole when the day
+    # runs again. status: loaded | quarantined | failed | missing (nothing arrived).
+    # data_as_of: the latest extract date loaded on or before that day; lag_days and
+    # sla_breached measure it against the hospital's freshness_sla_days (registry YAML).
+    """CREATE TABLE IF NOT EXISTS ops.hospital_day (
+        hospital_code VARCHAR NOT NULL, extract_date DATE NOT NULL, expected BOOLEAN NOT NULL,
+        arrived BOOLEAN NOT NULL, status VARCHAR NOT NULL, reason_code VARCHAR, reason VARCHAR,
+        rows_read BIGINT, rows_loaded BIGINT, rows_rejected BIGINT, rows_filtered BIGINT,
+        rows_quarantined BIGINT, participating_since DATE, data_as_of DATE,
+        freshness_sla_days BIGINT NOT NULL, lag_days BIGINT, sla_breached BOOLEAN NOT NULL,
+        run_id VARCHAR, recorded_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (hospital_code, extract_date))""",
+    # Data-quality history, per hospital, extract date and entity (views: the counts have
+    # one home, ops.batch_entity and ops.reject). A quarantined day keeps the counts of
+    # what was loaded before it, as the raw data does.
+    """CREATE OR REPLACE VIEW ops.dq_entity_day AS
+        SELECT hospital_code, extract_date, entity, rows_read, rows_loaded, rows_rejected,
+               rows_filtered,
+               CASE WHEN rows_read > 0
+                    THEN CAST(rows_rejected AS DOUBLE PRECISION) / rows_read END AS reject_rate
+        FROM ops.batch_entity""",
+    """CREATE OR REPLACE VIEW ops.dq_reject_rule AS
+        SELECT hospital_code, extract_date, entity, rule, count(*) AS rejects
+        FROM ops.reject GROUP BY hospital_code, extract_date, entity, rule""",
+    # The dbt tests of each build, from its target/run_results.json
+    # (warehouse.pipeline.ops.record_dbt_tests); failures is dbt's count of failing rows; no
+    # message is kept (a database error may quote a value).
+    """CREATE TABLE IF NOT EXISTS ops.dbt_test_result (
+        invocation_id VARCHAR NOT NULL, generated_at TIMESTAMP NOT NULL,
+        unique_id VARCHAR NOT NULL, status VARCHAR NOT NULL, failures BIGINT,
+        execution_time_s DOUBLE PRECISION,
+        PRIMARY KEY (invocation_id, unique_id))""",
 ]

@@ -1,0 +1,112 @@
+"""`healthlink ops ...`: operations' view of the daily sync (wired into warehouse.cli.main as
+`ops`).
+
+`report` reads the ledger (ops.hospital_day, one row per hospital and day) and the
+data-quality history (ops.dq_entity_day, ops.dq_reject_rule): codes and counts only, never
+personal data.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from warehouse.cli import common
+
+app = typer.Typer(help="Operations: the ledger and data-quality history", no_args_is_help=True)
+
+# The hospitals table without --hospital shows the ones needing attention first, at most this
+# many (--json has them all).
+SHOWN_HOSPITALS = 50
+
+DAILY_COLUMNS = [
+    "extract_date",
+    "expected",
+    "loaded",
+    "quarantined",
+    "failed",
+    "missing",
+    "sla_breached",
+    "rows_read",
+    "rows_loaded",
+    "rows_rejected",
+    "rows_filtered",
+]
+HOSPITAL_COLUMNS = [
+    "hospital_code",
+    "last_status",
+    "last_reason_code",
+    "data_as_of",
+    "lag_days",
+    "freshness_sla_days",
+    "days_loaded",
+    "days_quarantined",
+    "days_failed",
+    "days_missing",
+    "days_sla_breached",
+]
+
+
+def _needs_attention(row: dict[str, object]) -> bool:
+    return row["last_status"] != "loaded" or bool(row["days_sla_breached"])
+
+
+@app.command()
+def report(
+    hospital: Annotated[
+        str | None, typer.Option("--hospital", help="MOPH hospital code (default: all)")
+    ] = None,
+    days: Annotated[
+        int, typer.Option("--days", min=1, help="The last N days the ledger holds")
+    ] = 7,
+    json_output: common.JsonFlag = False,
+) -> None:
+    """The ledger per day and hospital (status, lag against the freshness promise) and the
+    reject-rate trend per entity, with the top reject rules."""
+    from warehouse.pipeline.ops import ledger_window, ops_report
+    from warehouse.storage.connection import connect
+    from warehouse.storage.schema import setup_schema
+
+    with connect() as conn:
+        setup_schema(conn)
+        window = ledger_window(conn, days)
+        data = ops_report(conn, *window, hospital) if window else {}
+    if json_output:
+        first, last = window or (None, None)
+        common.emit_json({"first": first, "last": last, "hospital": hospital, **data})
+        return
+    if window is None:
+        common.console.print("the ledger is empty: no daily run has finished yet")
+        return
+    scope = f"hospital {hospital}" if hospital else "all hospitals"
+    title = f"{scope}, {window[0]} to {window[1]}"
+    common.console.print(common.table(f"Ledger per day: {title}", data["daily"], DAILY_COLUMNS))
+    hospitals = data["hospitals"]
+    if not hospital:
+        hospitals = [row for row in hospitals if _needs_attention(row)]
+    common.console.print(
+        common.table(
+            "Hospitals" if hospital else "Hospitals needing attention (not loaded, or late)",
+            hospitals[:SHOWN_HOSPITALS],
+            HOSPITAL_COLUMNS,
+        )
+    )
+    if len(hospitals) > SHOWN_HOSPITALS:
+        common.console.print(f"... and {len(hospitals) - SHOWN_HOSPITALS} more (--json)")
+    rates = [
+        {**row, "reject_rate": None if row["reject_rate"] is None else f"{row['reject_rate']:.2%}"}
+        for row in data["reject_rates"]
+    ]
+    common.console.print(
+        common.table(
+            f"Reject rate per day and entity: {title}",
+            rates,
+            ["extract_date", "entity", "rows_read", "rows_rejected", "reject_rate"],
+        )
+    )
+    common.console.print(
+        common.table(
+            "Top reject rules", data["top_rules"], ["entity", "rule", "rejects", "hospitals"]
+        )
+    )
