@@ -16,11 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pendulum
+from airflow.providers.common.compat.lineage.entities import Table
 from airflow.sdk import Param, TaskGroup, dag, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import InvocationMode, LoadMode, TestBehavior
 from cosmos.operators.local import DbtBuildLocalOperator
 
+from warehouse.pipeline.lineage import EXTRACTS_NAME, EXTRACTS_NAMESPACE, raw_tables
 from warehouse.settings import dbt_environment_for
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
@@ -39,6 +41,13 @@ MANIFEST = DBT_PROJECT_DIR / "target" / ("" if DBT_TARGET == "duckdb" else DBT_T
 # parts hold 26,000 hospitals, every one its own task. Static, so the DAG parses without I/O.
 HEALTH_REGIONS = range(1, 14)
 PARTS_PER_REGION = 2
+# OpenLineage (apache-airflow-providers-openlineage, on when [openlineage] transport is set):
+# each hospital's sync reads the hospital extracts and writes raw.*, named as cosmos names
+# dbt's sources, so a catalogue sees hospital → raw → marts → published (docs/operations.md).
+SYNC_INLETS = [Table(cluster=EXTRACTS_NAMESPACE, database="hospitals", name=EXTRACTS_NAME)]
+SYNC_OUTLETS = [
+    Table(cluster=t.namespace, database=t.database, name=t.table) for t in raw_tables(DBT_ENV)
+]
 
 
 @dag(
@@ -83,7 +92,13 @@ def healthlink_daily_sync() -> None:
     # On PostgreSQL the hospitals load in parallel (as many as the executor runs); on DuckDB
     # the writer lock serialises only their short load step. Each mapped instance is named
     # by its hospital code in the grid.
-    @task(retries=0, max_active_tis_per_dagrun=2, map_index_template="{{ hospital_code }}")
+    @task(
+        retries=0,
+        max_active_tis_per_dagrun=2,
+        map_index_template="{{ hospital_code }}",
+        inlets=SYNC_INLETS,
+        outlets=SYNC_OUTLETS,
+    )
     def sync_hospital(hospital_code: str, extract_date: str, **context: Any) -> dict[str, Any]:
         from datetime import date
 

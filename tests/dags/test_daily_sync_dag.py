@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 from pathlib import Path
 
@@ -23,6 +25,11 @@ def deployment(small_dataset: Path, tmp_path_factory: pytest.TempPathFactory) ->
     dataset = root / "dataset"
     shutil.copytree(small_dataset, dataset)
     deployment = Deployment(root, dataset)
+    # OpenLineage to a file (the provider's file transport), read by the lineage test.
+    deployment.env["AIRFLOW__OPENLINEAGE__TRANSPORT"] = json.dumps(
+        {"type": "file", "log_file_path": str(root / "lineage.jsonl"), "append": True}
+    )
+    deployment.env["AIRFLOW__OPENLINEAGE__NAMESPACE"] = "healthlink-test"
     migrate(deployment.env)
     deployment.healthlink("consent", "import", str(dataset / "consent" / "registrations.csv"))
     deployment.run_day(START)
@@ -46,6 +53,36 @@ def test_first_day_publishes_every_category_from_every_hospital(deployment: Depl
         )
         assert rows > 0 and sources == len(hospitals), category
     assert deployment.query("SELECT count(*) FROM ops.transform_pending") == [(0,)]
+
+
+def test_the_first_day_emits_lineage_from_hospital_to_published(deployment: Deployment) -> None:
+    """OpenLineage events of the first day's run (written by the file transport): each
+    hospital's sync reads the hospital extracts and writes raw.*, and dbt reads those same
+    raw tables and writes marts.* and published.*, so a catalogue links them end to end."""
+    text = (deployment.root / "lineage.jsonl").read_text(encoding="utf-8")
+    events = [json.loads(line) for line in text.splitlines() if line.strip()]
+    completes = [e for e in events if e["eventType"] == "COMPLETE" and "job" in e]
+
+    def datasets(event: dict, side: str) -> set[tuple[str, str]]:
+        return {(d["namespace"], d["name"]) for d in event.get(side, [])}
+
+    syncs = [e for e in completes if ".sync_part_" in e["job"]["name"]]
+    hospitals = {p.stem for p in (deployment.dataset / "registry" / "hospitals").glob("*.yml")}
+    assert len(syncs) == len(hospitals)
+    raw_written = set.union(*(datasets(e, "outputs") for e in syncs))
+    extracts = {("healthlink", "hospitals.hospital_extracts")}
+    assert all(datasets(e, "inputs") == extracts for e in syncs)
+    assert {name.split(".")[-2] for _, name in raw_written} == {"raw"}
+    assert {name.split(".")[-1] for _, name in raw_written} >= set(CATEGORIES)
+
+    (build,) = [e for e in completes if e["job"]["name"].endswith("dbt.build")]
+    read, written = datasets(build, "inputs"), datasets(build, "outputs")
+    assert raw_written & read, (sorted(raw_written)[:3], sorted(read)[:3])  # the same names
+    written_schemas = {name.split(".")[-2] for _, name in written}
+    assert {"staging", "marts", "published"} <= written_schemas, written_schemas
+    for category in CATEGORIES:
+        assert any(name.endswith(f"published.{category}") for _, name in written), category
+    assert not re.search(r"(?<![0-9a-f])[0-9]{13}(?![0-9a-f])", text)  # no national ID
 
 
 def test_rerunning_a_day_leaves_identical_checksums(deployment: Deployment) -> None:
