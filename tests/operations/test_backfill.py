@@ -62,6 +62,14 @@ def test_backfill_loads_every_day_and_twice_leaves_the_same_warehouse(
     )
     assert published_hospitals == [code] and published_rows > 0
     assert deployment.query("SELECT count(*) FROM ops.transform_pending") == [(0,)]
+    # The DAG's publish step per day: the run summary and the operations ledger.
+    assert deployment.query(
+        "SELECT extract_date, status FROM ops.hospital_day WHERE hospital_code = ? ORDER BY 1",
+        [code],
+    ) == [(START, "loaded"), (DAY_TWO, "loaded")]
+    assert deployment.query(
+        "SELECT DISTINCT run_id FROM ops.run_summary WHERE hospital_code = ? ORDER BY 1", [code]
+    ) == [(f"backfill-{START}",), (f"backfill-{DAY_TWO}",)]
     before = deployment.checksums()
 
     again = backfill(deployment, *arguments)
@@ -101,6 +109,11 @@ def test_a_quarantined_day_is_reported_and_a_failed_day_fails_the_command(
         START: "failed",
         DAY_TWO: "quarantined",
     }
+    assert dict(
+        deployment.query(
+            "SELECT extract_date, status FROM ops.hospital_day WHERE hospital_code = ?", [code]
+        )
+    ) == {START: "failed", DAY_TWO: "quarantined"}
 
 
 @pytest.mark.parametrize(

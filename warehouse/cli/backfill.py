@@ -2,7 +2,8 @@
 
 Each day goes through the DAG's own hospital step (`warehouse.pipeline.daily_run.sync_hospital`:
 consent filter, validate, land, load, a failure recorded in ops.batch), then one dbt build
-and publish for the pairs the days queued, as the DAG's dbt group and publish task do. A load
+for the pairs the days queued and, per day, the DAG's publish step (`finish_run`: publish, the
+run summary and the day's operations ledger). A load
 replaces the hospital's day and identical content keeps its first-received time, so running
 a backfill twice leaves the warehouse as once.
 
@@ -68,6 +69,7 @@ def backfill(
         )
 
     from warehouse.consent.sender_choice import sync_hospitals
+    from warehouse.pipeline.daily_run import finish_run
     from warehouse.pipeline.transform import TransformError, publish, run_dbt
     from warehouse.settings import get_settings
     from warehouse.storage.connection import connect
@@ -97,12 +99,17 @@ def backfill(
     published = 0
     if any(o["status"] == "loaded" for o in outcomes):
         try:
-            # The DAG's dbt group and publish task; --json keeps stdout for the JSON.
+            # The DAG's dbt group; --json keeps stdout for the JSON.
             run_dbt(["build", *(["--quiet"] if json_output else [])], settings)
-            published = publish(settings)
         except TransformError as error:
             build_failed = True
             err_console.print(f"[red]dbt build failed[/red]: {error}")
+    if not build_failed:
+        published = publish(settings)
+        # The DAG's publish_and_summarize, per day: the run summary and the day's ledger
+        # (ops.hospital_day, which also refreshes later days' freshness).
+        for day in days:
+            finish_run(_run_id(day), day, settings, registry)
 
     failed = [o for o in outcomes if o["status"] == "failed"]
     if json_output:
@@ -124,6 +131,10 @@ def backfill(
         raise typer.Exit(1)
 
 
+def _run_id(day: date) -> str:
+    return f"backfill-{day.isoformat()}"
+
+
 def _sync_day(
     hospital: str, day: date, registry_dir: Path | None, settings: Settings
 ) -> dict[str, Any]:
@@ -132,9 +143,8 @@ def _sync_day(
     message may quote the source)."""
     from warehouse.pipeline.daily_run import sync_hospital
 
-    run_id = f"backfill-{day.isoformat()}"
     try:
-        summary = sync_hospital(hospital, day, run_id, registry_dir, settings)
+        summary = sync_hospital(hospital, day, _run_id(day), registry_dir, settings)
     except Exception as error:
         return {
             "extract_date": day.isoformat(),
