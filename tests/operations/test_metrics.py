@@ -7,15 +7,24 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.airflow_harness import BIN
 from tests.support.dag_deployment import Deployment
-from tests.support.machine import START
+from tests.support.machine import START, TEST_KEY, throwaway_pg_database
 from tests.support.uvicorn_server import free_port
+from tests.support.warehouse_batches import prepare
 from warehouse.clock import bangkok_today
+from warehouse.pipeline.batch import sync_batch
+from warehouse.pipeline.metrics import OpsCollector
+from warehouse.settings import Settings
+from warehouse.storage.connection import connect
+from warehouse.storage.schema import setup_warehouse
 
 TOKEN = "scrape-token-for-the-test-0123456789"
 
@@ -124,3 +133,39 @@ def test_production_refuses_to_serve_metrics_without_a_token(
 
     assert done.returncode == 2
     assert "HEALTHLINK_METRICS_TOKEN must be set" in done.stderr
+
+
+@pytest.mark.postgres
+def test_the_collector_reads_the_same_numbers_on_postgresql(dataset: Path, tmp_path: Path) -> None:
+    """The collector's SQL on PostgreSQL: one hospital's batch loaded, scraped in-process."""
+    with throwaway_pg_database("healthlink_metrics") as url:
+        settings = Settings(
+            home=tmp_path / "home",
+            warehouse=url,
+            registry_dir=dataset / "registry",
+            pseudonym_key=TEST_KEY,  # type: ignore[arg-type]
+            environment="test",
+        )
+        setup_warehouse(settings)
+        registry = prepare(settings, dataset)
+        code = sorted(registry.hospitals)[0]
+        assert sync_batch(registry.hospitals[code], START, settings=settings).status == "loaded"
+        scrape = CollectorRegistry(auto_describe=False)
+        scrape.register(OpsCollector(settings))
+
+        values = samples(generate_latest(scrape).decode("utf-8"))
+
+        with connect(settings) as conn:
+            per_entity = conn.execute(
+                "SELECT entity, rows_loaded, rows_rejected FROM ops.batch_entity "
+                "WHERE hospital_code = ?",
+                [code],
+            ).fetchall()
+    assert len(per_entity) == 10
+    for entity, rows_loaded, rows_rejected in per_entity:
+        labels = (("entity", entity), ("hospital", code))
+        assert values[("healthlink_rows_loaded", labels)] == rows_loaded
+        assert values[("healthlink_rows_rejected", labels)] == rows_rejected
+    hospital = (("hospital", code),)
+    assert values[("healthlink_lag_days", hospital)] == (bangkok_today() - START).days
+    assert values[("healthlink_last_batch_loaded", hospital)] == 1
