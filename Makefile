@@ -47,11 +47,13 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-# Ingest (DuckDB + PostgreSQL load stage), then API latency at 1 million patients.
+# Ingest (DuckDB + PostgreSQL load stage), then API latency at 1 million patients, then the
+# operations ledger (a month of 1,100 hospitals).
 bench: venv dbt-parse
 	bash scripts/ensure_services.sh
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.api
+	$(BIN)/python -m bench.ops
 
 bench-api: venv dbt-parse
 	$(BIN)/python -m bench.api

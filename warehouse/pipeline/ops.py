@@ -478,11 +478,19 @@ def ops_report(
         """,
         params,
     )
+    # From ops.reject itself, not its per-day view: one aggregation over the month's rejects
+    # (the view's per-day groups spilled to disk on PostgreSQL's default work_mem: 1.3 s for
+    # a month of 1,100 hospitals, against 0.5 s; BENCHMARKS.md "Operations ledger").
     top_rules = _rows(
         conn,
         f"""
-        SELECT entity, rule, sum(rejects) AS rejects, count(DISTINCT hospital_code) AS hospitals
-        FROM ops.dq_reject_rule WHERE {scope}
+        WITH per_hospital AS (
+            SELECT entity, rule, hospital_code, count(*) AS rejects
+            FROM ops.reject WHERE {scope}
+            GROUP BY entity, rule, hospital_code
+        )
+        SELECT entity, rule, sum(rejects) AS rejects, count(*) AS hospitals
+        FROM per_hospital
         GROUP BY entity, rule ORDER BY sum(rejects) DESC, entity, rule LIMIT 20
         """,
         params,
