@@ -36,6 +36,8 @@ DBT_TARGET = DBT_ENV["DBT_TARGET"]
 # Parsed per target (PostgreSQL builds models DuckDB does not): `dbt parse` writes the
 # DuckDB manifest to target/, the PostgreSQL one with --target-path target/postgres.
 MANIFEST = DBT_PROJECT_DIR / "target" / ("" if DBT_TARGET == "duckdb" else DBT_TARGET)
+# After every dbt task, its tests' results into ops.dbt_test_result (resolved when it runs).
+DBT_TEST_RESULTS = "warehouse.pipeline.transform.record_project_test_results"
 # Hospitals are mapped per health region (1-13, Bangkok 13), each region in parts of at most
 # warehouse.pipeline.daily_run.MAX_HOSPITALS_PER_MAP (under Airflow's max_map_length of 1024): 13 x 2
 # parts hold 26,000 hospitals, every one its own task. Static, so the DAG parses without I/O.
@@ -177,6 +179,7 @@ def _dbt_step() -> TaskGroup:
                 env=DBT_ENV,
                 install_deps=False,
                 invocation_mode=InvocationMode.DBT_RUNNER,
+                callback=DBT_TEST_RESULTS,
             )
         return group
     return DbtTaskGroup(
@@ -191,7 +194,7 @@ def _dbt_step() -> TaskGroup:
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.AFTER_ALL
         ),
-        operator_args={"install_deps": False},
+        operator_args={"install_deps": False, "callback": DBT_TEST_RESULTS},
     )
 
 

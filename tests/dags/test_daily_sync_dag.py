@@ -55,6 +55,24 @@ def test_first_day_publishes_every_category_from_every_hospital(deployment: Depl
     assert deployment.query("SELECT count(*) FROM ops.transform_pending") == [(0,)]
 
 
+def test_the_run_records_its_ledger_and_dbt_tests(deployment: Deployment) -> None:
+    """publish_and_summarize writes the day's ledger; cosmos's callback after the dbt task
+    records the build's tests (ops.dbt_test_result)."""
+    hospitals = {p.stem for p in (deployment.dataset / "registry" / "hospitals").glob("*.yml")}
+    ledger = deployment.query(
+        "SELECT hospital_code, status, lag_days, sla_breached FROM ops.hospital_day "
+        "WHERE extract_date = ?",
+        [START],
+    )
+    assert sorted(ledger) == [(code, "loaded", 0, False) for code in sorted(hospitals)]
+    tests = deployment.query(
+        "SELECT count(DISTINCT invocation_id), count(*), count(*) FILTER (WHERE status = 'pass')"
+        " FROM ops.dbt_test_result"
+    )
+    ((invocations, recorded, passed),) = tests
+    assert invocations >= 1 and recorded > 100 and passed == recorded
+
+
 def test_the_first_day_emits_lineage_from_hospital_to_published(deployment: Deployment) -> None:
     """OpenLineage events of the first day's run (written by the file transport): each
     hospital's sync reads the hospital extracts and writes raw.*, and dbt reads those same
@@ -153,8 +171,12 @@ def test_a_failed_hospital_fails_the_run_after_the_others_publish(
         p.stem for p in (deployment.dataset / "registry" / "hospitals").glob("*.yml")
     )
     failing = hospitals[1]
-    day_folder = deployment.root / "home" / "landing" / f"hospital={failing}" / (
-        f"extract_date={DAY_TWO.isoformat()}"
+    day_folder = (
+        deployment.root
+        / "home"
+        / "landing"
+        / f"hospital={failing}"
+        / (f"extract_date={DAY_TWO.isoformat()}")
     )
     shutil.rmtree(day_folder, ignore_errors=True)
     day_folder.parent.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from tests.support.machine import REPO, START, TEST_KEY, throwaway_pg_database
 from tests.support.warehouse_batches import prepare
 from warehouse.pipeline.batch import record_failure
 from warehouse.pipeline.daily_run import finish_run, prepare_run, sync_hospital
+from warehouse.pipeline.transform import record_project_test_results
 from warehouse.settings import LOADER_ROLE, Settings, url_for_role
 from warehouse.storage.connection import connect
 from warehouse.storage.schema import setup_warehouse
@@ -286,6 +287,45 @@ def test_dbt_test_results_of_the_build(scenario: Scenario) -> None:
     assert any("rpt_unmapped_codes" in unique_id for unique_id in ids)
     assert {row[2] for row in rows} == {"pass"} and {row[3] for row in rows} == {0}
     assert len(rows) > 100 and all(row[4] >= 0 for row in rows)
+
+
+def test_failed_tests_of_a_dag_task_are_recorded(scenario: Scenario, tmp_path: Path) -> None:
+    """cosmos's callback reads the task's project copy: failures counted, models skipped,
+    idempotent per invocation."""
+    target = tmp_path / "target"
+    target.mkdir()
+    results = {
+        "metadata": {"invocation_id": "inv-failing", "generated_at": "2026-12-06T01:02:03.5Z"},
+        "results": [
+            {
+                "unique_id": "test.healthlink.t_fails",
+                "status": "fail",
+                "failures": 3,
+                "execution_time": 0.2,
+            },
+            {
+                "unique_id": "model.healthlink.m",
+                "status": "success",
+                "failures": None,
+                "execution_time": 1.0,
+            },
+        ],
+    }
+    (target / "run_results.json").write_text(json.dumps(results), encoding="utf-8")
+    with connect(scenario.settings) as conn:
+        before = conn.execute("SELECT count(*) FROM ops.dbt_test_result").fetchone()
+    assert record_project_test_results(str(tmp_path), scenario.settings, context={}) == 1
+    assert record_project_test_results(str(tmp_path), scenario.settings, context={}) == 1
+    with connect(scenario.settings) as conn:
+        rows = conn.execute(
+            "SELECT unique_id, status, failures, generated_at FROM ops.dbt_test_result "
+            "WHERE invocation_id = 'inv-failing'"
+        ).fetchall()
+        after = conn.execute("SELECT count(*) FROM ops.dbt_test_result").fetchone()
+        conn.execute("DELETE FROM ops.dbt_test_result WHERE invocation_id = 'inv-failing'")
+    assert [tuple(row[:3]) for row in rows] == [("test.healthlink.t_fails", "fail", 3)]
+    assert rows[0][3] == datetime(2026, 12, 6, 1, 2, 3, 500000)
+    assert before is not None and after is not None and after[0] == before[0] + 1
 
 
 def test_report_as_table_and_json(scenario: Scenario) -> None:

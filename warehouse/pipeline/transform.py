@@ -116,6 +116,15 @@ def record_test_results(target_dir: Path, settings: Settings | None = None) -> i
         return ops.record_dbt_tests(conn, run_results)
 
 
+def record_project_test_results(
+    project_dir: str, settings: Settings | None = None, **_context: Any
+) -> int:
+    """cosmos's callback after each dbt task of the DAG (called with the task's own copy of
+    the project and `context`): the tests in its target/run_results.json (a task that ran no
+    test records nothing)."""
+    return record_test_results(Path(project_dir) / "target", settings)
+
+
 def publish(settings: Settings | None = None) -> int:
     """After a successful build: the pending (hospital, day) pairs are now in the marts.
 
