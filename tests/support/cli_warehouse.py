@@ -63,24 +63,28 @@ def _registry(root: Path) -> Path:
     return registry
 
 
-def _open(kind: str, root: Path, url: str) -> CliWarehouse:
-    registry = _registry(root)
+def cli_for(kind: str, settings: Settings) -> CliWarehouse:
+    """`healthlink` on the warehouse, home and registry of `settings` (its URL's role)."""
     env = {
         **os.environ,
-        "HEALTHLINK_HOME": str(root / "home"),
-        "HEALTHLINK_REGISTRY_DIR": str(registry),
-        "HEALTHLINK_WAREHOUSE": url,
+        "HEALTHLINK_HOME": str(settings.home),
+        "HEALTHLINK_REGISTRY_DIR": str(settings.registry_dir),
+        "HEALTHLINK_WAREHOUSE": settings.warehouse,
         "HEALTHLINK_PSEUDONYM_KEY": TEST_KEY,
         "HEALTHLINK_ENVIRONMENT": "test",
     }
+    return CliWarehouse(kind, env, settings, settings.registry_dir)
+
+
+def _open(kind: str, root: Path, url: str) -> CliWarehouse:
     settings = Settings(
         home=root / "home",
         warehouse=url,
-        registry_dir=registry,
+        registry_dir=_registry(root),
         pseudonym_key=TEST_KEY,  # type: ignore[arg-type]
         environment="test",
     )
-    warehouse = CliWarehouse(kind, env, settings, registry)
+    warehouse = cli_for(kind, settings)
     migrated = warehouse.run("migrate")
     assert migrated.returncode == 0, migrated.stderr
     return warehouse

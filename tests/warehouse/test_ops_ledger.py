@@ -13,7 +13,6 @@ then day 2 re-run with C's extract back (a backfill), which must move day 3's fr
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -25,7 +24,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support.machine import REPO, START, TEST_KEY, throwaway_pg_database
+from tests.support.cli_warehouse import CliWarehouse, cli_for
+from tests.support.machine import START, TEST_KEY, throwaway_pg_database
 from tests.support.warehouse_batches import prepare
 from warehouse.pipeline.batch import record_failure
 from warehouse.pipeline.daily_run import finish_run, prepare_run, sync_hospital
@@ -49,7 +49,7 @@ class Scenario:
     kind: str
     owner: Settings  # who set the warehouse up, reads what the tests check
     settings: Settings  # as the pipeline runs (PostgreSQL: healthlink_loader)
-    report_url: str  # as `healthlink ops report` reads (PostgreSQL: healthlink_ops)
+    report_cli: CliWarehouse  # `healthlink ops report` as it reads (PostgreSQL: healthlink_ops)
     registry_dir: Path
     original_extracts: Path  # the dataset as generated
     codes: tuple[str, str, str, str]  # A loaded, B quarantined, C missing, D failed on day 2
@@ -64,31 +64,7 @@ class Scenario:
             return {row[0]: dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
 
     def report(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return healthlink(
-            self.settings.home, self.registry_dir, self.report_url, "ops", "report", *args
-        )
-
-
-def healthlink(
-    home: Path, registry_dir: Path, url: str, *args: str
-) -> subprocess.CompletedProcess[str]:
-    """The real command in a child process (dbt-duckdb keeps the file open in its process)."""
-    env = {
-        **os.environ,
-        "HEALTHLINK_HOME": str(home),
-        "HEALTHLINK_REGISTRY_DIR": str(registry_dir),
-        "HEALTHLINK_WAREHOUSE": url,
-        "HEALTHLINK_PSEUDONYM_KEY": TEST_KEY,
-        "HEALTHLINK_ENVIRONMENT": "test",
-    }
-    return subprocess.run(
-        [str(REPO / ".venv" / "bin" / "healthlink"), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-        check=False,
-    )
+        return self.report_cli.run("ops", "report", *args)
 
 
 def _break_codes(extract: Path) -> int:
@@ -147,7 +123,8 @@ def _scenario(kind: str, root: Path, small_dataset: Path, url: str) -> Scenario:
     )
     unmapped = _break_codes(extracts / utf8_with_header / DAY1.isoformat())
     # Day 1 is the whole daily run, the real command (dbt build included).
-    done = healthlink(settings.home, registry_dir, settings.warehouse, "sync", "--date", str(DAY1))
+    # (in a child process: dbt-duckdb keeps the file open in the process that ran it)
+    done = cli_for(kind, settings).run("sync", "--date", str(DAY1))
     assert done.returncode == 0, done.stderr[-3000:]
 
     (extracts / b / DAY2.isoformat() / "EPI.txt").unlink()
@@ -162,7 +139,10 @@ def _scenario(kind: str, root: Path, small_dataset: Path, url: str) -> Scenario:
         kind=kind,
         owner=owner,
         settings=settings,
-        report_url=url_for_role(url, OPS_ROLE) if url else "",
+        report_cli=cli_for(
+            kind,
+            settings.model_copy(update={"warehouse": url_for_role(url, OPS_ROLE) if url else ""}),
+        ),
         registry_dir=registry_dir,
         original_extracts=small_dataset / "extracts",
         codes=(a, b, c, d),
