@@ -5,21 +5,42 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.airflow_harness import BIN
-from tests.support.dag_deployment import DAY_TWO, Deployment
-from tests.support.machine import START
+from tests.support.dag_deployment import DAY_TWO, Deployment, PostgresDeployment
+from tests.support.machine import START, throwaway_pg_database
+from warehouse.settings import LOADER_ROLE, url_for_role
+
+
+def _ready(deployment: Deployment) -> Deployment:
+    deployment.healthlink("migrate")
+    deployment.healthlink(
+        "consent", "import", str(deployment.dataset / "consent" / "registrations.csv")
+    )
+    return deployment
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def deployment(
+    request: pytest.FixtureRequest, dataset: Path, tmp_path: Path
+) -> Iterator[Deployment]:
+    if request.param == "duckdb":
+        yield _ready(Deployment(tmp_path, dataset))
+        return
+    with throwaway_pg_database("healthlink_backfill") as url:
+        ready = _ready(PostgresDeployment(tmp_path, dataset, url))
+        # As in production: the loader runs the sync, dbt derives the transformer role.
+        ready.env["HEALTHLINK_WAREHOUSE"] = url_for_role(url, LOADER_ROLE)
+        yield ready
 
 
 @pytest.fixture
-def deployment(dataset: Path, tmp_path: Path) -> Deployment:
-    deployment = Deployment(tmp_path, dataset)
-    deployment.healthlink("migrate")
-    deployment.healthlink("consent", "import", str(dataset / "consent" / "registrations.csv"))
-    return deployment
+def duckdb_deployment(dataset: Path, tmp_path: Path) -> Deployment:
+    return _ready(Deployment(tmp_path, dataset))
 
 
 def hospitals(deployment: Deployment) -> list[str]:
@@ -38,8 +59,11 @@ def backfill(deployment: Deployment, *args: str) -> subprocess.CompletedProcess[
 
 
 def test_backfill_loads_every_day_and_twice_leaves_the_same_warehouse(
-    deployment: Deployment,
+    duckdb_deployment: Deployment,
 ) -> None:
+    """DuckDB only: the PostgreSQL DAG test builds dbt as the loader already; here the
+    command's own path, whose PostgreSQL side the next test runs (minutes saved in CI)."""
+    deployment = duckdb_deployment
     code = hospitals(deployment)[0]
     arguments = ("--hospital", code, "--from", START.isoformat(), "--to", DAY_TWO.isoformat())
 
@@ -53,14 +77,13 @@ def test_backfill_loads_every_day_and_twice_leaves_the_same_warehouse(
     assert result["published_pairs"] == 2 and not result["build_failed"]
     assert "backfill" in first.stderr  # the progress bar, on stderr (stdout is the JSON)
     # Through the DAG's step: its batches are recorded per day, only for this hospital.
-    assert deployment.query("SELECT hospital_code, extract_date, run_id FROM ops.batch") == [
+    assert deployment.query(
+        "SELECT hospital_code, extract_date, run_id FROM ops.batch ORDER BY 2"
+    ) == [
         (code, START, f"backfill-{START}"),
         (code, DAY_TWO, f"backfill-{DAY_TWO}"),
     ]
-    ((published_hospitals, published_rows),) = deployment.query(
-        "SELECT list(DISTINCT hospital_code), count(*) FROM published.diagnosis"
-    )
-    assert published_hospitals == [code] and published_rows > 0
+    assert deployment.query("SELECT DISTINCT hospital_code FROM published.diagnosis") == [(code,)]
     assert deployment.query("SELECT count(*) FROM ops.transform_pending") == [(0,)]
     # The DAG's publish step per day: the run summary and the operations ledger.
     assert deployment.query(
@@ -126,8 +149,9 @@ def test_a_quarantined_day_is_reported_and_a_failed_day_fails_the_command(
     ],
 )
 def test_refusals_are_clear_and_touch_nothing(
-    deployment: Deployment, arguments: tuple[str, ...], message: str
+    duckdb_deployment: Deployment, arguments: tuple[str, ...], message: str
 ) -> None:
+    deployment = duckdb_deployment
     if "--hospital" not in arguments:
         arguments = ("--hospital", hospitals(deployment)[0], *arguments)
 
