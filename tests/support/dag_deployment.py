@@ -90,9 +90,3 @@ class PostgresDeployment(Deployment):
     def query(self, sql: str, params: list | None = None) -> list[tuple]:
         with psycopg.connect(self.url) as conn:
             return conn.execute(sql.replace("?", "%s"), params or []).fetchall()
-
-    def checksums(self) -> dict[str, tuple]:
-        from warehouse.storage.postgres import connect_postgres
-
-        with connect_postgres(self.url) as conn:
-            return table_checksums(conn, WAREHOUSE_SCHEMAS)
