@@ -196,20 +196,23 @@ where hospital.hospital_code = held.hospital_code
     {{ return(adapter.dispatch('publish_patient', 'healthlink')(columns)) }}
 {%- endmacro %}
 
+{#- An inner join on the visible keys rather than a correlated EXISTS: the same rows, but a
+    reader's patient_key filter reaches the bridge and the consent tables through the join
+    (DuckDB did not push it into the EXISTS, and built every patient's consent per lookup). -#}
 {% macro default__publish_patient(columns) -%}
 select
     {%- for column in columns %}
     patient.{{ column }}{{ "," if not loop.last }}
     {%- endfor %}
 from {{ ref('dim_patient') }} as patient
-where exists (
-    select 1
+inner join (
+    select distinct known_at.patient_key
     from {{ ref('bridge_patient_hospital') }} as known_at
     inner join {{ ref('int_consent__patient_hospital') }} as allowed
         on allowed.patient_key = known_at.patient_key
         and allowed.hospital_code = known_at.hospital_code
-    where known_at.patient_key = patient.patient_key
-)
+) as visible
+    on visible.patient_key = patient.patient_key
 {%- endmacro %}
 
 {% macro postgres__publish_patient(columns) -%}

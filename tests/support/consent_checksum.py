@@ -48,6 +48,26 @@ where patient_consent.status = 'active'
   )
 """
 
+# DuckDB's published.patient before it joined the visible keys (macros/publish.sql,
+# default__publish_patient): a correlated EXISTS. Swapped in with OLD_FORM on DuckDB, so the
+# old checksums are those of both old forms.
+PATIENT_COLUMNS = (
+    "patient_key, cid, prename, first_name, last_name, sex, birth_date,"
+    " first_seen_extract_date, last_seen_extract_date, hospitals_count"
+)
+OLD_PATIENT_FORM = f"""
+select {", ".join(f"patient.{c.strip()}" for c in PATIENT_COLUMNS.split(","))}
+from marts.dim_patient as patient
+where exists (
+    select 1
+    from marts.bridge_patient_hospital as known_at
+    inner join intermediate.int_consent__patient_hospital as allowed
+        on allowed.patient_key = known_at.patient_key
+        and allowed.hospital_code = known_at.hospital_code
+    where known_at.patient_key = patient.patient_key
+)
+"""
+
 # The published views that apply consent (hospital_freshness does not, and is checked too).
 CONSENT_VIEWS = {"patient", *(view for _, view in CATEGORY_VIEWS)}
 
@@ -121,5 +141,7 @@ def checksums(cursor: Any, dialect: str, statements: list[str]) -> tuple[dict, d
 
     new = measure()
     cursor.execute(f"create or replace view {CONSENT_VIEW} as {OLD_FORM}")
+    if dialect == "duckdb":
+        cursor.execute(f"create or replace view published.patient as {OLD_PATIENT_FORM}")
     old = measure()
     return new, old

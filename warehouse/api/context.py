@@ -13,7 +13,7 @@ from warehouse.api.name_index import NameIndex
 from warehouse.audit.trail import AuditTrail
 from warehouse.hospital_registry import Registry, load_registry
 from warehouse.settings import Settings, url_for_role
-from warehouse.storage.connection import WarehouseConnection, connect
+from warehouse.storage.connection import SharedDuckDB, WarehouseConnection
 from warehouse.storage.pool import API_ROLE, CITIZEN_APP_ROLE, ConnectionPool
 from warehouse.storage.schema import setup_schema
 
@@ -81,8 +81,15 @@ class ApiContext:
         with self._consent_pool.connection() as consent_conn:
             yield consent_conn
 
+    @cached_property
+    def _duckdb(self) -> SharedDuckDB:
+        return SharedDuckDB(self.settings)
+
     def close(self) -> None:
-        """Close the pools this context opened (when the app stops)."""
+        """Close the pools this context opened and the DuckDB file (when the app stops)."""
+        shared = self.__dict__.pop("_duckdb", None)
+        if shared is not None:
+            shared.close()
         for name in ("_api_pool", "_consent_pool"):
             pool = self.__dict__.pop(name, None)  # opened only if a request needed it
             if pool is not None:
@@ -94,11 +101,12 @@ class ApiContext:
 
     @contextmanager
     def connect(self) -> Iterator[WarehouseConnection]:
-        """One warehouse connection per request (DuckDB: held only for the request;
-        PostgreSQL: from the pool, as healthlink_api)."""
+        """One warehouse connection per request (DuckDB: a fresh connection to the file this
+        process keeps open while no other process wants it, warehouse.storage.connection
+        .SharedDuckDB; PostgreSQL: from the pool, as healthlink_api)."""
         if self.uses_postgres:
             with self._api_pool.connection() as conn:
                 yield conn
             return
-        with connect(self.settings) as conn:
+        with self._duckdb.connection() as conn:
             yield conn

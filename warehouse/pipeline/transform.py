@@ -10,11 +10,9 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock
-
 from warehouse.pipeline import ops
 from warehouse.settings import Settings, get_settings
-from warehouse.storage.connection import LOCK_TIMEOUT_SECONDS, connect
+from warehouse.storage.connection import connect, warehouse_lock
 from warehouse.storage.schema import setup_warehouse
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
@@ -87,9 +85,7 @@ def run_dbt(args: list[str], settings: Settings | None = None) -> None:
     settings.home.mkdir(parents=True, exist_ok=True)
     setup_warehouse(settings)  # raw/consent/ops in place before dbt reads them as sources
     writer_lock: AbstractContextManager[object] = (
-        nullcontext()
-        if settings.uses_postgres
-        else FileLock(str(settings.lock_path), timeout=LOCK_TIMEOUT_SECONDS)
+        nullcontext() if settings.uses_postgres else warehouse_lock(settings)
     )
     with writer_lock:
         result = invoke_dbt(args, dbt_environment(settings))
