@@ -38,7 +38,7 @@ select
     extract_date,
     code_system,
     count(*) as coded_rows,
-    sum(case when is_code_mapped then 0 else 1 end) as unmapped_rows,
+    cast(sum(case when is_code_mapped then 0 else 1 end) as {{ dbt.type_bigint() }}) as unmapped_rows,
     count(distinct case when is_code_mapped then null else code end) as distinct_unmapped_codes
 from coded
 group by hospital_code, extract_date, code_system
