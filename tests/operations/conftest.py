@@ -1,4 +1,5 @@
-"""A warehouse with one hospital's day ingested through the real command (module scope)."""
+"""A warehouse with one hospital's day ingested through the real command, built once per
+session (the rejects and metrics tests share it; they add to it, never remove)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from tests.support.dag_deployment import Deployment
 from tests.support.machine import START
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def loaded(small_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Deployment, str]:
     """A warehouse with one hospital's day loaded, the first hospital that has rejects."""
     deployment = Deployment(tmp_path_factory.mktemp("rejects"), small_dataset)
