@@ -181,9 +181,17 @@ def record_quarantine(
     )
 
 
+def _rows(conn: WarehouseConnection, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    """The rows of a query as dicts by column name."""
+    cursor = conn.execute(sql, params)
+    columns = [d[0] for d in cursor.description]
+    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+
 def latest_batches(conn: WarehouseConnection) -> list[dict[str, Any]]:
     """The last batch of each hospital, with how fresh its loaded data is."""
-    cursor = conn.execute(
+    return _rows(
+        conn,
         """
         WITH ranked AS (
             SELECT b.*, row_number() OVER (
@@ -201,10 +209,9 @@ def latest_batches(conn: WarehouseConnection) -> list[dict[str, Any]]:
         LEFT JOIN consent.hospital AS h USING (hospital_code)
         WHERE r.rn = 1
         ORDER BY r.hospital_code
-        """
+        """,
+        [],
     )
-    columns = [d[0] for d in cursor.description]
-    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
 
 def record_run_summary(
@@ -226,11 +233,9 @@ def record_run_summary(
         """,
         [run_id, extract_date, recorded_at, extract_date, extract_date],
     )
-    cursor = conn.execute(
-        "SELECT * FROM ops.run_summary WHERE run_id = ? ORDER BY hospital_code", [run_id]
+    return _rows(
+        conn, "SELECT * FROM ops.run_summary WHERE run_id = ? ORDER BY hospital_code", [run_id]
     )
-    columns = [d[0] for d in cursor.description]
-    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
 
 def batch_outcomes(
@@ -396,12 +401,6 @@ def record_dbt_tests(conn: WarehouseConnection, run_results: dict[str, Any]) -> 
         if rows:
             conn.executemany("INSERT INTO ops.dbt_test_result VALUES (?, ?, ?, ?, ?, ?)", rows)
     return len(rows)
-
-
-def _rows(conn: WarehouseConnection, sql: str, params: list[Any]) -> list[dict[str, Any]]:
-    cursor = conn.execute(sql, params)
-    columns = [d[0] for d in cursor.description]
-    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
 
 def ledger_window(conn: WarehouseConnection, days: int) -> tuple[date, date] | None:
