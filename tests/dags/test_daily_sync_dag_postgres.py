@@ -64,6 +64,18 @@ def test_two_days_through_the_dag_on_postgres(deployment: PostgresDeployment) ->
         " WHERE schemaname IN ('staging', 'intermediate', 'marts', 'published')"
     )
     assert owners == [("healthlink_transformer",)]
+    # each day's ledger (publish_and_summarize, as the loader) and the dbt tests of each
+    # day's test task (cosmos's callback)
+    ledger = deployment.query(
+        "SELECT extract_date, count(*) FILTER (WHERE status = 'loaded') FROM ops.hospital_day"
+        " GROUP BY extract_date ORDER BY extract_date"
+    )
+    assert ledger == [(START, len(hospitals)), (DAY_TWO, len(hospitals))]
+    ((invocations, passed),) = deployment.query(
+        "SELECT count(DISTINCT invocation_id), count(*) FILTER (WHERE status = 'pass')"
+        " FROM ops.dbt_test_result"
+    )
+    assert invocations >= 2 and passed > 100
     # the loader's statistics refresh ran (raw.refresh_statistics, a definer function)
     ((analysed,),) = deployment.query(
         "SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables"
