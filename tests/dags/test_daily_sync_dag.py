@@ -103,6 +103,10 @@ def test_the_first_day_emits_lineage_from_hospital_to_published(deployment: Depl
     assert not re.search(r"(?<![0-9a-f])[0-9]{13}(?![0-9a-f])", text)  # no national ID
 
 
+# Two more DAG runs (the slowest test of the suite): make test-long. make test keeps the same
+# property through `healthlink backfill` run twice (tests/operations/test_backfill.py), which
+# goes through the DAG's own hospital and publish steps.
+@pytest.mark.slow
 def test_rerunning_a_day_leaves_identical_checksums(deployment: Deployment) -> None:
     deployment.run_day(DAY_TWO)
     before = deployment.checksums()
