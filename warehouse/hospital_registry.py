@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from connectors.registry import ConnectorSettings
 
@@ -27,6 +27,16 @@ class Contact(BaseModel):
     role: str
     email: str | None = None
     phone: str | None = None
+    # Where this contact's alerts go (warehouse.pipeline.alerts): `email` (to `email`) or
+    # `webhook:NAME`, whose URL comes from the environment, HEALTHLINK_ALERT_WEBHOOK_URL_NAME,
+    # never from this file. None: no alerts for this contact.
+    alert_route: str | None = Field(default=None, pattern=r"^(email|webhook:[A-Z0-9_]{1,40})$")
+
+    @model_validator(mode="after")
+    def _email_route_needs_email(self) -> Contact:
+        if self.alert_route == "email" and not self.email:
+            raise ValueError("alert_route email needs the contact's email")
+        return self
 
 
 class Network(BaseModel):
@@ -97,9 +107,13 @@ def _describe(error: ValidationError, path: Path) -> str:
     return f"{path}: " + "; ".join(problems)
 
 
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _read_yaml(path: Path) -> object:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        # libyaml's safe loader: every list task of the DAG reads the whole registry.
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
