@@ -1,4 +1,5 @@
-"""`make demo`: generate a small country, run the daily DAG for two days, show the result.
+"""`make demo`: generate a small country, run the daily DAG for two days, show the result
+(one hospital quarantined on day two and one late, for the operations views).
 
 Runs the real DAG with `airflow dags test` in a throwaway AIRFLOW_HOME under the demo
 directory, on the embedded DuckDB warehouse, or wholly on PostgreSQL when
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 from datetime import date, timedelta
@@ -84,6 +86,7 @@ def main() -> None:
         ],
         env,
     )
+    quarantined, late = _stage_operations_cases(out, start)
     _run([*healthlink, "check"], env)
     _run([*healthlink, "migrate"], env)
     _run([*healthlink, "consent", "import", str(out / "consent" / "registrations.csv")], env)
@@ -107,7 +110,26 @@ def main() -> None:
     console.rule("4. run summary")
     _run([*healthlink, "status"], env)
     _show_published(env)
+    console.rule("6. operations: the ledger, data quality and alerts")
+    console.print(
+        f"Staged for operations: hospital {quarantined} sends a broken extract on day two "
+        f"(quarantined), hospital {late} sends nothing (late against its freshness promise)."
+    )
+    _run([*healthlink, "ops", "report", "--days", "2"], env)
     _add_demo_physician(healthlink, env, out)
+
+
+def _stage_operations_cases(out: Path, start: date) -> tuple[str, str]:
+    """One demo day with something for operations to see: the last hospital's second-day
+    SERVICE file has the wrong delimiter (the batch is quarantined, the run still succeeds),
+    and the one before sends nothing at all (missing both days, past its freshness promise)."""
+    codes = sorted(p.stem for p in (out / "registry" / "hospitals").glob("*.yml"))
+    quarantined, late = codes[-1], codes[-2]
+    service = out / "extracts" / quarantined / (start + timedelta(days=1)).isoformat()
+    service /= "SERVICE.txt"
+    service.write_bytes(service.read_bytes().replace(b"|", b"\t"))
+    shutil.rmtree(out / "extracts" / late)
+    return quarantined, late
 
 
 def _last_run_state(airflow_home: Path) -> str | None:
@@ -146,7 +168,7 @@ def _add_demo_physician(healthlink: list[str], env: dict[str, str], out: Path) -
     )
     if result.returncode != 0 and "exists" not in (result.stdout + result.stderr):
         raise SystemExit(f"could not add the demo physician: {result.stderr[-500:]}")
-    console.rule("6. physician viewer")
+    console.rule("7. physician viewer")
     console.print(
         f"make serve, then open http://127.0.0.1:8000/ and log in with licence "
         f"{DEMO_LICENCE}, pincode {DEMO_PINCODE} (synthetic demo account, hospital {first_hospital})"
