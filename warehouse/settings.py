@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Development only: a fixed key makes demo runs reproducible. Production must set its own.
@@ -47,6 +47,27 @@ class Settings(BaseSettings):
     # Bearer token Prometheus must present to scrape `healthlink metrics serve`; required in
     # production (docs/operations.md), compared in constant time.
     metrics_token: SecretStr = SecretStr("")
+    # Alerts (warehouse.pipeline.alerts, docs/operations.md "Alerts"). A hospital missing this
+    # many days in a row raises `missing`; a day's reject rate above factor x its 30-day
+    # baseline raises `reject_rate`, when at least min_rate over at least min_rows rows read.
+    alert_missing_days: int = Field(default=2, ge=1)
+    alert_reject_factor: float = Field(default=3.0, gt=1)
+    alert_reject_min_rate: float = Field(default=0.01, ge=0, le=1)
+    alert_reject_min_rows: int = Field(default=100, ge=1)
+    # The default ops route: every alert goes to this webhook and/or this address when set.
+    alert_webhook_url: SecretStr = SecretStr("")
+    alert_email_to: str = ""
+    alert_timeout_s: float = Field(default=10.0, gt=0)
+    # A failed delivery is retried by later drains after backoff_s x 2^(attempts-1), capped.
+    alert_backoff_s: float = Field(default=60.0, ge=0)
+    alert_backoff_max_s: float = Field(default=6 * 3600.0, ge=0)
+    # SMTP for the email sink; STARTTLS when smtp_starttls.
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_from: str = "healthlink-alerts@localhost"
+    smtp_starttls: bool = False
 
     @model_validator(mode="after")
     def _refuse_development_secrets(self) -> Settings:

@@ -20,6 +20,7 @@ from tests.support.machine import START, TEST_KEY, throwaway_pg_database
 from tests.support.uvicorn_server import free_port
 from tests.support.warehouse_batches import prepare
 from warehouse.clock import bangkok_today
+from warehouse.pipeline.alerts import CONDITIONS
 from warehouse.pipeline.batch import sync_batch
 from warehouse.pipeline.metrics import OpsCollector
 from warehouse.settings import Settings
@@ -94,9 +95,14 @@ def test_a_scrape_reads_the_ops_tables_behind_the_token(
         assert values[("healthlink_lag_days", hospital)] == (bangkok_today() - START).days
         assert values[("healthlink_last_batch_loaded", hospital)] == 1
         assert values[("healthlink_last_batch_duration_seconds", hospital)] > 0
-        assert values[("healthlink_alerts_raised_total", ())] == 0
-        # Bounded labels: hospital codes and entity names, nothing else.
-        assert {name for _, labels in values for name, _ in labels} <= {"hospital", "entity"}
+        # One series per alert condition, matching ops.alert (none raised: zero).
+        raised = dict(deployment.query("SELECT condition, count(*) FROM ops.alert GROUP BY 1", []))
+        raised = {condition: int(raised.get(condition, 0)) for condition in CONDITIONS}
+        for condition, count in raised.items():
+            assert values[("healthlink_alerts_raised_total", (("condition", condition),))] == count
+        # Bounded labels: hospital codes, entity names and alert conditions, nothing else.
+        labels = {name for _, labels in values for name, _ in labels}
+        assert labels <= {"hospital", "entity", "condition"}
 
         # No state in the server: a batch recorded after it started is in the next scrape.
         others = sorted(

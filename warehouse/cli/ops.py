@@ -110,3 +110,52 @@ def report(
             "Top reject rules", data["top_rules"], ["entity", "rule", "rejects", "hospitals"]
         )
     )
+
+
+ALERT_COLUMNS = [
+    "extract_date",
+    "condition",
+    "hospital_code",
+    "count",
+    "reason_code",
+    "routes",
+    "sent",
+    "pending",
+    "failed",
+    "attempts",
+    "last_error",
+]
+
+
+@app.command()
+def alerts(
+    since: Annotated[
+        str | None, typer.Option("--since", help="Alerts of extract dates from this day on")
+    ] = None,
+    deliver: Annotated[
+        bool, typer.Option("--deliver", help="First send what is pending and due (the outbox)")
+    ] = False,
+    json_output: common.JsonFlag = False,
+) -> None:
+    """The alerts raised from the ledger (ops.alert) with their deliveries' status; --deliver
+    drains the outbox first (a sink that fails is recorded and retried later)."""
+    from datetime import date
+
+    from warehouse.hospital_registry import load_registry
+    from warehouse.pipeline.alerts import drain, list_alerts
+    from warehouse.settings import get_settings
+    from warehouse.storage.connection import connect
+    from warehouse.storage.schema import setup_schema
+
+    first = date.fromisoformat(since) if since else None
+    settings = get_settings()
+    with connect() as conn:
+        setup_schema(conn)
+        counts = drain(conn, load_registry(settings.registry_dir), settings) if deliver else None
+        rows = list_alerts(conn, first)
+    if json_output:
+        common.emit_json({"since": first, "delivered": counts, "alerts": rows})
+        return
+    if counts is not None:
+        common.console.print(f"delivered: {counts['sent']} sent, {counts['failed']} failed")
+    common.console.print(common.table("Alerts", rows, ALERT_COLUMNS))

@@ -12,7 +12,7 @@ import structlog
 from warehouse.clock import after_today, storage_now
 from warehouse.consent import sender_choice
 from warehouse.hospital_registry import Registry, load_registry
-from warehouse.pipeline import ops
+from warehouse.pipeline import alerts, ops
 from warehouse.pipeline.batch import record_failure, sync_batch
 from warehouse.pipeline.transform import publish, run_dbt
 from warehouse.settings import Settings, get_settings
@@ -136,15 +136,27 @@ def finish_run(
     settings: Settings | None = None,
     registry_dir: Path | None = None,
 ) -> list[dict[str, Any]]:
-    """Publish what dbt built, write the run summary (per hospital) and the day's ledger
-    (ops.hospital_day) into ops."""
+    """Publish what dbt built, write the run summary (per hospital), the day's ledger
+    (ops.hospital_day) and the alerts it raises (ops.alert, in the ledger's transaction) into
+    ops, then drain the alert outbox (a failing sink is recorded, never raised)."""
     settings = settings or get_settings()
     registry = _registry(registry_dir, settings)
     publish(settings)
+    return close_day(run_id, extract_date, registry, settings)
+
+
+def close_day(
+    run_id: str, extract_date: date, registry: Registry, settings: Settings
+) -> list[dict[str, Any]]:
+    """What finish_run records once the day is published: the run summary, the ledger and its
+    alerts in one transaction, then the outbox's drain. Returns the run summary's rows."""
     recorded_at = storage_now()
     with connect(settings) as conn:
         rows = ops.record_run_summary(conn, run_id, extract_date, recorded_at)
-        record_ledger(conn, registry, extract_date, run_id, recorded_at)
+        with conn.transaction():
+            record_ledger(conn, registry, extract_date, run_id, recorded_at)
+            alerts.raise_alerts(conn, extract_date, registry, settings)
+        alerts.drain(conn, registry, settings)
     return rows
 
 

@@ -18,6 +18,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from warehouse.clock import bangkok_today
+from warehouse.pipeline.alerts import alert_counts
 from warehouse.settings import Settings
 from warehouse.storage.connection import WarehouseConnection, connect
 
@@ -77,6 +78,7 @@ class OpsCollector(Collector):
             counts = latest_loaded_counts(conn)
             as_of = data_as_of(conn)
             durations = last_batch_durations(conn)
+            alert_totals = alert_counts(conn)
 
         loaded = GaugeMetricFamily(
             "healthlink_rows_loaded",
@@ -128,8 +130,12 @@ class OpsCollector(Collector):
         yield duration
         yield outcome
 
-        # Alerts (issue 12) are not raised yet: the counter exists at 0 so dashboards and
-        # alert rules can be written against it now.
-        yield CounterMetricFamily(
-            "healthlink_alerts_raised", "Alerts raised (quarantine, failure, lag...)", value=0
+        # Alerts raised (ops.alert), per condition: a fixed list of labels, zero included.
+        raised = CounterMetricFamily(
+            "healthlink_alerts_raised",
+            "Alerts raised (ops.alert), per condition",
+            labels=["condition"],
         )
+        for condition, count in alert_totals.items():
+            raised.add_metric([condition], count)
+        yield raised

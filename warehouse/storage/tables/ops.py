@@ -87,4 +87,18 @@ OPS_DDL = [
         unique_id VARCHAR NOT NULL, status VARCHAR NOT NULL, failures BIGINT,
         execution_time_s DOUBLE PRECISION,
         PRIMARY KEY (invocation_id, unique_id))""",
+    # Alerts (warehouse.pipeline.alerts): raised once per condition, hospital and day from the
+    # ledger (hospital_code '*' for the platform: dbt tests, a late run). Codes and counts,
+    # never personal data.
+    """CREATE TABLE IF NOT EXISTS ops.alert (
+        alert_id VARCHAR PRIMARY KEY, condition VARCHAR NOT NULL,
+        hospital_code VARCHAR NOT NULL, extract_date DATE NOT NULL, count BIGINT,
+        reason_code VARCHAR, detail VARCHAR, raised_at TIMESTAMP NOT NULL,
+        UNIQUE (condition, hospital_code, extract_date))""",
+    # The outbox: one row per alert and route; the drain sends what is pending and due.
+    # last_error keeps the error's class only (a message may quote a URL or a credential).
+    """CREATE TABLE IF NOT EXISTS ops.alert_delivery (
+        alert_id VARCHAR NOT NULL, route VARCHAR NOT NULL, status VARCHAR NOT NULL,
+        attempts BIGINT NOT NULL, last_error VARCHAR, next_attempt_at TIMESTAMP NOT NULL,
+        sent_at TIMESTAMP, PRIMARY KEY (alert_id, route))""",
 ]
