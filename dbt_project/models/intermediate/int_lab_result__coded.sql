@@ -1,9 +1,7 @@
 -- One row per raw lab row: name, LOINC, unit and normal range from the MOPH lab list, and the
 -- class of what the test tests for (lab_codes.tests_for: HIV, CD4, viral load, syphilis and
 -- other STI tests reveal the diagnosis).
-with classified as (
-    select
-        lab.*,
+{% set reference_columns %}
         reference.tests_for,
         reference.lab_name,
         reference.loinc_code,
@@ -20,12 +18,7 @@ with classified as (
         cast('moph_lab' as {{ dbt.type_string() }}) as code_system,
         {{ healthlink.code_class("'lab_test'", 'reference.tests_for') }} as code_class,
         reference.lab_code is not null as is_code_mapped
-    from {{ ref('stg_raw__lab_result') }} as lab
-    left join {{ ref('lab_codes') }} as reference
-        on reference.lab_code = lab.lab_code
-)
-
-select
-    classified.*,
-    {{ healthlink.class_sensitivity_category('classified.code_class') }} as code_sensitivity_category
-from classified
+{%- endset %}
+{{ healthlink.coded_rows(
+    'stg_raw__lab_result', 'lab', 'lab_codes', 'reference',
+    'reference.lab_code = lab.lab_code', reference_columns) }}
