@@ -22,6 +22,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from warehouse.cli.common import (
+    ROW_COUNTS,
     HospitalOption,
     JsonFlag,
     RegistryOption,
@@ -156,10 +157,7 @@ def _sync_day(
         for key in (
             "extract_date",
             "status",
-            "rows_read",
-            "rows_loaded",
-            "rows_rejected",
-            "rows_filtered",
+            *ROW_COUNTS,
             "reason_code",
             "reason",
         )

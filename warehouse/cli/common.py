@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 console = Console() if sys.stdout.isatty() else Console(width=160)
 err_console = Console(stderr=True)
 
+# A batch's accounting, in the order every table shows it: read = loaded + rejected + filtered.
+ROW_COUNTS = ("rows_read", "rows_loaded", "rows_rejected", "rows_filtered")
+
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
 DateOption = Annotated[str, typer.Option("--date", help="Extract date, YYYY-MM-DD")]
 HospitalOption = Annotated[str, typer.Option("--hospital", help="MOPH hospital code")]

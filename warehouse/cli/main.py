@@ -154,7 +154,7 @@ def ingest(
             _table(
                 "Batch",
                 rows,
-                ["entity", "rows_read", "rows_loaded", "rows_rejected", "rows_filtered"],
+                ["entity", *common.ROW_COUNTS],
             )
         )
     if summary.status == "failed":
@@ -211,10 +211,7 @@ def status(json_output: JsonFlag = False) -> None:
                 "hospital_code",
                 "extract_date",
                 "status",
-                "rows_read",
-                "rows_loaded",
-                "rows_rejected",
-                "rows_filtered",
+                *common.ROW_COUNTS,
                 "data_as_of",
                 "reason",
             ],
@@ -253,10 +250,7 @@ def print_run_summary(rows: Sequence[Mapping[str, object]]) -> None:
             [
                 "hospital_code",
                 "status",
-                "rows_read",
-                "rows_loaded",
-                "rows_rejected",
-                "rows_filtered",
+                *common.ROW_COUNTS,
                 "duration_s",
                 "data_as_of",
                 "reason",

@@ -28,10 +28,7 @@ DAILY_COLUMNS = [
     "failed",
     "missing",
     "sla_breached",
-    "rows_read",
-    "rows_loaded",
-    "rows_rejected",
-    "rows_filtered",
+    *common.ROW_COUNTS,
 ]
 HOSPITAL_COLUMNS = [
     "hospital_code",
