@@ -18,6 +18,7 @@ from typing import Any
 import pendulum
 from airflow.providers.common.compat.lineage.entities import Table
 from airflow.sdk import Param, TaskGroup, dag, task
+from airflow.sdk.definitions.deadline import AsyncCallback, DeadlineAlert, DeadlineReference
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import InvocationMode, LoadMode, TestBehavior
 from cosmos.operators.local import DbtBuildLocalOperator
@@ -52,6 +53,10 @@ SYNC_OUTLETS = [
 ]
 
 
+# The day's run must be finished by 08:00 Bangkok (HEALTHLINK_RUN_DEADLINE_HOURS after 02:00).
+RUN_DEADLINE = timedelta(hours=float(os.environ.get("HEALTHLINK_RUN_DEADLINE_HOURS", "6")))
+
+
 @dag(
     dag_id="healthlink_daily_sync",
     schedule="0 2 * * *",
@@ -64,6 +69,14 @@ SYNC_OUTLETS = [
     },
     tags=["healthlink", "daily-sync"],
     doc_md=__doc__,
+    # Not finished RUN_DEADLINE after the 02:00 (Bangkok) start: the triggerer runs the callback,
+    # which raises `run_late` through the alert outbox (docs/operations.md "Alerts").
+    deadline=DeadlineAlert(
+        reference=DeadlineReference.DAGRUN_LOGICAL_DATE,
+        interval=RUN_DEADLINE,
+        callback=AsyncCallback("warehouse.pipeline.alerts.run_late_callback"),
+        name="run_late",
+    ),
 )
 def healthlink_daily_sync() -> None:
     @task

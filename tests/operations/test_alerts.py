@@ -288,7 +288,11 @@ def test_a_sink_that_is_down_fails_the_delivery_not_the_run_and_a_later_drain_se
 
 
 def test_the_cli_lists_the_alerts_with_their_delivery_status(world: World) -> None:
-    env = {**cli_for("duckdb", world.settings).env, "HEALTHLINK_ALERT_WEBHOOK_URL": ""}
+    env = {
+        **cli_for("duckdb", world.settings).env,
+        "HEALTHLINK_ALERT_WEBHOOK_URL": "",
+        "COLUMNS": "200",
+    }
     command = [str(Path(".venv/bin/healthlink").resolve()), "ops", "alerts"]
     listed = subprocess.run(
         [*command, "--since", DAY2.isoformat(), "--json", "--deliver"],
@@ -308,3 +312,18 @@ def test_the_cli_lists_the_alerts_with_their_delivery_status(world: World) -> No
     )
     assert table.returncode == 0, table.stderr
     assert "reject_rate" in table.stdout and world.codes[0] in table.stdout
+
+
+def test_a_late_run_raises_run_late_once_through_the_outbox(world: World) -> None:
+    """What the DAG's DeadlineAlert callback does with the DAG run Airflow hands it."""
+    dag_run = {"logical_date": "2026-11-25T19:00:00Z", "conf": {}}  # 02:00 on the 26th, Bangkok
+    day = alerts.run_day(dag_run)
+    assert day == DAY3 + timedelta(days=1)
+    assert alerts.run_day({**dag_run, "conf": {"extract_date": str(DAY2)}}) == DAY2
+    posts = len(world.received.posts)
+    assert alerts.raise_run_late(day, world.settings, world.registry) == 1
+    assert alerts.raise_run_late(day, world.settings, world.registry) == 0
+    late = [json.loads(body) for _, body in world.received.posts[posts:]]
+    assert [(p["condition"], p["hospital_code"], p["extract_date"]) for p in late] == [
+        ("run_late", "*", str(day))
+    ]
