@@ -32,14 +32,15 @@ from aiosmtpd.controller import Controller
 from pydantic import SecretStr
 
 from tests.support.cli_warehouse import cli_for
-from tests.support.machine import START, TEST_KEY
+from tests.support.machine import START, TEST_KEY, throwaway_pg_database
 from tests.support.uvicorn_server import free_port
 from tests.support.warehouse_batches import prepare
 from warehouse.hospital_registry import Registry
 from warehouse.pipeline import alerts, ops
 from warehouse.pipeline.daily_run import close_day
-from warehouse.settings import Settings
+from warehouse.settings import LOADER_ROLE, Settings, url_for_role
 from warehouse.storage.connection import connect
+from warehouse.storage.schema import setup_warehouse
 
 DAY1, DAY2, DAY3 = START, START + timedelta(days=1), START + timedelta(days=2)
 HOSPITAL_HOOK = "HOSP_A"
@@ -90,6 +91,7 @@ class World:
     received: Received
     hook_port: int
     personal: set[str]
+    dataset: Path
 
     def alert_rows(self) -> list[dict[str, Any]]:
         with connect(self.settings) as conn:
@@ -136,6 +138,43 @@ def _close(world_settings: Settings, registry: Registry, day: Any) -> None:
     close_day(f"test__{day}", day, registry, world_settings)
 
 
+def _two_days(settings: Settings, registry: Registry, codes: tuple[str, ...]) -> None:
+    """Days 1 and 2 (the module's docstring), closed as the daily run closes them."""
+    a, b, _, d = codes
+    with connect(settings) as conn:
+        for code in (a, b, d):
+            ops.record_batch(conn, _batch(code, DAY1, "loaded", rejected=5), "day1")
+        ops.record_batch(conn, _batch(a, DAY2, "loaded", rejected=100), "day2")
+        ops.record_batch(conn, _batch(b, DAY2, "quarantined"), "day2")
+        ops.record_batch(conn, _batch(d, DAY2, "failed"), "day2")
+    _close(settings, registry, DAY1)
+    with connect(settings) as conn:
+        ops.record_dbt_tests(
+            conn,
+            {
+                "metadata": {"invocation_id": "inv-day2", "generated_at": f"{DAY2}T03:00:00"},
+                "results": [
+                    {"unique_id": "test.healthlink.not_null_x", "status": "fail", "failures": 3},
+                    {"unique_id": "test.healthlink.unique_y", "status": "pass", "failures": 0},
+                ],
+            },
+        )
+    _close(settings, registry, DAY2)
+
+
+def _expected(codes: tuple[str, ...]) -> set[tuple[str, str, Any]]:
+    a, b, c, d = codes
+    return {
+        ("sla_breached", c, DAY1),  # never loaded, promised within 1 day
+        ("dbt_test_failed", "*", DAY2),
+        ("quarantined", b, DAY2),
+        ("failed", d, DAY2),
+        ("missing", c, DAY2),  # the second day in a row (one day missing raises nothing)
+        ("reject_rate", a, DAY2),
+        ("sla_breached", c, DAY2),
+    }
+
+
 @pytest.fixture(scope="module")
 def world(small_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     root = tmp_path_factory.mktemp("alerts")
@@ -174,28 +213,16 @@ def world(small_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
         alert_backoff_s=0,
     )
     registry = prepare(settings, small_dataset)
-    with connect(settings) as conn:
-        for code in (a, b, d):
-            ops.record_batch(conn, _batch(code, DAY1, "loaded", rejected=5), "day1")
-        ops.record_batch(conn, _batch(a, DAY2, "loaded", rejected=100), "day2")
-        ops.record_batch(conn, _batch(b, DAY2, "quarantined"), "day2")
-        ops.record_batch(conn, _batch(d, DAY2, "failed"), "day2")
-    _close(settings, registry, DAY1)
-    with connect(settings) as conn:
-        ops.record_dbt_tests(
-            conn,
-            {
-                "metadata": {"invocation_id": "inv-day2", "generated_at": f"{DAY2}T03:00:00"},
-                "results": [
-                    {"unique_id": "test.healthlink.not_null_x", "status": "fail", "failures": 3},
-                    {"unique_id": "test.healthlink.unique_y", "status": "pass", "failures": 0},
-                ],
-            },
-        )
-    _close(settings, registry, DAY2)
+    _two_days(settings, registry, (a, b, c, d))
     try:
         yield World(
-            settings, registry, (a, b, c, d), received, hook_port, _personal_values(small_dataset)
+            settings,
+            registry,
+            (a, b, c, d),
+            received,
+            hook_port,
+            _personal_values(small_dataset),
+            small_dataset,
         )
     finally:
         server.shutdown()
@@ -205,17 +232,9 @@ def world(small_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 
 def test_the_ledger_raises_each_condition_once_and_the_sinks_receive_them(world: World) -> None:
-    a, b, c, d = world.codes
+    a, c = world.codes[0], world.codes[2]
     raised = {(r["condition"], r["hospital_code"], r["extract_date"]) for r in world.alert_rows()}
-    assert raised == {
-        ("sla_breached", c, DAY1),  # never loaded, promised within 1 day
-        ("dbt_test_failed", "*", DAY2),
-        ("quarantined", b, DAY2),
-        ("failed", d, DAY2),
-        ("missing", c, DAY2),  # the second day in a row (one day missing raises nothing)
-        ("reject_rate", a, DAY2),
-        ("sla_breached", c, DAY2),
-    }
+    assert raised == _expected(world.codes)
     by_id = {r["alert_id"]: r for r in world.alert_rows()}
     assert by_id[f"reject_rate|{a}|{DAY2}"]["count"] == 100
     assert by_id[f"missing|{c}|{DAY2}"]["count"] == 2
@@ -327,3 +346,25 @@ def test_a_late_run_raises_run_late_once_through_the_outbox(world: World) -> Non
     assert [(p["condition"], p["hospital_code"], p["extract_date"]) for p in late] == [
         ("run_late", "*", str(day))
     ]
+
+
+@pytest.mark.postgres
+def test_on_postgresql_the_loader_role_raises_and_delivers(world: World, tmp_path: Path) -> None:
+    """finish_run's closing step runs as healthlink_loader in production: its grants cover
+    the outbox (insert the alerts, update the deliveries)."""
+    with throwaway_pg_database("healthlink_alerts") as url:
+        owner = world.settings.model_copy(update={"warehouse": url, "home": tmp_path / "home"})
+        setup_warehouse(owner)  # as `healthlink migrate` leaves a deployment
+        prepare(owner, world.dataset)
+        loader = owner.model_copy(update={"warehouse": url_for_role(url, LOADER_ROLE)})
+        posts = len(world.received.posts)
+        _two_days(loader, world.registry, world.codes)
+        with connect(owner) as conn:
+            rows = alerts.list_alerts(conn, None)
+            statuses = conn.execute("SELECT DISTINCT status FROM ops.alert_delivery").fetchall()
+    assert {(r["condition"], r["hospital_code"], r["extract_date"]) for r in rows} == _expected(
+        world.codes
+    )
+    assert statuses == [("sent",)]
+    ops_posts = [p for p, _ in world.received.posts[posts:] if p == "/ops"]
+    assert len(ops_posts) == len(rows)
