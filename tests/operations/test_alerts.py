@@ -29,13 +29,13 @@ from typing import Any
 import pytest
 import yaml
 from aiosmtpd.controller import Controller
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from tests.support.cli_warehouse import cli_for
 from tests.support.machine import START, TEST_KEY, throwaway_pg_database
 from tests.support.uvicorn_server import free_port
 from tests.support.warehouse_batches import prepare
-from warehouse.hospital_registry import Registry
+from warehouse.hospital_registry import Contact, Registry
 from warehouse.pipeline import alerts, ops
 from warehouse.pipeline.daily_run import close_day
 from warehouse.settings import LOADER_ROLE, Settings, url_for_role
@@ -368,3 +368,13 @@ def test_on_postgresql_the_loader_role_raises_and_delivers(world: World, tmp_pat
     assert statuses == [("sent",)]
     ops_posts = [p for p, _ in world.received.posts[posts:] if p == "/ops"]
     assert len(ops_posts) == len(rows)
+
+
+def test_a_contact_alert_route_is_validated() -> None:
+    """The YAML names a route, never a URL or a secret; an email route needs an address."""
+    assert Contact(name="x", role="ops", alert_route="webhook:ON_CALL").alert_route
+    for route in ("webhook:https://hooks.example.org/x", "sms", "webhook:"):
+        with pytest.raises(ValidationError):
+            Contact(name="x", role="ops", alert_route=route)
+    with pytest.raises(ValidationError, match="needs the contact's email"):
+        Contact(name="x", role="ops", alert_route="email")
