@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from warehouse.api import errors, headers, limits
 from warehouse.api.config import get_api_settings
 from warehouse.api.context import ApiContext
-from warehouse.api.routers import admin, auth, citizen_consent, fhir, patients, per_visit
+from warehouse.api.routers import admin, auth, citizen_consent, fhir, ops, patients, per_visit
 from warehouse.settings import get_settings
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -47,7 +47,7 @@ def create_app(context: ApiContext | None = None) -> FastAPI:
         swagger_ui_oauth2_redirect_url=None,
     )
     app.state.context = context
-    for module in (auth, patients, per_visit, citizen_consent, fhir, admin):
+    for module in (auth, patients, per_visit, citizen_consent, fhir, admin, ops):
         app.include_router(module.router)
     errors.install_handlers(app)
     # add_middleware puts each one outside the ones added before it.

@@ -1,4 +1,4 @@
-"""`healthlink api ...`: the physician registry and admin accounts from the command line.
+"""`healthlink api ...`: the physician registry, admin and ops accounts from the command line.
 
 Wired into warehouse.cli.main as `healthlink api`.
 Pincodes and passwords are prompted (hidden), never taken from the command line history.
@@ -157,3 +157,35 @@ def add_admin(
     from warehouse.api import physicians
 
     _run("add-admin", lambda conn: physicians.add_admin(conn, username, hospital, password))
+
+
+@app.command("add-ops")
+def add_ops(
+    username: str,
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            envvar="HEALTHLINK_NEW_OPS_PASSWORD",
+        ),
+    ],
+) -> None:
+    """An operations account: the operations page (/ops/) only, never patient data."""
+    from warehouse.api import ops_accounts
+
+    _run("add-ops", lambda conn: ops_accounts.add_ops_account(conn, username, password))
+
+
+@app.command("unlock-ops")
+def unlock_ops(username: str) -> None:
+    """Lift the login locks on an operations account, from every address."""
+    from warehouse.api import ops_accounts, physicians, throttle
+
+    def change(conn: WarehouseConnection) -> None:
+        if not ops_accounts.ops_account_exists(conn, username):
+            raise physicians.RegistryError("no such ops account")
+        throttle.unlock_subject(conn, "ops", username)
+
+    _run("unlock-ops", change)

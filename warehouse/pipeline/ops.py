@@ -477,10 +477,35 @@ def ops_report(
         """,
         params,
     )
+    return {
+        "daily": daily,
+        "hospitals": hospitals,
+        "reject_rates": reject_rates,
+        "top_rules": top_reject_rules(conn, first, last, [hospital] if hospital else None),
+    }
+
+
+def _window_scope(first: date, last: date, codes: list[str] | None) -> tuple[str, list[Any]]:
+    """The WHERE clause of a window, for the given hospitals or (None) all of them."""
+    if codes is None:
+        return "extract_date BETWEEN ? AND ?", [first, last]
+    marks = ", ".join("?" for _ in codes) or "NULL"
+    return f"extract_date BETWEEN ? AND ? AND hospital_code IN ({marks})", [first, last, *codes]
+
+
+def top_reject_rules(
+    conn: WarehouseConnection,
+    first: date,
+    last: date,
+    codes: list[str] | None = None,
+    top: int = 20,
+) -> list[dict[str, Any]]:
+    """The rules that rejected most rows over the window, with how many hospitals hit each."""
+    scope, params = _window_scope(first, last, codes)
     # From ops.reject itself, not its per-day view: one aggregation over the month's rejects
     # (the view's per-day groups spilled to disk on PostgreSQL's default work_mem: 1.3 s for
     # a month of 1,100 hospitals, against 0.5 s; BENCHMARKS.md "Operations ledger").
-    top_rules = _rows(
+    return _rows(
         conn,
         f"""
         WITH per_hospital AS (
@@ -490,13 +515,90 @@ def ops_report(
         )
         SELECT entity, rule, sum(rejects) AS rejects, count(*) AS hospitals
         FROM per_hospital
-        GROUP BY entity, rule ORDER BY sum(rejects) DESC, entity, rule LIMIT 20
+        GROUP BY entity, rule ORDER BY sum(rejects) DESC, entity, rule LIMIT {int(top)}
         """,
         params,
     )
-    return {
-        "daily": daily,
-        "hospitals": hospitals,
-        "reject_rates": reject_rates,
-        "top_rules": top_rules,
-    }
+
+
+def ledger_grid(
+    conn: WarehouseConnection, first: date, last: date, codes: list[str] | None = None
+) -> list[dict[str, Any]]:
+    """Status and lag of every hospital-day of the window (the operations page's heatmap)."""
+    scope, params = _window_scope(first, last, codes)
+    return _rows(
+        conn,
+        f"SELECT hospital_code, extract_date, status, lag_days, sla_breached "
+        f"FROM ops.hospital_day WHERE {scope} ORDER BY hospital_code, extract_date",
+        params,
+    )
+
+
+def reject_rate_trend(
+    conn: WarehouseConnection, first: date, last: date, codes: list[str] | None = None
+) -> list[dict[str, Any]]:
+    """Reject rate per hospital and day over all entities (ops.dq_entity_day)."""
+    scope, params = _window_scope(first, last, codes)
+    return _rows(
+        conn,
+        f"""
+        SELECT hospital_code, extract_date, sum(rows_read) AS rows_read,
+               sum(rows_rejected) AS rows_rejected,
+               CASE WHEN sum(rows_read) > 0
+                    THEN CAST(sum(rows_rejected) AS DOUBLE PRECISION) / sum(rows_read)
+               END AS reject_rate
+        FROM ops.dq_entity_day WHERE {scope}
+        GROUP BY hospital_code, extract_date ORDER BY hospital_code, extract_date
+        """,
+        params,
+    )
+
+
+def quarantine_list(
+    conn: WarehouseConnection,
+    first: date,
+    last: date,
+    codes: list[str] | None = None,
+    limit: int = 200,
+) -> list[dict[str, Any]]:
+    """The window's quarantined batches, newest first, with their reason (codes and counts)."""
+    scope, params = _window_scope(first, last, codes)
+    return _rows(
+        conn,
+        f"""
+        SELECT hospital_code, extract_date, reason_code, reason, rows_read, rows_rejected,
+               quarantined_at
+        FROM ops.quarantine WHERE {scope}
+        ORDER BY extract_date DESC, hospital_code, quarantined_at DESC LIMIT {int(limit)}
+        """,
+        params,
+    )
+
+
+def recent_runs(
+    conn: WarehouseConnection, codes: list[str] | None = None, limit: int = 10
+) -> list[dict[str, Any]]:
+    """The last runs (ops.batch by run_id): their day, outcomes and wall-clock duration."""
+    where = ""
+    params: list[Any] = []
+    if codes is not None:
+        where = "WHERE hospital_code IN (" + (", ".join("?" for _ in codes) or "NULL") + ")"
+        params = list(codes)
+    return _rows(
+        conn,
+        f"""
+        SELECT run_id, max(extract_date) AS extract_date, count(*) AS batches,
+               count(*) FILTER (WHERE status = 'loaded') AS loaded,
+               count(*) FILTER (WHERE status = 'quarantined') AS quarantined,
+               count(*) FILTER (WHERE status = 'failed') AS failed,
+               min(started_at) AS started_at, max(finished_at) AS finished_at,
+               extract(epoch FROM max(finished_at) - min(started_at)) AS duration_s,
+               coalesce(sum(duration_s), 0) AS batch_seconds
+        FROM ops.batch {where}
+        GROUP BY run_id
+        ORDER BY max(coalesce(finished_at, started_at)) DESC NULLS LAST, max(extract_date) DESC,
+                 run_id DESC
+        LIMIT {int(limit)}
+        """,
+        params,
+    )

@@ -1,5 +1,5 @@
-"""api.*: the API's own state (DESIGN §6): physicians, admins, sessions, lockouts, terms,
-ratings, per-visit requests, request-rate counters and the name-search index.
+"""api.*: the API's own state (DESIGN §6): physicians, admins, ops accounts, sessions,
+lockouts, terms, ratings, per-visit requests, request-rate counters and the name-search index.
 
 Patient notifications live in consent.notification (the citizen app's list). Timestamps are
 naive UTC. warehouse.storage.schema creates these tables on both dialects (`healthlink
@@ -32,6 +32,10 @@ API_TABLES_DDL = [
     """CREATE TABLE IF NOT EXISTS api.admin_account (
         username VARCHAR PRIMARY KEY, hospital_code VARCHAR NOT NULL,
         password_hash VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL)""",
+    # Operations staff: the operations page only (ledger codes and counts), never patients.
+    """CREATE TABLE IF NOT EXISTS api.ops_account (
+        username VARCHAR PRIMARY KEY, password_hash VARCHAR NOT NULL,
+        created_at TIMESTAMP NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS api.terms_acceptance (
         licence VARCHAR NOT NULL, terms_version VARCHAR NOT NULL, accepted_at TIMESTAMP NOT NULL,
         PRIMARY KEY (licence, terms_version))""",

@@ -1,0 +1,82 @@
+"""Operations accounts: the operations page only (the ledger's codes and counts).
+
+A third kind of session beside physicians and hospital admins, in the same api.session
+table (kind 'ops'), the same login throttle and argon2 hashes. Every ops route resolves its
+session with kind = 'ops'; physician routes resolve kind = 'physician' (sessions.resolve),
+so neither token opens the other's routes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from warehouse.api.config import ApiSettings
+from warehouse.api.credentials import check_secret, hash_secret, token_hash
+from warehouse.api.physicians import RegistryError
+from warehouse.api.sessions import _check_credentials, _new_session
+from warehouse.api.throttle import ThrottleKey
+from warehouse.clock import storage_now
+from warehouse.storage.connection import WarehouseConnection
+
+KIND = "ops"
+USERNAME_PATTERN = re.compile(r"^[a-z][a-z0-9._-]{2,63}$")
+MIN_PASSWORD_LENGTH = 12
+
+
+@dataclass(frozen=True)
+class OpsSession:
+    token_hash: str
+    username: str
+    expires_at: datetime
+
+
+def add_ops_account(conn: WarehouseConnection, username: str, password: str) -> None:
+    if not USERNAME_PATTERN.match(username):
+        raise RegistryError("username: 3 to 64 of a-z 0-9 . _ -, starting with a letter")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise RegistryError(f"password: at least {MIN_PASSWORD_LENGTH} characters")
+    if ops_account_exists(conn, username):
+        raise RegistryError("an ops account of that name exists")
+    conn.execute(
+        "INSERT INTO api.ops_account (username, password_hash, created_at) VALUES (?, ?, ?)",
+        [username, hash_secret(password), storage_now()],
+    )
+
+
+def ops_account_exists(conn: WarehouseConnection, username: str) -> bool:
+    row = conn.execute("SELECT 1 FROM api.ops_account WHERE username = ?", [username]).fetchone()
+    return row is not None
+
+
+def ops_login(
+    conn: WarehouseConnection, settings: ApiSettings, username: str, password: str, address: str
+) -> str:
+    """A new ops session token, or sessions.LoginRefused; throttled like every login."""
+    row = conn.execute(
+        "SELECT password_hash FROM api.ops_account WHERE username = ?", [username]
+    ).fetchone()
+    key = ThrottleKey(KIND, username, address)
+    _check_credentials(conn, settings, key, lambda: check_secret(row[0] if row else None, password))
+    return _new_session(conn, settings, KIND, username, None)
+
+
+def resolve_ops(conn: WarehouseConnection, token: str) -> OpsSession | None:
+    """The live ops session of an existing ops account, or None."""
+    row = conn.execute(
+        "SELECT s.token_hash, s.subject, s.expires_at FROM api.session AS s "
+        "JOIN api.ops_account AS a ON a.username = s.subject "
+        "WHERE s.token_hash = ? AND s.kind = 'ops' AND s.ended_at IS NULL AND s.expires_at > ?",
+        [token_hash(token), storage_now()],
+    ).fetchone()
+    if row is None:
+        return None
+    return OpsSession(token_hash=row[0], username=row[1], expires_at=row[2])
+
+
+def ops_logout(conn: WarehouseConnection, session: OpsSession) -> None:
+    conn.execute(
+        "UPDATE api.session SET ended_at = ?, ended_reason = 'logout' WHERE token_hash = ?",
+        [storage_now(), session.token_hash],
+    )

@@ -1,0 +1,320 @@
+"""The operations page: the ledger's heatmap, reject-rate trend, quarantines, top reject
+rules and last runs, server-rendered (HTML and SVG), for ops accounts only.
+
+The browser holds the ops session in an HttpOnly, SameSite=Strict cookie scoped to /ops
+(a page load cannot carry a bearer header); a bearer token of an ops session works too.
+Every route resolves the session with kind 'ops' (warehouse.api.ops_accounts): a physician's
+or admin's token is a 401 here, and an ops token is a 401 on the patient routes. The page
+holds codes and counts only, no personal data. Filters are query parameters, validated
+(422 for a malformed value, 400 for an unknown region, network or hospital).
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Cookie, Form, HTTPException, Query, Request, status
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+
+from warehouse.api import ops_accounts, ops_charts, sessions
+from warehouse.api.context import ApiContext
+from warehouse.api.deps import NO_NUL, UNAUTHORIZED, Context
+from warehouse.api.routers.auth import client_address
+from warehouse.hospital_registry import Registry
+from warehouse.pipeline import ops
+from warehouse.storage.connection import WarehouseConnection
+
+router = APIRouter(prefix="/ops", tags=["ops"])
+COOKIE = "hl_ops"
+CSS = Path(__file__).resolve().parents[1] / "ops_static" / "ops.css"
+MAX_DAYS = 92
+
+# Empty is "all" (the filter form sends `region=` for its "All" option).
+Region = Annotated[
+    str | None, Query(pattern=r"^([1-9]|1[0-3])?$", description="Health region 1-13")
+]
+Network = Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{0,20}$", description="Network code")]
+HospitalCode = Annotated[
+    str | None, Query(pattern=r"^([0-9]{5})?$", description="Hospital code (five digits)")
+]
+Days = Annotated[int, Query(ge=1, le=MAX_DAYS, description="Days back from the last ledger day")]
+
+
+def _token(request: Request, cookie: str | None) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value:
+        return value
+    return cookie or None
+
+
+def ops_session(
+    conn: WarehouseConnection, request: Request, cookie: str | None
+) -> ops_accounts.OpsSession:
+    token = _token(request, cookie)
+    session = ops_accounts.resolve_ops(conn, token) if token else None
+    if session is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "not_authenticated")
+    return session
+
+
+def _page(title: str, body: str, status_code: int = 200) -> HTMLResponse:
+    return HTMLResponse(
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title>"
+        '<link rel="icon" href="data:,">'  # no /favicon.ico request
+        '<link rel="stylesheet" href="/ops/ops.css"></head><body>'
+        f"<header><h1>Health Link operations</h1>{_logout_form(title)}</header>"
+        f"<main>{body}</main></body></html>",
+        status_code=status_code,
+    )
+
+
+def _logout_form(title: str) -> str:
+    if title == "Login":
+        return ""
+    return '<form method="post" action="/ops/logout"><button>Log out</button></form>'
+
+
+def _login_page(message: str | None = None, status_code: int = 200) -> HTMLResponse:
+    error = f'<p class="error" id="error">{html.escape(message)}</p>' if message else ""
+    return _page(
+        "Login",
+        f"<section><h2>Operations login</h2>{error}"
+        '<form method="post" action="/ops/login">'
+        '<label>Username <input name="username" autocomplete="username" required></label>'
+        '<label>Password <input name="password" type="password" '
+        'autocomplete="current-password" required></label>'
+        "<button>Log in</button></form></section>",
+        status_code,
+    )
+
+
+@router.get("/ops.css", include_in_schema=False)
+def stylesheet() -> FileResponse:
+    return FileResponse(CSS, media_type="text/css")
+
+
+@router.get("/login", response_class=HTMLResponse, include_in_schema=False)
+def login_form() -> HTMLResponse:
+    return _login_page()
+
+
+@router.post(
+    "/login",
+    status_code=status.HTTP_303_SEE_OTHER,
+    response_model=None,
+    responses={401: {"description": "invalid_credentials"}, 429: {"description": "locked"}},
+)
+def login(
+    username: Annotated[str, Form(min_length=1, max_length=64, pattern=NO_NUL)],
+    password: Annotated[str, Form(min_length=1, max_length=128, pattern=NO_NUL)],
+    request: Request,
+    context: Context,
+) -> HTMLResponse | RedirectResponse:
+    with context.connect() as conn:
+        try:
+            token = ops_accounts.ops_login(
+                conn, context.api, username, password, client_address(request)
+            )
+        except sessions.LoginRefused as refused:
+            if refused.code == "locked":
+                page = _login_page("Too many attempts: try again later.", 429)
+                page.headers["Retry-After"] = str(refused.retry_after or 1)
+                return page
+            return _login_page("Wrong username or password.", 401)
+    response = RedirectResponse("/ops/", status_code=status.HTTP_303_SEE_OTHER)
+    response.set_cookie(
+        COOKIE,
+        token,
+        max_age=context.api.token_ttl_minutes * 60,
+        path="/ops",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+@router.post("/logout", status_code=status.HTTP_303_SEE_OTHER, include_in_schema=False)
+def logout(
+    request: Request, context: Context, hl_ops: Annotated[str | None, Cookie()] = None
+) -> RedirectResponse:
+    with context.connect() as conn:
+        token = _token(request, hl_ops)
+        session = ops_accounts.resolve_ops(conn, token) if token else None
+        if session is not None:
+            ops_accounts.ops_logout(conn, session)
+    response = RedirectResponse("/ops/login", status_code=status.HTTP_303_SEE_OTHER)
+    response.delete_cookie(COOKIE, path="/ops")
+    return response
+
+
+def scope_codes(
+    registry: Registry, region: int | None, network: str | None, hospital: str | None
+) -> list[str] | None:
+    """The hospitals the filters select (None: no filter, every hospital of the ledger)."""
+    if network is not None and network not in registry.networks:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "unknown_network")
+    if hospital is not None and hospital not in registry.hospitals:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "unknown_hospital")
+    if region is None and network is None and hospital is None:
+        return None
+    return sorted(
+        h.hospital_code
+        for h in registry.hospitals.values()
+        if (region is None or h.health_region == region)
+        and (network is None or h.network == network)
+        and (hospital is None or h.hospital_code == hospital)
+    )
+
+
+def page_data(
+    conn: WarehouseConnection, first: date, last: date, codes: list[str] | None
+) -> dict[str, Any]:
+    """Everything the page shows, from the ledger (warehouse.pipeline.ops)."""
+    return {
+        "grid": ops.ledger_grid(conn, first, last, codes),
+        "trend": ops.reject_rate_trend(conn, first, last, codes),
+        "quarantine": ops.quarantine_list(conn, first, last, codes),
+        "top_rules": ops.top_reject_rules(conn, first, last, codes),
+        "runs": ops.recent_runs(conn, codes),
+    }
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "<td></td>"
+    if isinstance(value, float):
+        return f'<td class="n">{value:,.1f}</td>'
+    if isinstance(value, int):
+        return f'<td class="n">{value:,}</td>'
+    return f"<td>{html.escape(str(value))}</td>"
+
+
+def _table(rows: list[dict[str, Any]], columns: list[str], table_id: str) -> str:
+    if not rows:
+        return f'<p class="muted" id="{table_id}">None in this window.</p>'
+    head = "".join(f"<th>{html.escape(c.replace('_', ' '))}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(_cell(r[c]) for c in columns) + "</tr>" for r in rows)
+    return f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _filters(
+    registry: Registry, region: int | None, network: str | None, hospital: str | None, days: int
+) -> str:
+    def option(value: str, label: str, chosen: bool) -> str:
+        mark = " selected" if chosen else ""
+        return f'<option value="{html.escape(value)}"{mark}>{html.escape(label)}</option>'
+
+    regions = "".join(option(str(r), f"Region {r}", r == region) for r in range(1, 14))
+    networks = "".join(option(code, code, code == network) for code in sorted(registry.networks))
+    return (
+        '<form method="get" action="/ops/" id="filters">'
+        f'<label>Health region <select name="region"><option value="">All</option>{regions}'
+        "</select></label>"
+        f'<label>Network <select name="network"><option value="">All</option>{networks}'
+        "</select></label>"
+        '<label>Hospital <input name="hospital" inputmode="numeric" maxlength="5" '
+        f'value="{html.escape(hospital or "")}"></label>'
+        f'<label>Days <input name="days" type="number" min="1" max="{MAX_DAYS}" '
+        f'value="{days}"></label><button>Show</button></form>'
+    )
+
+
+@router.get(
+    "/",
+    response_class=HTMLResponse,
+    responses={
+        **UNAUTHORIZED,
+        400: {"description": "unknown_network / unknown_hospital"},
+        422: {"description": "a filter out of range or malformed"},
+    },
+)
+def operations_page(
+    request: Request,
+    context: Context,
+    region: Region = None,
+    network: Network = None,
+    hospital: HospitalCode = None,
+    days: Days = 30,
+    hl_ops: Annotated[str | None, Cookie()] = None,
+) -> HTMLResponse:
+    region_number = int(region) if region else None
+    network = network or None
+    hospital = hospital or None
+    with context.connect() as conn:
+        ops_session(conn, request, hl_ops)
+        registry = context.registry
+        codes = scope_codes(registry, region_number, network, hospital)
+        window = ops.ledger_window(conn, days)
+        if window is None:
+            body = '<section><p class="muted" id="empty">The ledger is empty.</p></section>'
+            filters = _filters(registry, region_number, network, hospital, days)
+            return _page("Operations", f"<section>{filters}</section>{body}")
+        first, last = window
+        data = page_data(conn, first, last, codes)
+    return _page(
+        "Operations",
+        _render(context, data, first, last, region_number, network, hospital, days),
+    )
+
+
+def _render(
+    context: ApiContext,
+    data: dict[str, Any],
+    first: date,
+    last: date,
+    region: int | None,
+    network: str | None,
+    hospital: str | None,
+    days: int,
+) -> str:
+    heatmap = ops_charts.data_url(ops_charts.heatmap(data["grid"], first, last))
+    trend = ops_charts.data_url(ops_charts.reject_trend(data["trend"], first, last))
+    hospitals = len({row["hospital_code"] for row in data["grid"]})
+    return (
+        f"<section>{_filters(context.registry, region, network, hospital, days)}"
+        f'<p class="muted">{first.isoformat()} to {last.isoformat()}, {hospitals} hospitals'
+        "</p></section>"
+        "<section><h2>Status and lag per hospital and day</h2>"
+        f'<img class="chart" id="heatmap" alt="Status and lag heatmap" src="{heatmap}">'
+        "</section>"
+        "<section><h2>Reject rate</h2>"
+        f'<img class="chart" id="reject-trend" alt="Reject rate per day" src="{trend}">'
+        "</section>"
+        "<section><h2>Quarantined batches</h2>"
+        + _table(
+            data["quarantine"],
+            [
+                "hospital_code",
+                "extract_date",
+                "reason_code",
+                "reason",
+                "rows_read",
+                "rows_rejected",
+            ],
+            "quarantine",
+        )
+        + "</section><section><h2>Top reject rules</h2>"
+        + _table(data["top_rules"], ["entity", "rule", "rejects", "hospitals"], "top-rules")
+        + "</section><section><h2>Last runs</h2>"
+        + _table(
+            data["runs"],
+            [
+                "run_id",
+                "extract_date",
+                "batches",
+                "loaded",
+                "quarantined",
+                "failed",
+                "duration_s",
+                "batch_seconds",
+            ],
+            "runs",
+        )
+        + "</section>"
+    )
