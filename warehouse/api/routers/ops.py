@@ -139,7 +139,7 @@ def login(
     return response
 
 
-@router.post("/logout", status_code=status.HTTP_303_SEE_OTHER, include_in_schema=False)
+@router.post("/logout", status_code=status.HTTP_303_SEE_OTHER, response_model=None)
 def logout(
     request: Request, context: Context, hl_ops: Annotated[str | None, Cookie()] = None
 ) -> RedirectResponse:
