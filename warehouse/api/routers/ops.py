@@ -107,7 +107,11 @@ def login_form() -> HTMLResponse:
     "/login",
     status_code=status.HTTP_303_SEE_OTHER,
     response_model=None,
-    responses={401: {"description": "invalid_credentials"}, 429: {"description": "locked"}},
+    response_class=RedirectResponse,
+    responses={
+        401: {"description": "invalid_credentials", "content": {"text/html": {}}},
+        429: {"description": "locked", "content": {"text/html": {}}},
+    },
 )
 def login(
     username: Annotated[str, Form(min_length=1, max_length=64, pattern=NO_NUL)],
@@ -139,7 +143,12 @@ def login(
     return response
 
 
-@router.post("/logout", status_code=status.HTTP_303_SEE_OTHER, response_model=None)
+@router.post(
+    "/logout",
+    status_code=status.HTTP_303_SEE_OTHER,
+    response_model=None,
+    response_class=RedirectResponse,
+)
 def logout(
     request: Request, context: Context, hl_ops: Annotated[str | None, Cookie()] = None
 ) -> RedirectResponse:
