@@ -165,3 +165,26 @@ def test_hospital_suspension_leaves_other_memberships(home: Settings) -> None:
         assert resolve(conn, token, settings.terms_version) is None
         with pytest.raises(LoginRefused, match="suspended"):
             login(conn, LocalPincodeVerifier(), settings, "70004", "582039", ADDRESS)
+
+
+def test_add_ops_account(home: Settings) -> None:
+    from warehouse.api.ops_accounts import ops_login, resolve_ops
+
+    runner = CliRunner()
+    short = runner.invoke(app, ["add-ops", "ops.cli"], env={"HEALTHLINK_NEW_OPS_PASSWORD": "short"})
+    assert short.exit_code == 1 and "short" not in short.output.replace("add-ops", "")
+    password = "ops-cli-password-long"
+    env = {"HEALTHLINK_NEW_OPS_PASSWORD": password}
+    assert runner.invoke(app, ["add-ops", "ops.cli"], env=env).exit_code == 0
+    assert runner.invoke(app, ["add-ops", "ops.cli"], env=env).exit_code == 1  # exists
+    settings = ApiSettings()
+    with connect(home) as conn:
+        with pytest.raises(LoginRefused):
+            ops_login(conn, settings, "ops.cli", "wrong-password-here", ADDRESS)
+        token = ops_login(conn, settings, "ops.cli", password, ADDRESS)
+        assert resolve_ops(conn, token) is not None
+        assert resolve(conn, token, settings.terms_version) is None  # not a physician session
+        stored = conn.execute("SELECT password_hash FROM api.ops_account").fetchone()[0]
+        assert stored.startswith("$argon2") and password not in stored
+    assert runner.invoke(app, ["unlock-ops", "ops.cli"]).exit_code == 0
+    assert runner.invoke(app, ["unlock-ops", "nobody"]).exit_code == 1
