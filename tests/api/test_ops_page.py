@@ -24,8 +24,6 @@ CHROMIUM = Path("/usr/bin/chromium")
 
 @pytest.fixture(scope="module")
 def ops_server(api_server: Server) -> OpsPage:
-    if api_server.settings.uses_postgres:
-        pytest.skip("the page's queries are the pipeline's, tested on both backends there")
     return prepare_ops_page(api_server)
 
 

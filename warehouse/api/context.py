@@ -14,7 +14,7 @@ from warehouse.audit.trail import AuditTrail
 from warehouse.hospital_registry import Registry, load_registry
 from warehouse.settings import Settings, url_for_role
 from warehouse.storage.connection import SharedDuckDB, WarehouseConnection
-from warehouse.storage.pool import API_ROLE, CITIZEN_APP_ROLE, ConnectionPool
+from warehouse.storage.pool import API_ROLE, CITIZEN_APP_ROLE, OPS_ROLE, ConnectionPool
 from warehouse.storage.schema import setup_schema
 
 
@@ -63,6 +63,21 @@ class ApiContext:
         url = self.api.consent_service_url.get_secret_value()
         return ConnectionPool(url or url_for_role(self.settings.warehouse, CITIZEN_APP_ROLE))
 
+    @cached_property
+    def _ops_pool(self) -> ConnectionPool:
+        return ConnectionPool(url_for_role(self.settings.warehouse, OPS_ROLE))
+
+    @contextmanager
+    def ops_reader(self, conn: WarehouseConnection) -> Iterator[WarehouseConnection]:
+        """Where the operations page reads the ledger. DuckDB: the request's own connection.
+        PostgreSQL: a connection as healthlink_ops (SELECT on ops and audit), because the API
+        role reads published views and its own tables only."""
+        if not self.uses_postgres:
+            yield conn
+            return
+        with self._ops_pool.connection() as ops_conn:
+            yield ops_conn
+
     @property
     def record_gate(self) -> str | None:
         """What records.read_record takes: the compiled gate on DuckDB, None on PostgreSQL."""
@@ -90,7 +105,7 @@ class ApiContext:
         shared = self.__dict__.pop("_duckdb", None)
         if shared is not None:
             shared.close()
-        for name in ("_api_pool", "_consent_pool"):
+        for name in ("_api_pool", "_consent_pool", "_ops_pool"):
             pool = self.__dict__.pop(name, None)  # opened only if a request needed it
             if pool is not None:
                 pool.close()

@@ -24,6 +24,8 @@ from warehouse.storage.postgres import PostgresConnection
 
 API_ROLE = "healthlink_api"
 CITIZEN_APP_ROLE = "healthlink_citizen_app"
+# Operations staff: SELECT on ops and audit only (migration 004); the ops page reads as it.
+OPS_ROLE = "healthlink_ops"
 
 
 class ConnectionPool:

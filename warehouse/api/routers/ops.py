@@ -255,17 +255,17 @@ def operations_page(
     region_number = int(region) if region else None
     network = network or None
     hospital = hospital or None
-    with context.connect() as conn:
+    with context.connect() as conn, context.ops_reader(conn) as ledger:
         ops_session(conn, request, hl_ops)
         registry = context.registry
         codes = scope_codes(registry, region_number, network, hospital)
-        window = ops.ledger_window(conn, days)
+        window = ops.ledger_window(ledger, days)
         if window is None:
             body = '<section><p class="muted" id="empty">The ledger is empty.</p></section>'
             filters = _filters(registry, region_number, network, hospital, days)
             return _page("Operations", f"<section>{filters}</section>{body}")
         first, last = window
-        data = page_data(conn, first, last, codes)
+        data = page_data(ledger, first, last, codes)
     return _page(
         "Operations",
         _render(context, data, first, last, region_number, network, hospital, days),
