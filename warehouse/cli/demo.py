@@ -148,6 +148,9 @@ def _last_run_state(airflow_home: Path) -> str | None:
 # A synthetic physician for trying the viewer on the demo warehouse (`make serve`).
 DEMO_LICENCE = "99999"
 DEMO_PINCODE = "246810"
+# And an operations account for the operations page (synthetic, demo only).
+DEMO_OPS_USER = "demo-ops"
+DEMO_OPS_PASSWORD = "demo-ops-password"
 
 
 def _add_demo_physician(healthlink: list[str], env: dict[str, str], out: Path) -> None:
@@ -170,11 +173,28 @@ def _add_demo_physician(healthlink: list[str], env: dict[str, str], out: Path) -
     )
     if result.returncode != 0 and "exists" not in (result.stdout + result.stderr):
         raise SystemExit(f"could not add the demo physician: {result.stderr[-500:]}")
-    console.rule("7. physician viewer")
+    _add_demo_ops_account(healthlink, env)
+    console.rule("7. physician viewer and operations page")
     console.print(
         f"make serve, then open http://127.0.0.1:8000/ and log in with licence "
         f"{DEMO_LICENCE}, pincode {DEMO_PINCODE} (synthetic demo account, hospital {first_hospital})"
     )
+    console.print(
+        f"Operations page: http://127.0.0.1:8000/ops/ (user {DEMO_OPS_USER}, password "
+        f"{DEMO_OPS_PASSWORD}; demo account): the ledger heatmap shows the quarantined and the "
+        "late hospital of day two"
+    )
+
+
+def _add_demo_ops_account(healthlink: list[str], env: dict[str, str]) -> None:
+    result = subprocess.run(
+        [*healthlink, "api", "add-ops", DEMO_OPS_USER],
+        env={**env, "HEALTHLINK_NEW_OPS_PASSWORD": DEMO_OPS_PASSWORD},
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0 and "exists" not in (result.stdout + result.stderr):
+        raise SystemExit(f"could not add the demo ops account: {result.stderr[-500:]}")
 
 
 def _show_published(env: dict[str, str]) -> None:
