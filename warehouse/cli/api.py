@@ -106,30 +106,38 @@ def set_pincode(licence: str, pincode: Pincode) -> None:
     _run("set-pincode", lambda conn: physicians.set_pincode(conn, licence, pincode))
 
 
-@app.command()
-def unlock(licence: str) -> None:
-    """Lift the login locks on a licence, from every address."""
+def _unlock(
+    command: str,
+    kind: str,
+    subject: str,
+    exists: Callable[[WarehouseConnection, str], bool],
+    missing: str,
+) -> None:
+    """Lift the login locks on one account of `kind`, from every address (it must exist)."""
     from warehouse.api import physicians, throttle
 
     def change(conn: WarehouseConnection) -> None:
-        if not physicians.is_registered(conn, licence):
-            raise physicians.RegistryError("no such physician")
-        throttle.unlock_subject(conn, "physician", licence)
+        if not exists(conn, subject):
+            raise physicians.RegistryError(missing)
+        throttle.unlock_subject(conn, kind, subject)
 
-    _run("unlock", change)
+    _run(command, change)
+
+
+@app.command()
+def unlock(licence: str) -> None:
+    """Lift the login locks on a licence, from every address."""
+    from warehouse.api import physicians
+
+    _unlock("unlock", "physician", licence, physicians.is_registered, "no such physician")
 
 
 @app.command("unlock-admin")
 def unlock_admin(username: str) -> None:
     """Lift the login locks on a hospital admin account, from every address."""
-    from warehouse.api import physicians, throttle
+    from warehouse.api import physicians
 
-    def change(conn: WarehouseConnection) -> None:
-        if not physicians.admin_exists(conn, username):
-            raise physicians.RegistryError("no such admin account")
-        throttle.unlock_subject(conn, "admin", username)
-
-    _run("unlock-admin", change)
+    _unlock("unlock-admin", "admin", username, physicians.admin_exists, "no such admin account")
 
 
 @app.command("unlock-address")
@@ -181,11 +189,6 @@ def add_ops(
 @app.command("unlock-ops")
 def unlock_ops(username: str) -> None:
     """Lift the login locks on an operations account, from every address."""
-    from warehouse.api import ops_accounts, physicians, throttle
+    from warehouse.api import ops_accounts
 
-    def change(conn: WarehouseConnection) -> None:
-        if not ops_accounts.ops_account_exists(conn, username):
-            raise physicians.RegistryError("no such ops account")
-        throttle.unlock_subject(conn, "ops", username)
-
-    _run("unlock-ops", change)
+    _unlock("unlock-ops", "ops", username, ops_accounts.ops_account_exists, "no such ops account")
