@@ -17,15 +17,13 @@ import pyarrow.csv as pacsv
 
 from synthetic import fmt
 from synthetic.hospitals import Hospitals
-from synthetic.patients import Memberships, Patients
+from synthetic.patients import THAI_CARD_CATEGORIES, Memberships, Patients
 
 COLUMNS = ["cid", "birth_date", "registered_at", "status", "sender_scope", "sender_networks",
            "sender_hospitals", "sensitive_allowed", "verification_method", "verified_at"]
 # Midnight in Bangkok is 17:00 UTC the day before.
 BANGKOK_MIDNIGHT = np.timedelta64(-7 * 3600, "s")
 VERIFICATION_METHODS = ["dopa_face", "thaid"]
-# First digits of Thai ID card numbers (warehouse.consent.rules.THAI_CARD_CATEGORIES).
-THAI_CARD_CATEGORIES = [1, 2, 3, 4, 5, 8]
 
 
 def _iso(moments: np.ndarray) -> pa.Array:
@@ -69,17 +67,19 @@ def _eighteenth_birthday(birth: np.ndarray) -> np.ndarray:
 
 
 def build_registrations(rng: np.random.Generator, patients: Patients, memberships: Memberships,
-                        hospitals: Hospitals, start: date) -> pa.Table:
+                        hospitals: Hospitals, start: date, everyone: bool = False) -> pa.Table:
     """~85% of adults holding a Thai ID card register; of those ~60% send from ALL hospitals,
     ~40% from a LIST. Non-Thai residents (ID categories 6 and 7) have data in the extracts
-    but cannot register (the consent service's rule)."""
+    but cannot register (the consent service's rule). `everyone`: every adult card holder
+    registers, active, sending from ALL hospitals (full consent)."""
     thai_card = np.isin(patients.cid // 10**12, THAI_CARD_CATEGORIES)
-    who = np.flatnonzero((patients.age >= 18) & (rng.random(len(patients)) < 0.85) & thai_card)
+    registers = (rng.random(len(patients)) < 0.85) | everyone
+    who = np.flatnonzero((patients.age >= 18) & registers & thai_card)
     n = len(who)
     registered = np.datetime64(start, "D").astype("datetime64[s]") - rng.integers(
         3600, 365 * 86_400, n).astype("timedelta64[s]")
     verification_delay = rng.integers(60, 1800, n).astype("timedelta64[s]")
-    listed = rng.random(n) >= 0.6
+    listed = (rng.random(n) >= 0.6) & (not everyone)
     mode = rng.random(n)  # networks only, hospitals only, or both
     networks = _network_lists(rng, hospitals, memberships.hosp[patients.slots[who, 0]])
     hospital_list, latest_joined = _hospital_lists(rng, hospitals, memberships,
@@ -97,7 +97,7 @@ def build_registrations(rng: np.random.Generator, patients: Patients, membership
         "cid": fmt.ints(patients.cid[who]),
         "birth_date": pc.strftime(pa.array(birth), format="%Y-%m-%d"),
         "registered_at": _iso(registered),
-        "status": fmt.pick(["active", "withdrawn"], rng.random(n) < 0.04),
+        "status": fmt.pick(["active", "withdrawn"], (rng.random(n) < 0.04) & (not everyone)),
         "sender_scope": fmt.pick(["ALL", "LIST"], listed),
         "sender_networks": fmt.blank_where(networks, ~listed | (mode >= 0.7)),
         "sender_hospitals": fmt.blank_where(hospital_list, ~listed | (mode < 0.5)),

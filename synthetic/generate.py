@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -50,7 +50,8 @@ def _builders(world: World) -> dict[str, Callable[[], FileRows]]:
 
 def _build_world(start_date: date, seed: int, hospitals: int, patients: int, days: int,
                  history_years: int, visits_per_patient: float, quirks: dict[str, int],
-                 seeds_dir: Path | None) -> World:
+                 seeds_dir: Path | None, hospital_sizes: np.ndarray | None,
+                 full_consent: bool) -> World:
     def rng(part: int) -> np.random.Generator:
         return np.random.default_rng([seed, part])
 
@@ -58,7 +59,9 @@ def _build_world(start_date: date, seed: int, hospitals: int, patients: int, day
     fake.seed_instance(seed)
     names = build_name_pool(fake)
     hosp = build_hospitals(rng(1), fake, hospitals, start_date, quirks)
-    people, memberships = build_patients(rng(2), names, patients, hospitals, start_date)
+    people, memberships = build_patients(rng(2), names, patients, hospitals, start_date,
+                                         home_weights=hospital_sizes,
+                                         registrable_only=full_consent)
     visits = build_visits(rng(3), people, memberships, start_date, days, history_years,
                           visits_per_patient)
     return World(
@@ -83,19 +86,27 @@ def generate_dataset(
     visits_per_patient: float = 6.0,
     history_years: int = 2,
     seeds_dir: Path | None = None,
+    hospital_sizes: Sequence[float] | None = None,
+    full_consent: bool = False,
 ) -> dict[str, Any]:
     """Write registry/, extracts/<HCODE>/<YYYY-MM-DD>/<FILE>.txt, consent/registrations.csv
     and manifest.json under out_dir; return the manifest (counts only, no personal data).
 
     The first extract day holds each hospital's full history; later days hold that day's
-    visits. The same arguments always produce byte-identical files."""
+    visits. The same arguments always produce byte-identical files.
+    `hospital_sizes`: one relative weight per hospital, its share of the patients who call it
+    home (uniform when None). `full_consent`: every patient is an adult Thai card holder and
+    registers, active, sending from ALL hospitals, so the consent filter drops nothing."""
     if patients < 1 or days < 1 or history_years < 0 or not 0 <= error_rate < 1:
         raise ValueError("patients and days must be >= 1, history_years >= 0, 0 <= error_rate < 1")
+    sizes = None if hospital_sizes is None else np.asarray(hospital_sizes, dtype=float)
+    if sizes is not None and (sizes.shape != (hospitals,) or (sizes <= 0).any()):
+        raise ValueError("hospital_sizes needs one positive weight per hospital")
     out_dir = Path(out_dir)
     quirks = {"tis620": tis620_hospitals, "buddhist": buddhist_era_hospitals,
               "headerless": headerless_hospitals}
     world = _build_world(start_date, seed, hospitals, patients, days, history_years,
-                         visits_per_patient, quirks, seeds_dir)
+                         visits_per_patient, quirks, seeds_dir, sizes, full_consent)
     write_registry(out_dir, world.hospitals)
 
     codes = world.hospitals.codes
@@ -117,7 +128,8 @@ def generate_dataset(
         del rows
 
     registrations = build_registrations(np.random.default_rng([seed, 5]), world.patients,
-                                        world.memberships, world.hospitals, start_date)
+                                        world.memberships, world.hospitals, start_date,
+                                        everyone=full_consent)
     write_registrations(out_dir, registrations)
     manifest = _manifest(world, files, errors, error_totals, registrations, parameters={
         "hospitals": hospitals, "patients": patients, "days": days,
@@ -125,6 +137,8 @@ def generate_dataset(
         "buddhist_era_hospitals": buddhist_era_hospitals,
         "headerless_hospitals": headerless_hospitals, "error_rate": error_rate,
         "visits_per_patient": visits_per_patient, "history_years": history_years,
+        "hospital_sizes": "uniform" if sizes is None else "weighted",
+        "full_consent": full_consent,
     })
     (out_dir / "manifest.json").write_text(
         json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -13,6 +13,9 @@ PRENAMES = ["นาย", "นาง", "นางสาว", "ด.ช.", "ด.ญ
 CONDITIONS = ("hiv", "mental_health", "substance_use", "sexual_reproductive", "diabetes",
               "hypertension")
 _CID_WEIGHTS = np.arange(13, 1, -1, dtype=np.int64)  # digit i weighs 13 - i
+# First digits of Thai ID card numbers (warehouse.consent.rules.THAI_CARD_CATEGORIES): only
+# their holders may register consent; 6 and 7 are non-Thai residents.
+THAI_CARD_CATEGORIES = [1, 2, 3, 4, 5, 8]
 
 
 @dataclass(frozen=True)
@@ -80,11 +83,15 @@ def cid_check_digit(first12: np.ndarray) -> np.ndarray:
     return (11 - (digits @ _CID_WEIGHTS) % 11) % 10
 
 
-def unique_cids(rng: np.random.Generator, n: int) -> np.ndarray:
-    """n distinct valid 13-digit national IDs, first digit 1-8."""
+def unique_cids(rng: np.random.Generator, n: int, thai_cards_only: bool = False) -> np.ndarray:
+    """n distinct valid 13-digit national IDs, first digit 1-8 (or only the Thai card
+    categories)."""
     found = np.empty(0, np.int64)
     while len(found) < n:
         draw = rng.integers(100_000_000_000, 900_000_000_000, size=n - len(found) + 16)
+        if thai_cards_only:
+            first = np.array(THAI_CARD_CATEGORIES)[(draw // 10**11 - 1) % len(THAI_CARD_CATEGORIES)]
+            draw = draw % 10**11 + first * 10**11
         found = np.concatenate([found, draw])
         _, first = np.unique(found, return_index=True)
         found = found[np.sort(first)]
@@ -92,16 +99,20 @@ def unique_cids(rng: np.random.Generator, n: int) -> np.ndarray:
     return found * 10 + cid_check_digit(found)
 
 
-def _ages(rng: np.random.Generator, n: int) -> np.ndarray:
-    minor = rng.random(n) < 0.2
+def _ages(rng: np.random.Generator, n: int, adults_only: bool) -> np.ndarray:
+    minor = (rng.random(n) < 0.2) & (not adults_only)
     adult_age = 18 + np.floor(77 * rng.beta(1.6, 2.0, n))
     return np.where(minor, rng.integers(0, 18, n), adult_age).astype(np.int64)
 
 
 def build_patients(
     rng: np.random.Generator, names: NamePool, n: int, n_hospitals: int, start: date,
+    *, home_weights: np.ndarray | None = None, registrable_only: bool = False,
 ) -> tuple[Patients, Memberships]:
-    age = _ages(rng, n)
+    """`home_weights`: each hospital's relative share of home patients (uniform when None).
+    `registrable_only`: every patient an adult holding a Thai ID card, so that every one
+    may register consent (the consent service's rules)."""
+    age = _ages(rng, n, registrable_only)
     sex = rng.integers(1, 3, n)
     start_day = np.datetime64(start, "D")
     birth = start_day - (age * 365.25 + rng.integers(1, 365, n)).astype("timedelta64[D]")
@@ -122,7 +133,7 @@ def build_patients(
     growth = np.clip(age, 0, 18) / 18
     height = np.where(sex == 1, 170, 158) * (0.3 + 0.7 * growth ** 0.7) + rng.normal(0, 6, n)
     patients = Patients(
-        cid=unique_cids(rng, n),
+        cid=unique_cids(rng, n, thai_cards_only=registrable_only),
         sex=sex,
         birth=birth,
         age=age,
@@ -135,15 +146,19 @@ def build_patients(
         slots=np.full((n, MAX_HOSPITALS_PER_PATIENT), -1, np.int64),
         n_memberships=np.ones(n, np.int64),
     )
-    return patients, _memberships(rng, patients, n_hospitals)
+    return patients, _memberships(rng, patients, n_hospitals, home_weights)
 
 
-def _memberships(rng: np.random.Generator, patients: Patients, n_hospitals: int) -> Memberships:
+def _memberships(rng: np.random.Generator, patients: Patients, n_hospitals: int,
+                 home_weights: np.ndarray | None) -> Memberships:
     n = len(patients)
     others = min(MAX_HOSPITALS_PER_PATIENT - 1, n_hospitals - 1)
     count = 1 + (rng.integers(1, others + 1, n) if others else np.zeros(n, np.int64))
     # Distinct hospitals per patient: a random offset walk modulo the hospital count.
-    home = rng.integers(0, n_hospitals, n)
+    if home_weights is None:
+        home = rng.integers(0, n_hospitals, n)
+    else:
+        home = rng.choice(n_hospitals, size=n, p=home_weights / home_weights.sum())
     hosp_slots = np.full((n, MAX_HOSPITALS_PER_PATIENT), -1, np.int64)
     hosp_slots[:, 0] = home
     if others:

@@ -1,0 +1,52 @@
+"""The national day's two knobs: hospitals of very different sizes, and full consent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from synthetic import generate_dataset
+from tests.support.synthetic_dataset import START, Dataset
+
+# One large hospital, five small ones: the large one is home to half of the patients.
+SIZES = [5.0, 1.0, 1.0, 1.0, 1.0, 1.0]
+
+
+@pytest.fixture(scope="module")
+def national(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
+    root = tmp_path_factory.mktemp("national")
+    manifest = generate_dataset(
+        root, hospitals=len(SIZES), patients=3000, days=1, start_date=START, seed=7,
+        history_years=0, visits_per_patient=1.0, hospital_sizes=SIZES, full_consent=True,
+    )  # fmt: skip
+    return Dataset(root, manifest)
+
+
+def test_visits_follow_the_hospital_sizes(national: Dataset) -> None:
+    day = national.days[0]
+    visits = {h.code: len(national.records(h, day, "SERVICE")) for h in national.hospitals}
+    counts = sorted(visits.values())
+    assert sum(counts) == national.manifest["totals"]["visits"] == 3000
+    # the large hospital has about five times the visits of each small one (1,500 vs 300)
+    assert 1300 < counts[-1] < 1700
+    assert all(200 < small < 400 for small in counts[:-1])
+
+
+def test_every_patient_consents_to_every_hospital(national: Dataset) -> None:
+    registrations = national.registrations()
+    assert {r["status"] for r in registrations} == {"active"}
+    assert {r["sender_scope"] for r in registrations} == {"ALL"}
+    registered = {r["cid"] for r in registrations}
+    day = national.days[0]
+    in_extracts = {
+        r["CID"] for h in national.hospitals for r in national.records(h, day, "PERSON")
+    }
+    assert in_extracts and in_extracts <= registered
+    assert len(registered) == 3000
+
+
+def test_sizes_need_one_positive_weight_per_hospital(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="one positive weight per hospital"):
+        generate_dataset(tmp_path, hospitals=3, patients=10, start_date=START,
+                         hospital_sizes=[1.0, 2.0])
