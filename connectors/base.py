@@ -13,6 +13,7 @@ from typing import ClassVar, Final
 import pyarrow as pa
 
 from connectors.contract import schema_for
+from connectors.window import ExtractWindow
 
 
 class ExtractError(Exception):
@@ -152,25 +153,37 @@ class Extract:
     files: list[SourceFile]
     tables: dict[str, pa.Table]  # entity -> table in the canonical contract
     rejected: list[Reject] = field(default_factory=list)  # rule line_readable
+    # Databases and FHIR servers: the window of update times this extract covers (kept on
+    # the batch and any quarantine, since such a source cannot be "checked again" later).
+    window: ExtractWindow | None = None
 
 
 class Connector(abc.ABC):
-    """Discover what an extract holds and read it into the canonical contract.
+    """Read what one extract holds into the canonical contract.
 
     Connectors move data and record lineage; they know nothing of consent or of
-    clinical rules (those live in the sync step, the expectations and dbt).
+    clinical rules (those live in the sync step, the expectations and dbt). A file source
+    reads the day's folder; a database or FHIR server reads the day's window of updates
+    (connectors.window) and ignores `extract_dir`.
     """
 
     kind: ClassVar[str]
 
     @abc.abstractmethod
-    def discover(self, extract_dir: Path) -> list[SourceFile]:
-        """The source files of one extract, hashed; raises ExtractError if one is missing."""
+    def read(self, hospital_code: str, extract_dir: Path | None, extract_date: date) -> Extract:
+        """Read one extract; raises ExtractError when the batch cannot be read as a whole.
 
-    @abc.abstractmethod
-    def read(self, hospital_code: str, extract_dir: Path, extract_date: date) -> Extract:
-        """Read one extract; raises ExtractError when the batch cannot be read as a whole."""
+        `extract_dir`: a file source's folder when it is not the one its settings name
+        (`healthlink sync --extract-dir`); None reads where the settings say."""
 
     @abc.abstractmethod
     def source_field(self, source_file: str, column: str) -> str:
         """The source's own name for a canonical column of a row from `source_file`."""
+
+    def extract_dir(self, extract_date: date) -> Path | None:
+        """Where a file source's extract for `extract_date` is; None for other sources."""
+        return None
+
+    def window(self, extract_date: date) -> ExtractWindow | None:
+        """The update window a database or FHIR source reads for `extract_date`."""
+        return None

@@ -18,17 +18,19 @@ CONNECTORS: Final[dict[str, type[Connector]]] = {
     "file43": File43Connector,
 }
 
+# Every kind's settings model; a new kind adds its model here and its class to CONNECTORS.
+AnyConnectorSettings = File43Settings
 # Discriminated on `kind`; a Union so that further kinds slot in beside File43Settings.
-ConnectorSettings = Annotated[Union[File43Settings], Field(discriminator="kind")]  # noqa: UP007
+ConnectorSettings = Annotated[Union[AnyConnectorSettings], Field(discriminator="kind")]  # noqa: UP007
 
-_SETTINGS: Final[TypeAdapter[File43Settings]] = TypeAdapter(ConnectorSettings)
+_SETTINGS: Final[TypeAdapter[AnyConnectorSettings]] = TypeAdapter(ConnectorSettings)
 
 
 class UnknownConnectorKind(ValueError):
     pass
 
 
-def parse_settings(data: Mapping[str, Any]) -> File43Settings:
+def parse_settings(data: Mapping[str, Any]) -> AnyConnectorSettings:
     """Validate a `connector:` block; an unknown or missing kind is a clear error."""
     kind = data.get("kind")
     if kind not in CONNECTORS:
@@ -38,7 +40,7 @@ def parse_settings(data: Mapping[str, Any]) -> File43Settings:
     return _SETTINGS.validate_python(dict(data))
 
 
-def build_connector(settings: File43Settings | Mapping[str, Any]) -> Connector:
+def build_connector(settings: AnyConnectorSettings | Mapping[str, Any]) -> Connector:
     """The connector for validated settings (or a raw `connector:` mapping)."""
     if isinstance(settings, Mapping):
         settings = parse_settings(settings)

@@ -39,8 +39,8 @@ class File43Connector(Connector):
             files.append(SourceFile.of(path.name, path.read_bytes()))
         return files
 
-    def read(self, hospital_code: str, extract_dir: Path, extract_date: date) -> Extract:
-        paths = self._paths(extract_dir)
+    def read(self, hospital_code: str, extract_dir: Path | None, extract_date: date) -> Extract:
+        paths = self._paths(extract_dir or self.extract_dir(extract_date))
         hashed: list[SourceFile] = []
         # Files are independent: each is read, hashed and parsed in parallel (Arrow releases
         # the GIL); the batch id needs every hash, so transforming comes second.

@@ -35,7 +35,7 @@ from connectors.base import (
 from connectors.registry import build_connector
 from expectations.national_id import valid_national_id_mask
 from expectations.validate import reject_rate_exceeded, validate_entity
-from warehouse.clock import storage_now
+from warehouse.clock import storage_now, to_storage
 from warehouse.consent import sender_choice
 from warehouse.hospital_registry import Hospital
 from warehouse.pipeline import landing, ops
@@ -137,11 +137,13 @@ def _file_records(files: list[SourceFile]) -> list[dict[str, Any]]:
     return [{"name": f.name, "sha256": f.sha256, "size_bytes": f.size_bytes} for f in files]
 
 
-def _quarantined_files(error: ExtractError, extract_dir: Path) -> list[dict[str, Any]]:
+def _quarantined_files(error: ExtractError, extract_dir: Path | None) -> list[dict[str, Any]]:
     """The files as the connector hashed them; when it stopped before hashing (a missing
     file), what is in the folder, hashed here, so ops can check it again later."""
     if error.files is not None:
         return _file_records(error.files)
+    if extract_dir is None:  # a database or FHIR source: its window is recorded instead
+        return []
     present = sorted(p for p in extract_dir.glob("*") if p.is_file())
     return _file_records([SourceFile.of(p.name, p.read_bytes()) for p in present])
 
@@ -194,10 +196,6 @@ def effective_reject_threshold(
         if threshold is not None:
             return threshold
     return settings.reject_threshold
-
-
-def extract_dir_for(hospital: Hospital, extract_date: date) -> Path:
-    return Path(hospital.connector.path) / extract_date.isoformat()
 
 
 def _check(
@@ -315,15 +313,18 @@ def sync_batch(
 ) -> BatchSummary:
     """Parse → consent filter and validate → judge → land → load; a quarantine stops it."""
     settings = settings or get_settings()
-    extract_dir = extract_dir or extract_dir_for(hospital, extract_date)
+    connector = build_connector(hospital.connector)
+    extract_dir = extract_dir or connector.extract_dir(extract_date)
+    window = connector.window(extract_date)
     threshold = effective_reject_threshold(reject_threshold, hospital, settings)
     summary = BatchSummary(
         hospital_code=hospital.hospital_code,
         extract_date=extract_date,
         status="running",
         started_at=storage_now(),  # also the received_at of content seen for the first time
+        window_start=to_storage(window.start) if window else None,
+        window_end=to_storage(window.end) if window else None,
     )
-    connector = build_connector(hospital.connector)
     try:
         with _stage(summary, "parse"):
             extract = connector.read(hospital.hospital_code, extract_dir, extract_date)

@@ -58,13 +58,17 @@ class BatchSummary:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     duration_s: float = 0.0
+    # A database or FHIR source's window of update times (UTC), kept because such a
+    # source cannot be read again as it was; None for file extracts.
+    window_start: datetime | None = None
+    window_end: datetime | None = None
     entities: dict[str, EntityCounts] = field(default_factory=dict)
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe; this is what travels through XCom and `--json` (counts only)."""
         data = asdict(self)
-        for key in ("extract_date", "started_at", "finished_at"):
+        for key in ("extract_date", "started_at", "finished_at", "window_start", "window_end"):
             if data[key] is not None:
                 data[key] = data[key].isoformat()
         return data
@@ -74,7 +78,7 @@ def record_batch(conn: WarehouseConnection, summary: BatchSummary, run_id: str) 
     key = [summary.hospital_code, summary.extract_date]
     conn.execute("DELETE FROM ops.batch WHERE hospital_code = ? AND extract_date = ?", key)
     conn.execute(
-        "INSERT INTO ops.batch VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO ops.batch VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             summary.hospital_code,
             summary.extract_date,
@@ -92,6 +96,8 @@ def record_batch(conn: WarehouseConnection, summary: BatchSummary, run_id: str) 
             summary.started_at,
             summary.finished_at,
             summary.duration_s,
+            summary.window_start,
+            summary.window_end,
         ],
     )
     if summary.status == "quarantined":
@@ -166,7 +172,7 @@ def record_quarantine(
     files: list[dict[str, Any]],
 ) -> None:
     conn.execute(
-        "INSERT INTO ops.quarantine VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO ops.quarantine VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             summary.hospital_code,
             summary.extract_date,
@@ -177,6 +183,8 @@ def record_quarantine(
             summary.rows_read,
             summary.rows_rejected,
             summary.finished_at,
+            summary.window_start,
+            summary.window_end,
         ],
     )
 

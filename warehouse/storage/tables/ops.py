@@ -28,6 +28,13 @@ OPS_DDL = [
         hospital_code VARCHAR NOT NULL, extract_date DATE NOT NULL, batch_id VARCHAR,
         reason_code VARCHAR, reason VARCHAR, files VARCHAR, rows_read BIGINT,
         rows_rejected BIGINT, quarantined_at TIMESTAMP)""",
+    # A database or FHIR source's extract is a window of update times (connectors.window),
+    # UTC; kept on the batch and its quarantine, since the source cannot be read again as
+    # it was. NULL for file extracts.
+    "ALTER TABLE ops.batch ADD COLUMN IF NOT EXISTS window_start TIMESTAMP",
+    "ALTER TABLE ops.batch ADD COLUMN IF NOT EXISTS window_end TIMESTAMP",
+    "ALTER TABLE ops.quarantine ADD COLUMN IF NOT EXISTS window_start TIMESTAMP",
+    "ALTER TABLE ops.quarantine ADD COLUMN IF NOT EXISTS window_end TIMESTAMP",
     """CREATE TABLE IF NOT EXISTS ops.validation_result (
         hospital_code VARCHAR NOT NULL, extract_date DATE NOT NULL, entity VARCHAR NOT NULL,
         document VARCHAR)""",
