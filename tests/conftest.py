@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,29 @@ from tests.support.machine import START, TEST_AUDIT_KEY, TEST_KEY  # noqa: E402
 os.environ.setdefault("HEALTHLINK_ENVIRONMENT", "test")
 os.environ.setdefault("HEALTHLINK_PSEUDONYM_KEY", TEST_KEY)
 os.environ.setdefault("HEALTHLINK_AUDIT_KEY", TEST_AUDIT_KEY)
+
+
+# The files that take minutes, started first: with `--dist loadfile` a file runs whole on one
+# worker, and xdist's default order (most tests first) left the PostgreSQL DAG test (320 s, two
+# tests) to run last, alone, as the suite's tail. pyproject's addopts turns xdist's reordering
+# off, so this order is the order the workers take files in.
+SLOWEST_FIRST = (
+    "tests/dags/test_daily_sync_dag_postgres.py",
+    "tests/dags/test_daily_sync_dag.py",
+    "tests/dbt/test_postgres_incremental_rows.py",
+    "tests/dbt/test_postgres_target.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The slowest files first, then the others by number of tests (xdist's own order)."""
+    rank = {path: i for i, path in enumerate(SLOWEST_FIRST)}
+    files = Counter(item.nodeid.split("::")[0] for item in items)
+    items.sort(key=lambda item: _file_order(item.nodeid.split("::")[0], rank, files))
+
+
+def _file_order(path: str, rank: dict[str, int], files: Counter[str]) -> tuple[int, int, str]:
+    return (rank.get(path, len(rank)), -files[path], path)
 
 
 @pytest.fixture(scope="session")
