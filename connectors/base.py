@@ -66,6 +66,12 @@ class SourceFile:
         return cls(name, hashlib.sha256(content).hexdigest(), len(content))
 
 
+def batch_id_for(files: Iterable[SourceFile]) -> str:
+    """Content hash of an extract: sha256 over the sorted 'name:sha256' lines, hex[:16]."""
+    lines = sorted(f"{f.name}:{f.sha256}" for f in files)
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
+
+
 @dataclass(frozen=True)
 class Location:
     """Where a record was read, in the source's own terms; never the record's content.
@@ -156,6 +162,10 @@ class Extract:
     # Databases and FHIR servers: the window of update times this extract covers (kept on
     # the batch and any quarantine, since such a source cannot be "checked again" later).
     window: ExtractWindow | None = None
+    # Records the source says were deleted since the last extract (FHIR: the manifest's
+    # `deleted` Bundles), by resource type and id. raw has no delete path yet: a deletion is
+    # reported here and nothing of it is loaded (docs/contract.md "Deletions").
+    deleted: list[Location] = field(default_factory=list)
 
 
 class Connector(abc.ABC):

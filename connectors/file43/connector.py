@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
@@ -11,7 +9,7 @@ from typing import ClassVar
 
 import pyarrow as pa
 
-from connectors.base import Connector, Extract, ExtractError, SourceFile
+from connectors.base import Connector, Extract, ExtractError, SourceFile, batch_id_for
 from connectors.contract import ENTITIES, empty_table
 from connectors.file43.layout import FILE_NAMES, LAYOUTS, source_field
 from connectors.file43.reader import ParsedFile, read_source_file
@@ -19,12 +17,6 @@ from connectors.file43.settings import File43Settings
 from connectors.file43.transform import Lineage, build_tables
 
 _WORKERS = 2  # the design target is a 2-core machine; Arrow adds its own threads inside
-
-
-def batch_id_for(files: Iterable[SourceFile]) -> str:
-    """Content hash of an extract: sha256 over the sorted 'name:sha256' lines, hex[:16]."""
-    lines = sorted(f"{f.name}:{f.sha256}" for f in files)
-    return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
 
 
 class File43Connector(Connector):
