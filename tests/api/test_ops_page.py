@@ -10,6 +10,7 @@ import base64
 import shutil
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -131,6 +132,72 @@ def test_page_content_and_filters(ops_server: OpsPage) -> None:
         assert client.get("/ops/", params={"network": "NOPE9"}).json()["detail"] == (
             "unknown_network"
         )
+
+
+def _audit_rows_after(settings: object, after: int) -> list[tuple[Any, ...]]:
+    from warehouse.storage.connection import connect
+
+    with connect(settings) as conn:  # type: ignore[arg-type]
+        return conn.execute(
+            "SELECT action, outcome, physician_licence, purpose, source_hospitals, reason "
+            "FROM audit.access_log WHERE access_id > ? ORDER BY access_id",
+            [after],
+        ).fetchall()
+
+
+def _last_audit_id(settings: object) -> int:
+    from warehouse.storage.connection import connect
+
+    with connect(settings) as conn:  # type: ignore[arg-type]
+        return int(conn.execute("SELECT max(access_id) FROM audit.access_log").fetchone()[0])
+
+
+def test_ops_logins_page_views_and_refusals_are_audited(
+    ops_server: OpsPage, api_server: Server
+) -> None:
+    """Every ops request that reads the ledger (and every ops login) is an audit row with
+    the ops actor, on the same keyed chain as the physicians' reads; an unknown username
+    and the password are request input and appear nowhere."""
+    from warehouse.audit.trail import signing_key, verify
+    from warehouse.storage.connection import connect
+
+    settings = api_server.settings
+    quarantined_code, _ = ops_server.quarantined
+    unknown_user = "nobody.here"
+    before = _last_audit_id(settings)
+    with httpx.Client(base_url=ops_server.url, timeout=60) as anonymous:
+        for username in (OPS_USER, unknown_user):
+            wrong = anonymous.post(
+                "/ops/login", data={"username": username, "password": "wrong-password-2"}
+            )
+            assert wrong.status_code == 401
+        assert anonymous.get("/ops/").status_code == 401  # nobody: counted, not a row
+    with closing(_ops_client(ops_server)) as client:
+        assert client.get("/ops/").status_code == 200
+        assert client.get("/ops/", params={"hospital": quarantined_code}).status_code == 200
+        # A 400 reads nothing and is not an audited refusal anywhere in the API
+        # (errors.AUDITED_REFUSALS); a 422 of a live session is, with its actor.
+        assert client.get("/ops/", params={"network": "NOPE9"}).status_code == 400
+        assert client.get("/ops/", params={"days": "0"}).status_code == 422
+    rows = _audit_rows_after(settings, before)
+    actor = f"ops:{OPS_USER}"
+    assert [(r[0], r[1], r[2], r[3]) for r in rows] == [
+        ("ops_login", "refused:401:invalid_credentials", actor, "ops"),
+        ("ops_login", "refused:401:invalid_credentials", None, "ops"),
+        ("ops_login", "ok", actor, "ops"),
+        ("ops_page", "ok", actor, "ops"),
+        ("ops_page", "ok", actor, "ops"),
+        ("operations_page", "refused:422:validation_error", actor, "ops"),
+    ]
+    assert rows[3][5] == "days=30" and rows[3][4] == ""
+    assert rows[4][5] == f"hospital={quarantined_code} days=30"
+    assert rows[4][4] == quarantined_code
+    written = repr(rows)
+    assert unknown_user not in written and "wrong-password" not in written
+    assert "NOPE9" not in written
+    with connect(settings) as conn:
+        result = verify(conn, signing_key(settings), settings.audit_head_sink_path)
+    assert result.ok, result.problems
 
 
 def test_page_in_chromium_under_csp(ops_server: OpsPage) -> None:

@@ -4,6 +4,10 @@ A third kind of session beside physicians and hospital admins, in the same api.s
 table (kind 'ops'), the same login throttle and argon2 hashes. Every ops route resolves its
 session with kind = 'ops'; physician routes resolve kind = 'physician' (sessions.resolve),
 so neither token opens the other's routes.
+
+The browser holds the session in the SESSION_COOKIE cookie (a page load cannot carry a
+bearer header); a bearer header works too. In the audit an ops account is "ops:<name>"
+with purpose "ops" (OpsActor.audit_fields).
 """
 
 from __future__ import annotations
@@ -11,11 +15,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from warehouse.api.config import ApiSettings
 from warehouse.api.credentials import check_secret, hash_secret, token_hash
 from warehouse.api.physicians import RegistryError
-from warehouse.api.sessions import _check_credentials, _new_session
+from warehouse.api.sessions import _check_credentials, _new_session, audit_subject
 from warehouse.api.throttle import ThrottleKey
 from warehouse.clock import storage_now
 from warehouse.storage.connection import WarehouseConnection
@@ -23,13 +28,32 @@ from warehouse.storage.connection import WarehouseConnection
 KIND = "ops"
 USERNAME_PATTERN = re.compile(r"^[a-z][a-z0-9._-]{2,63}$")
 MIN_PASSWORD_LENGTH = 12
+SESSION_COOKIE = "hl_ops"
 
 
 @dataclass(frozen=True)
-class OpsSession:
-    token_hash: str
+class OpsActor:
+    """An ops account as the audit names it (a login, refused or not, has no session yet)."""
+
     username: str
+
+    def audit_fields(self) -> dict[str, Any]:
+        return {"physician_licence": audit_subject(KIND, self.username), "purpose": KIND}
+
+
+@dataclass(frozen=True)
+class OpsSession(OpsActor):
+    token_hash: str
     expires_at: datetime
+
+
+def session_token(authorization: str, cookie: str | None) -> str | None:
+    """The ops session token of a request: a bearer header first, else the cookie."""
+    scheme, _, value = authorization.partition(" ")
+    value = value.strip()
+    if scheme.lower() == "bearer" and value:
+        return value
+    return cookie or None
 
 
 def add_ops_account(conn: WarehouseConnection, username: str, password: str) -> None:

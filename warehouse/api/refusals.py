@@ -27,7 +27,9 @@ from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.routing import Match
 
+from warehouse.api import ops_accounts
 from warehouse.api.credentials import token_hash
+from warehouse.api.sessions import audit_subject
 from warehouse.audit import trail
 from warehouse.clock import storage_now
 from warehouse.storage.connection import WarehouseConnection
@@ -38,6 +40,9 @@ log = logging.getLogger(__name__)
 # for routes added later under these tags.
 PATIENT_PATH_PREFIXES = ("/patients", "/fhir/Patient", "/citizen-app")
 PATIENT_TAGS = frozenset({"patients", "fhir", "per-visit consent"})
+# Routes that read the operations ledger (warehouse.api.routers.ops): a live ops session
+# refused there is audited with its actor too; the session may come in the ops cookie.
+LEDGER_TAG = "ops ledger"
 _PATIENT_KEY = re.compile(r"^[0-9a-f]{32}$")
 _REASON = re.compile(r"^[a-z0-9_.:-]{1,64}$")
 UNMATCHED_ROUTE = "(no route)"
@@ -61,6 +66,10 @@ def is_patient_touching(route: APIRoute) -> bool:
     )
 
 
+def is_ledger_reading(route: APIRoute) -> bool:
+    return LEDGER_TAG in (str(t) for t in route.tags)
+
+
 def patient_touching_routes(app: Any) -> list[APIRoute]:
     """Enumerated from the app at run time, so routes added later are covered."""
     return [r for r in app.routes if isinstance(r, APIRoute) and is_patient_touching(r)]
@@ -81,10 +90,11 @@ def _record(request: Request, status_code: int, reason: str) -> None:
     if mark is not None and mark.written:
         return  # the endpoint audited this request itself
     label = f"{request.method} {route.path if route else UNMATCHED_ROUTE}"
-    token = _bearer(request)
+    audited_route = route is not None and (is_patient_touching(route) or is_ledger_reading(route))
+    token = _token(request, route)
     with context.connect() as conn:
         actor = None
-        if status_code != 401 and token and route is not None and is_patient_touching(route):
+        if status_code != 401 and token and audited_route:
             actor = _actor(conn, context, token)
         with conn.transaction():
             if actor is None:
@@ -120,10 +130,12 @@ def _route(request: Request) -> tuple[APIRoute | None, dict[str, Any]]:
     return None, {}
 
 
-def _bearer(request: Request) -> str | None:
-    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
-    credentials = credentials.strip()
-    return credentials if scheme.lower() == "bearer" and credentials else None
+def _token(request: Request, route: APIRoute | None) -> str | None:
+    """The bearer token; on a ledger route also the ops session cookie."""
+    cookie = None
+    if route is not None and is_ledger_reading(route):
+        cookie = request.cookies.get(ops_accounts.SESSION_COOKIE)
+    return ops_accounts.session_token(request.headers.get("authorization", ""), cookie)
 
 
 def _actor(conn: WarehouseConnection, context: Any, token: str) -> Actor | None:
@@ -137,7 +149,7 @@ def _actor(conn: WarehouseConnection, context: Any, token: str) -> Actor | None:
         kind, subject, hospital_code = str(row[0]), row[1], row[2]
         if kind == "physician":
             return _physician(conn, context, token)
-        return Actor(f"{kind}:{subject}", hospital_code, purpose=kind)
+        return Actor(audit_subject(kind, subject), hospital_code, purpose=kind)
     return _citizen(context, token)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from warehouse.api import throttle
 from warehouse.api.config import ApiSettings
@@ -34,6 +35,15 @@ class PhysicianSession:
     hospitals: list[str]
     terms_accepted: bool
     expires_at: datetime
+
+    def audit_fields(self) -> dict[str, Any]:
+        return {"physician_licence": self.licence, "physician_hospital_code": self.hospital_code}
+
+
+def audit_subject(kind: str, subject: str) -> str:
+    """How a non-physician account appears in the audit's licence column ("ops:<name>"): a
+    licence never contains a colon, so the two cannot be mistaken for each other."""
+    return f"{kind}:{subject}"
 
 
 def login_budgets(settings: ApiSettings) -> tuple[throttle.Budget, throttle.Budget]:

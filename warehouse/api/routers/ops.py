@@ -7,6 +7,11 @@ Every route resolves the session with kind 'ops' (warehouse.api.ops_accounts): a
 or admin's token is a 401 here, and an ops token is a 401 on the patient routes. The page
 holds codes and counts only, no personal data. Filters are query parameters, validated
 (422 for a malformed value, 400 for an unknown region, network or hospital).
+
+Every ops login, refused or not, and every page view is an audit row (warehouse.api.audited)
+with the ops actor ("ops:<name>", purpose "ops"); a page view's row holds its filters (codes
+that passed validation). A refusal of a live ops session on the page (400, 422) is audited
+with that actor by warehouse.api.refusals, like a physician's on a patient route.
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Cookie, Form, HTTPException, Query, Request, status
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
-from warehouse.api import ops_accounts, ops_charts, sessions
+from warehouse.api import ops_accounts, ops_charts, refusals, sessions
+from warehouse.api.audited import AuditActor, audited
 from warehouse.api.context import ApiContext
 from warehouse.api.deps import NO_NUL, UNAUTHORIZED, Context
 from warehouse.api.routers.auth import client_address
@@ -28,7 +34,8 @@ from warehouse.pipeline import ops
 from warehouse.storage.connection import WarehouseConnection
 
 router = APIRouter(prefix="/ops", tags=["ops"])
-COOKIE = "hl_ops"
+COOKIE = ops_accounts.SESSION_COOKIE
+LOGIN_REFUSAL_STATUS = {"locked": 429, "invalid_credentials": 401}
 CSS = Path(__file__).resolve().parents[1] / "ops_static" / "ops.css"
 MAX_DAYS = 92
 
@@ -44,11 +51,7 @@ Days = Annotated[int, Query(ge=1, le=MAX_DAYS, description="Days back from the l
 
 
 def _token(request: Request, cookie: str | None) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() == "bearer" and value:
-        return value
-    return cookie or None
+    return ops_accounts.session_token(request.headers.get("authorization", ""), cookie)
 
 
 def ops_session(
@@ -125,11 +128,15 @@ def login(
                 conn, context.api, username, password, client_address(request)
             )
         except sessions.LoginRefused as refused:
+            # An unknown name is request input (perhaps a mistyped password): not recorded.
+            known = ops_accounts.ops_account_exists(conn, username)
+            _audit_login(context, conn, ops_accounts.OpsActor(username) if known else None, refused)
             if refused.code == "locked":
                 page = _login_page("Too many attempts: try again later.", 429)
                 page.headers["Retry-After"] = str(refused.retry_after or 1)
                 return page
             return _login_page("Wrong username or password.", 401)
+        _audit_login(context, conn, ops_accounts.OpsActor(username), None)
     response = RedirectResponse("/ops/", status_code=status.HTTP_303_SEE_OTHER)
     response.set_cookie(
         COOKIE,
@@ -141,6 +148,20 @@ def login(
         secure=request.url.scheme == "https",
     )
     return response
+
+
+def _audit_login(
+    context: ApiContext,
+    conn: WarehouseConnection,
+    actor: AuditActor | None,
+    refused: sessions.LoginRefused | None,
+) -> None:
+    """One audit row per ops login attempt (the rate limit on /ops bounds how many)."""
+    outcome = "ok"
+    if refused is not None:
+        outcome = f"refused:{LOGIN_REFUSAL_STATUS.get(refused.code, 401)}:{refused.code}"
+    with audited(context, conn, actor) as audit:
+        audit.record("ops_login", outcome, purpose=ops_accounts.KIND)
 
 
 @router.post(
@@ -236,6 +257,7 @@ def _filters(
 
 @router.get(
     "/",
+    tags=[refusals.LEDGER_TAG],
     response_class=HTMLResponse,
     responses={
         **UNAUTHORIZED,
@@ -256,20 +278,33 @@ def operations_page(
     network = network or None
     hospital = hospital or None
     with context.connect() as conn, context.ops_reader(conn) as ledger:
-        ops_session(conn, request, hl_ops)
+        session = ops_session(conn, request, hl_ops)
         registry = context.registry
-        codes = scope_codes(registry, region_number, network, hospital)
-        window = ops.ledger_window(ledger, days)
-        if window is None:
+        with audited(context, conn, session) as audit:
+            codes = scope_codes(registry, region_number, network, hospital)
+            audit.record(
+                "ops_page",
+                "ok",
+                source_hospitals=[hospital] if hospital else [],
+                reason=_filter_note(region_number, network, hospital, days),
+            )
+            window = ops.ledger_window(ledger, days)
+            data = None if window is None else page_data(ledger, *window, codes)
+        if window is None or data is None:
             body = '<section><p class="muted" id="empty">The ledger is empty.</p></section>'
             filters = _filters(registry, region_number, network, hospital, days)
             return _page("Operations", f"<section>{filters}</section>{body}")
         first, last = window
-        data = page_data(ledger, first, last, codes)
     return _page(
         "Operations",
         _render(context, data, first, last, region_number, network, hospital, days),
     )
+
+
+def _filter_note(region: int | None, network: str | None, hospital: str | None, days: int) -> str:
+    """The page's filters for its audit row (validated codes, never free text)."""
+    chosen = {"region": region, "network": network, "hospital": hospital, "days": days}
+    return " ".join(f"{name}={value}" for name, value in chosen.items() if value is not None)
 
 
 def _render(
