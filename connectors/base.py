@@ -162,6 +162,10 @@ class Extract:
     # Databases and FHIR servers: the window of update times this extract covers (kept on
     # the batch and any quarantine, since such a source cannot be "checked again" later).
     window: ExtractWindow | None = None
+    # What the source looked like, per file, table or resource type: the columns or fields
+    # it had, so that a change from the last loaded extract (schema drift) is noticed. Names
+    # that could be data (a file "header" that is really a data line) are never listed here.
+    source_schema: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # Records the source says were deleted since the last extract (FHIR: the manifest's
     # `deleted` Bundles), by resource type and id. raw has no delete path yet: a deletion is
     # reported here and nothing of it is loaded (docs/contract.md "Deletions").

@@ -68,6 +68,10 @@ class Hospital(BaseModel):
     # operations' ledger (ops.hospital_day) flags a lag beyond it as a breach.
     freshness_sla_days: int = Field(default=4, gt=0, strict=True)
     connector: ConnectorSettings
+    # What a change in the source's columns does (warehouse.pipeline.schema_drift): `freeze`
+    # quarantines the batch until someone looks; `evolve` loads it, records the change and
+    # raises an operations alert. A column the contract needs stops the batch either way.
+    schema_drift: Literal["freeze", "evolve"] = "freeze"
     contacts: list[Contact] = []
 
     def participates_on(self, day: date) -> bool:

@@ -61,6 +61,7 @@ class File43Connector(Connector):
                 for entity, parts in tables.items()
             },
             rejected=[line for p in parsed for line in p.rejected],
+            source_schema={p.layout.name: p.columns for p in parsed},
         )
 
     def source_field(self, source_file: str, column: str, *, vital_code: str | None = None) -> str:

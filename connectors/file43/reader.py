@@ -36,6 +36,16 @@ class ParsedFile:
     table: pa.Table  # one string column per needed source field
     source_lines: pa.Array  # int64, physical line number of each row (1-based)
     rejected: list[Reject]
+    columns: tuple[str, ...] = ()  # the file's columns, as schema_of names them
+
+
+def schema_of(names: list[str], layout: FileLayout) -> tuple[str, ...]:
+    """A file's columns for schema-drift checks: the layout's names in file order, and any
+    other column only counted (`+N other`), since a "header" may really be a data line."""
+    known = set(layout.fields)
+    listed = tuple(name for name in names if name in known)
+    others = len(names) - len(listed)
+    return (*listed, f"+{others} other") if others else listed
 
 
 @dataclass
@@ -94,7 +104,8 @@ def read_source_file(
                 f"parser found {table.num_rows} rows where {len(good_idx)} lines were expected",
                 source_file=source.name,
             )
-    return ParsedFile(layout, source, table, pa.array(good_idx + 1, pa.int64()), rejected)
+    source_lines = pa.array(good_idx + 1, pa.int64())
+    return ParsedFile(layout, source, table, source_lines, rejected, schema_of(names, layout))
 
 
 def to_utf8(raw: bytes, encoding: str, file_name: str) -> bytes:

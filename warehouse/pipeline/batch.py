@@ -38,7 +38,7 @@ from expectations.validate import reject_rate_exceeded, validate_entity
 from warehouse.clock import storage_now, to_storage
 from warehouse.consent import sender_choice
 from warehouse.hospital_registry import Hospital
-from warehouse.pipeline import landing, ops
+from warehouse.pipeline import landing, ops, schema_drift
 from warehouse.pipeline.content_hash import with_content_hash
 from warehouse.pipeline.landing import LandedBatch
 from warehouse.pipeline.load import load_batch, refresh_statistics
@@ -266,6 +266,27 @@ def _judge(summary: BatchSummary, checked: Checked, threshold: float) -> tuple[s
     )
 
 
+@dataclass(frozen=True)
+class Drift:
+    """The extract's source schema against the last loaded one, and the hospital's policy."""
+
+    schema: dict[str, tuple[str, ...]]
+    changes: list[schema_drift.SchemaChange]
+    policy: str
+
+    def verdict(self) -> tuple[str, str] | None:
+        if self.changes and self.policy == "freeze":
+            return schema_drift.REASON_CODE, schema_drift.describe(self.changes)
+        return None
+
+
+def _drift(settings: Settings, hospital: Hospital, extract: Extract) -> Drift:
+    with connect(settings) as conn:
+        previous = schema_drift.last_loaded(conn, hospital.hospital_code)
+    changes = schema_drift.compare(previous, extract.source_schema)
+    return Drift(extract.source_schema, changes, hospital.schema_drift)
+
+
 def _land(
     settings: Settings, summary: BatchSummary, batch_id: str, accepted: dict[str, pa.Table]
 ) -> LandedBatch:
@@ -287,8 +308,10 @@ def _load(
     batch_id: str,
     landed: LandedBatch,
     checked: Checked,
+    drift: Drift,
 ) -> None:
-    """One transaction: raw, the batch record, its rejects and validation documents."""
+    """One transaction: raw, the batch record, its rejects, validation documents and the
+    source's schema as loaded."""
     summary.status = "loaded"
     code, day = summary.hospital_code, summary.extract_date
     assert summary.started_at is not None
@@ -299,6 +322,10 @@ def _load(
             ops.record_batch(conn, summary, run_id)
             ops.record_rejects(conn, code, day, batch_id, checked.rejects)
             ops.record_validation(conn, code, day, checked.documents)
+            assert summary.finished_at is not None
+            schema_drift.record_loaded(
+                conn, code, day, drift.schema, drift.changes, drift.policy, summary.finished_at
+            )
         refresh_statistics(conn, landed.files)  # after commit: the planner sees the new rows
 
 
@@ -334,7 +361,8 @@ def sync_batch(
     summary.batch_id = extract.batch_id
 
     checked = _check(extract, connector, summary, settings)
-    verdict = _judge(summary, checked, threshold)
+    drift = _drift(settings, hospital, extract)
+    verdict = _judge(summary, checked, threshold) or drift.verdict()
     if verdict is not None:
         reason_code, reason = verdict
         # A critical failure says the batch is wrong as a whole: its row rejects mean nothing.
@@ -346,7 +374,7 @@ def sync_batch(
         landed = _land(settings, summary, extract.batch_id, checked.accepted)
     summary.landing_path = str(landed.directory)
     with _stage(summary, "load"):
-        _load(settings, summary, run_id, extract.batch_id, landed, checked)
+        _load(settings, summary, run_id, extract.batch_id, landed, checked, drift)
     log.info(
         "batch_loaded",
         hospital=hospital.hospital_code,

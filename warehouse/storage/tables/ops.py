@@ -35,6 +35,15 @@ OPS_DDL = [
     "ALTER TABLE ops.batch ADD COLUMN IF NOT EXISTS window_end TIMESTAMP",
     "ALTER TABLE ops.quarantine ADD COLUMN IF NOT EXISTS window_start TIMESTAMP",
     "ALTER TABLE ops.quarantine ADD COLUMN IF NOT EXISTS window_end TIMESTAMP",
+    # Schema drift (warehouse.pipeline.schema_drift): each hospital's sources as last loaded
+    # (columns: a JSON list), and every change seen, with the policy that met it.
+    """CREATE TABLE IF NOT EXISTS ops.source_schema (
+        hospital_code VARCHAR NOT NULL, source VARCHAR NOT NULL, columns VARCHAR NOT NULL,
+        extract_date DATE NOT NULL, recorded_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (hospital_code, source))""",
+    """CREATE TABLE IF NOT EXISTS ops.schema_change (
+        hospital_code VARCHAR NOT NULL, extract_date DATE NOT NULL, source VARCHAR NOT NULL,
+        change VARCHAR NOT NULL, policy VARCHAR NOT NULL, recorded_at TIMESTAMP NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS ops.validation_result (
         hospital_code VARCHAR NOT NULL, extract_date DATE NOT NULL, entity VARCHAR NOT NULL,
         document VARCHAR)""",
