@@ -8,7 +8,8 @@ One small DuckDB warehouse per module; the days are written by the pipeline's ow
   day 1  A loaded (5 of 1,000 rows rejected), B and D loaded, C missing;
   day 2  A loaded with 100 of 1,000 rejected (20x its baseline), B quarantined, C missing
          again (two days in a row; it promises its data within 1 day), D failed; the day's
-         dbt build has a failing test.
+         dbt build has a failing test; A's DRUGALLERGY file gained a column (loaded under
+         the `evolve` schema-drift policy).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email import message_from_bytes
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -36,7 +37,7 @@ from tests.support.machine import START, TEST_KEY, throwaway_pg_database
 from tests.support.uvicorn_server import free_port
 from tests.support.warehouse_batches import prepare
 from warehouse.hospital_registry import Contact, Registry
-from warehouse.pipeline import alerts, ops
+from warehouse.pipeline import alerts, ops, schema_drift
 from warehouse.pipeline.daily_run import close_day
 from warehouse.settings import LOADER_ROLE, Settings, url_for_role
 from warehouse.storage.connection import connect
@@ -44,6 +45,7 @@ from warehouse.storage.schema import setup_warehouse
 
 DAY1, DAY2, DAY3 = START, START + timedelta(days=1), START + timedelta(days=2)
 HOSPITAL_HOOK = "HOSP_A"
+NOW = datetime(2026, 11, 24, 3, 0)
 
 
 @dataclass
@@ -147,6 +149,9 @@ def _two_days(settings: Settings, registry: Registry, codes: tuple[str, ...]) ->
         ops.record_batch(conn, _batch(a, DAY2, "loaded", rejected=100), "day2")
         ops.record_batch(conn, _batch(b, DAY2, "quarantined"), "day2")
         ops.record_batch(conn, _batch(d, DAY2, "failed"), "day2")
+        # A loaded with a changed source under the `evolve` policy.
+        drift = [schema_drift.SchemaChange("DRUGALLERGY", added=("+1 other",))]
+        schema_drift.record_loaded(conn, a, DAY2, {"DRUGALLERGY": ("CID",)}, drift, "evolve", NOW)
     _close(settings, registry, DAY1)
     with connect(settings) as conn:
         ops.record_dbt_tests(
@@ -172,6 +177,7 @@ def _expected(codes: tuple[str, ...]) -> set[tuple[str, str, Any]]:
         ("missing", c, DAY2),  # the second day in a row (one day missing raises nothing)
         ("reject_rate", a, DAY2),
         ("sla_breached", c, DAY2),
+        ("schema_drift", a, DAY2),
     }
 
 
@@ -243,15 +249,16 @@ def test_the_ledger_raises_each_condition_once_and_the_sinks_receive_them(world:
     assert {status for _, _, status, _, _ in deliveries} == {"sent"}
     a_routes = {route for alert_id, route, *_ in deliveries if alert_id.split("|")[1] == a}
     assert a_routes == {"webhook:default", "email:default", f"email:{a}/0", "webhook:HOSP_A"}
-    assert len(deliveries) == 2 * len(raised) + 2
+    a_alerts = sum(1 for _, code, _ in raised if code == a)  # reject rate and schema drift
+    assert len(deliveries) == 2 * len(raised) + 2 * a_alerts
 
     ops_posts = [json.loads(body) for path, body in world.received.posts if path == "/ops"]
     assert sorted(p["alert_id"] for p in ops_posts) == sorted(by_id)
     hospital_posts = [json.loads(b) for path, b in world.received.posts if path == "/hospital-a"]
-    assert [p["condition"] for p in hospital_posts] == ["reject_rate"]
+    assert sorted(p["condition"] for p in hospital_posts) == ["reject_rate", "schema_drift"]
     recipients = [rcpt for rcpts, _ in world.received.mails for rcpt in rcpts]
     assert recipients.count("ops@example.org") == len(raised)
-    assert recipients.count(f"data-{a}@example.org") == 1
+    assert recipients.count(f"data-{a}@example.org") == a_alerts
     mail = message_from_bytes(world.received.mails[0][1])
     assert mail["Subject"].startswith("[Health Link] ")
 

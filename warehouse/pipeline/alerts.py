@@ -38,6 +38,7 @@ CONDITIONS = (
     "sla_breached",
     "dbt_test_failed",
     "run_late",
+    "schema_drift",
 )
 DEFAULT_WEBHOOK = "webhook:default"
 DEFAULT_EMAIL = "email:default"
@@ -86,7 +87,20 @@ def evaluate(conn: WarehouseConnection, day: date, settings: Settings) -> list[A
         alerts.append(Alert("sla_breached", code, day, lag_days, "lag_days", f"sla_days={sla}"))
     alerts += _reject_rate(conn, day, settings)
     alerts += _dbt_tests(conn, day)
+    alerts += _schema_drift(conn, day)
     return alerts
+
+
+def _schema_drift(conn: WarehouseConnection, day: date) -> list[Alert]:
+    """Sources loaded with changed columns under the `evolve` policy (a frozen hospital's
+    drift is a quarantine, alerted as such). The change names columns, never values."""
+    rows = conn.execute(
+        "SELECT hospital_code, count(*), string_agg(change, '; ' ORDER BY source) "
+        "FROM ops.schema_change WHERE extract_date = ? GROUP BY hospital_code "
+        "ORDER BY hospital_code",
+        [day],
+    ).fetchall()
+    return [Alert("schema_drift", code, day, int(n), "evolved", detail) for code, n, detail in rows]
 
 
 def _reject_rate(conn: WarehouseConnection, day: date, settings: Settings) -> list[Alert]:
