@@ -1,0 +1,250 @@
+"""The FHIR R4 bulk connector: a Bulk Data export (a folder, or a server's `$export`) read
+into the canonical contract.
+
+Each resource is kept once, in its latest version (`meta.lastUpdated`; on a tie the later
+line); resources the manifest's `deleted` Bundles name are left out and reported on
+`Extract.deleted`. A `layout: single` folder, or a server, is read through the day's window
+(connectors.window): a version updated outside it belongs to another day's extract.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, ClassVar, Final
+
+import orjson
+import pyarrow as pa
+
+from connectors.base import Connector, Extract, Location, Reject, batch_id_for, reject_hash
+from connectors.contract import ENTITIES, schema_for
+from connectors.fhir_bulk.export_client import download_export, previous_transaction_time
+from connectors.fhir_bulk.export_folder import Line, parse_instant, read_export, read_manifest
+from connectors.fhir_bulk.mapping import (
+    MAPPERS,
+    Context,
+    Refused,
+    Row,
+    encounter_class,
+    national_id,
+    reject_entity,
+)
+from connectors.fhir_bulk.settings import FhirBulkSettings
+from connectors.fhir_bulk.values import Unreadable, last_updated, local_date, local_moment
+from connectors.window import ExtractWindow
+
+WANTED: Final = frozenset(MAPPERS)
+# The FHIR element behind a canonical column, for reject messages (`Type.element`).
+SOURCE_FIELDS: Final[dict[str, str]] = {
+    "cid": "subject",
+    "pid": "subject",
+    "recorded_at": "meta.lastUpdated",
+    "encounter_id": "encounter",
+    "encounter_class": "encounter",
+    "service_date": "effective[x]",
+    "icd10_code": "code",
+    "procedure_code": "code",
+    "lab_code": "code",
+    "study_code": "code",
+    "vital_code": "code",
+    "drug_code": "medication[x]",
+    "vaccine_code": "vaccineCode",
+    "quantity": "quantity",
+    "value": "valueQuantity",
+    "result_value": "valueQuantity",
+    "birth_date": "birthDate",
+    "start_at": "period.start",
+    "end_at": "period.end",
+    "recorded_date": "recordedDate",
+    "study_id": "identifier",
+}
+
+
+class FhirBulkConnector(Connector):
+    kind: ClassVar[str] = "fhir_bulk"
+
+    def __init__(self, settings: FhirBulkSettings) -> None:
+        self.settings = settings
+
+    def extract_dir(self, extract_date: date) -> Path:
+        return self.settings.extract_dir(extract_date)
+
+    def window(self, extract_date: date) -> ExtractWindow | None:
+        """A day folder is the day's extract; a single export or a server has a window."""
+        if self.settings.server is None and self.settings.layout == "dated":
+            return None
+        return ExtractWindow.for_day(extract_date, self.settings.overlap_days)
+
+    def source_field(self, source_file: str, column: str) -> str:
+        resource_type = source_file.split(".", 1)[0]
+        if resource_type == "Patient" and column == "cid":
+            return "Patient.identifier"
+        return f"{resource_type}.{SOURCE_FIELDS.get(column, column)}"
+
+    def read(self, hospital_code: str, extract_dir: Path | None, extract_date: date) -> Extract:
+        folder = extract_dir or self.extract_dir(extract_date)
+        window = self.window(extract_date)
+        server = self.settings.server
+        if server is not None and read_manifest(folder) is None:
+            assert window is not None
+            since = min(
+                filter(None, [window.start_utc, previous_transaction_time(folder, extract_date)])
+            )
+            download_export(server, folder, since, WANTED)
+        _, read = read_export(folder, WANTED)
+        deleted = _deleted(read.deletions)
+        latest = [
+            line
+            for line in _latest(read.lines).values()
+            if (line.resource["resourceType"], line.resource.get("id")) not in deleted
+        ]
+        batch_id = batch_id_for(read.files)
+        # National IDs and visits come from every version held, even one outside the window
+        # (a Patient fetched because today's Condition names it); rows only from the window.
+        context = self._context(latest)
+        rows, rejected = self._rows([line for line in latest if _in_window(line, window)], context)
+        for resource_type, reject in read.unreadable:
+            entity = reject_entity({"resourceType": resource_type})
+            rejected.append(
+                Reject(entity, reject.location, None, reject.rule, reject.reason, reject.row_hash)
+            )
+        lineage = (hospital_code, extract_date, batch_id)
+        return Extract(
+            hospital_code=hospital_code,
+            extract_date=extract_date,
+            batch_id=batch_id,
+            files=read.files,
+            tables={entity: _table(entity, rows[entity], lineage) for entity in ENTITIES},
+            rejected=rejected,
+            window=window,
+            deleted=[Location.fhir(kind, key) for kind, key in sorted(deleted)],
+        )
+
+    def _context(self, lines: list[Line]) -> Context:
+        context = Context(self.settings)
+        for line in lines:
+            resource = line.resource
+            if resource["resourceType"] == "Patient":
+                context.national_ids[str(resource.get("id"))] = national_id(
+                    resource, self.settings.national_id_system
+                )
+            elif resource["resourceType"] == "Encounter":
+                try:
+                    day = local_date((resource.get("period") or {}).get("start"))
+                    visit = (encounter_class(resource), day)
+                except (Unreadable, AttributeError, TypeError):
+                    continue  # the Encounter itself is rejected; its rows get no visit
+                context.visits[str(resource.get("id"))] = visit
+        return context
+
+    def _rows(
+        self, lines: list[Line], context: Context
+    ) -> tuple[dict[str, list[tuple[Line, Row]]], list[Reject]]:
+        rows: dict[str, list[tuple[Line, Row]]] = {entity: [] for entity in ENTITIES}
+        rejected: list[Reject] = []
+        for line in lines:
+            resource = line.resource
+            try:
+                if not isinstance(resource.get("id"), str) or not resource["id"]:
+                    raise Refused("id", "resource_readable", "resource has no id")
+                for row in MAPPERS[resource["resourceType"]](resource, context):
+                    rows[row.entity].append((line, row))
+            except Refused as refused:
+                rejected.append(_reject(line, refused))
+            except (AttributeError, TypeError, KeyError):
+                # An element of the wrong shape (a string where FHIR has an object, ...).
+                rejected.append(
+                    _reject(
+                        line,
+                        Refused(
+                            "(structure)",
+                            "resource_readable",
+                            "an element does not have its FHIR R4 shape",
+                        ),
+                    )
+                )
+        return rows, rejected
+
+
+def _latest(lines: list[Line]) -> dict[tuple[str, Any], Line]:
+    """Each resource's latest version by meta.lastUpdated; a later line wins a tie."""
+    latest: dict[tuple[str, Any], Line] = {}
+    for line in lines:
+        key = (line.resource["resourceType"], line.resource.get("id"))
+        if key[1] is None:
+            key = (key[0], f"{line.file}:{line.line}")  # no id: cannot be a duplicate
+        kept = latest.get(key)
+        if kept is None or _updated(kept) <= _updated(line):
+            latest[key] = line
+    return latest
+
+
+_NEVER: Final = datetime.fromisoformat("0001-01-01T00:00:00+00:00")
+
+
+def _updated(line: Line) -> datetime:
+    return parse_instant(last_updated(line.resource)) or _NEVER
+
+
+def _in_window(line: Line, window: ExtractWindow | None) -> bool:
+    """Without a lastUpdated the version cannot be placed in time: it is kept."""
+    updated = parse_instant(last_updated(line.resource))
+    return window is None or updated is None or window.contains(updated)
+
+
+def _deleted(bundles: list[Line]) -> set[tuple[str, str]]:
+    """(type, id) of every DELETE entry of the `deleted` Bundles."""
+    deleted = set()
+    for bundle in bundles:
+        for entry in bundle.resource.get("entry") or []:
+            request = entry.get("request") or {}
+            parts = str(request.get("url", "")).rstrip("/").split("/")
+            if request.get("method") == "DELETE" and len(parts) >= 2:
+                deleted.add((parts[-2], parts[-1]))
+    return deleted
+
+
+def _reject(line: Line, refused: Refused) -> Reject:
+    resource = line.resource
+    resource_type = str(resource["resourceType"])
+    resource_id = resource.get("id")
+    location = (
+        Location.fhir(resource_type, resource_id)
+        if isinstance(resource_id, str) and resource_id
+        else Location.in_file(line.file, line.line)
+    )
+    return Reject(
+        entity=reject_entity(resource),
+        location=location,
+        field=f"{resource_type}.{refused.field}",
+        rule=refused.rule,
+        reason=refused.reason,
+        row_hash=reject_hash([orjson.dumps(resource, option=orjson.OPT_SORT_KEYS).decode()]),
+    )
+
+
+def _table(entity: str, rows: list[tuple[Line, Row]], lineage: tuple[str, date, str]) -> pa.Table:
+    hospital_code, extract_date, batch_id = lineage
+    records = []
+    for line, row in rows:
+        resource = line.resource
+        key = f"{resource['resourceType']}|{resource['id']}"
+        try:
+            recorded_at = local_moment(last_updated(resource))
+        except Unreadable:
+            recorded_at = None
+            row.invalid.append("recorded_at")
+        records.append(
+            {
+                **row,
+                "hospital_code": hospital_code,
+                "source_file": line.file,
+                "source_line": line.line,
+                "extract_date": extract_date,
+                "batch_id": batch_id,
+                "record_key": f"{key}|{row.key_suffix}" if row.key_suffix else key,
+                "recorded_at": recorded_at,
+                "invalid_fields": ",".join(row.invalid) or None,
+            }
+        )
+    return pa.Table.from_pylist(records, schema=schema_for(entity))

@@ -1,0 +1,208 @@
+"""A server's `$export`: kick-off, polling, download into the day's folder.
+
+Kick-off asks for the wanted types updated since `_since` (Prefer: respond-async); the
+status URL is polled honouring `Retry-After`; the output and deleted files are downloaded
+beside a `manifest.json` that names them by their local file names. The folder is written
+under a temporary name and renamed when complete, so a day folder with a manifest is always
+a whole export: a re-run of the day reads it again instead of asking the server (delete the
+folder to export again). The manifest's `transactionTime` is kept there, so the next day's
+`_since` can start from it (`previous_transaction_time`).
+
+Incremental exports hold only what changed, so a Condition may name a Patient or an
+Encounter the export does not hold: those are fetched by id (`Patient?_id=...`) into
+`<Type>.referenced.ndjson`, listed in the manifest like any output.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any, Final
+
+import httpx
+import orjson
+
+from connectors.base import ExtractError
+from connectors.fhir_bulk.export_folder import MANIFEST_NAME, read_manifest
+from connectors.fhir_bulk.settings import ExportServer
+from connectors.fhir_bulk.smart import AccessToken
+from connectors.fhir_bulk.values import reference_id
+
+FHIR_JSON: Final = "application/fhir+json"
+DEFAULT_RETRY_S: Final = 2.0
+MAX_RETRY_S: Final = 120.0
+REFERENCED: Final = ("Patient", "Encounter")
+_IDS_PER_SEARCH: Final = 50
+
+
+def previous_transaction_time(folder: Path, extract_date: date) -> datetime | None:
+    """transactionTime of the latest export of an earlier day beside `folder`."""
+    earlier = sorted(
+        p for p in folder.parent.glob("????-??-??") if p.name < extract_date.isoformat()
+    )
+    for day in reversed(earlier):
+        manifest = read_manifest(day) if (day / MANIFEST_NAME).is_file() else None
+        if manifest is not None and manifest.transaction_time is not None:
+            return manifest.transaction_time
+    return None
+
+
+def download_export(
+    server: ExportServer, folder: Path, since: datetime, types: Iterable[str]
+) -> None:
+    partial = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    with httpx.Client(timeout=60, headers={"Accept": FHIR_JSON}) as client:
+        try:
+            session = _Session(client, server)
+            manifest = session.export(since, sorted(types))
+            local = session.download(manifest, partial)
+            session.fetch_referenced(local, partial)
+        except httpx.HTTPError as error:
+            raise ExtractError(
+                "source_unavailable", f"bulk export failed: {type(error).__name__}"
+            ) from None
+    (partial / MANIFEST_NAME).write_bytes(orjson.dumps(local, option=orjson.OPT_INDENT_2))
+    shutil.rmtree(folder, ignore_errors=True)
+    partial.rename(folder)
+
+
+class _Session:
+    def __init__(self, client: httpx.Client, server: ExportServer) -> None:
+        self.client = client
+        self.server = server
+        self.base = str(server.base_url).rstrip("/")
+        self.token = AccessToken(client, server)
+
+    def _get(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.client.get(url, headers=self.token.header(), **kwargs)
+
+    def export(self, since: datetime, types: list[str]) -> dict[str, Any]:
+        kickoff = self._get(
+            f"{self.base}/{self.server.export_path}",
+            params={"_type": ",".join(types), "_since": _instant(since)},
+            headers={**self.token.header(), "Prefer": "respond-async"},
+        )
+        if kickoff.status_code != 202 or "Content-Location" not in kickoff.headers:
+            raise ExtractError(
+                "source_unavailable", f"$export kick-off answered HTTP {kickoff.status_code}"
+            )
+        return self._poll(kickoff.headers["Content-Location"])
+
+    def _poll(self, status_url: str) -> dict[str, Any]:
+        deadline = time.monotonic() + self.server.timeout_s
+        while True:
+            status = self._get(status_url)
+            if status.status_code == 200:
+                manifest: dict[str, Any] = status.json()
+                return manifest
+            if status.status_code != 202:
+                raise ExtractError(
+                    "source_unavailable", f"$export status answered HTTP {status.status_code}"
+                )
+            wait = _retry_after(status.headers.get("Retry-After"))
+            if time.monotonic() + wait > deadline:
+                raise ExtractError(
+                    "source_unavailable",
+                    f"$export not complete within {self.server.timeout_s:.0f} s",
+                )
+            time.sleep(wait)
+
+    def download(self, manifest: dict[str, Any], into: Path) -> dict[str, Any]:
+        """Every output and deleted file, saved under a local name; the manifest naming them."""
+        local = {k: v for k, v in manifest.items() if k not in ("output", "deleted", "error")}
+        for part in ("output", "deleted"):
+            local[part] = []
+            for number, entry in enumerate(manifest.get(part) or []):
+                prefix = "deleted." if part == "deleted" else ""
+                name = f"{prefix}{entry['type']}.{number:03d}.ndjson"
+                self._save(entry["url"], into / name, manifest.get("requiresAccessToken", True))
+                local[part].append({"type": entry["type"], "url": name})
+        return local
+
+    def _save(self, url: str, path: Path, with_token: bool) -> None:
+        headers = {**self.token.header(), "Accept": "application/fhir+ndjson"}
+        if not with_token:
+            headers.pop("Authorization")
+        with self.client.stream("GET", url, headers=headers) as response:
+            if response.status_code != 200:
+                raise ExtractError(
+                    "source_unavailable",
+                    f"export file download answered HTTP {response.status_code}",
+                    source_file=path.name,
+                )
+            with path.open("wb") as handle:
+                for chunk in response.iter_bytes():
+                    handle.write(chunk)
+
+    def fetch_referenced(self, manifest: dict[str, Any], folder: Path) -> None:
+        """Patients and Encounters the exported resources name but the export lacks."""
+        held: dict[str, set[str]] = {kind: set() for kind in REFERENCED}
+        named: dict[str, set[str]] = {kind: set() for kind in REFERENCED}
+        for entry in manifest["output"]:
+            for text in (folder / entry["url"]).read_bytes().splitlines():
+                if not text.strip():
+                    continue
+                resource = orjson.loads(text)
+                if resource.get("resourceType") in held:
+                    held[resource["resourceType"]].add(resource.get("id"))
+                for element in ("subject", "patient", "encounter"):
+                    for kind in REFERENCED:
+                        found = reference_id(resource.get(element), kind)
+                        if found:
+                            named[kind].add(found)
+        for kind in REFERENCED:
+            missing = sorted(named[kind] - held[kind])
+            if missing:
+                name = f"{kind}.referenced.ndjson"
+                self._search_by_id(kind, missing, folder / name)
+                manifest["output"].append({"type": kind, "url": name})
+
+    def _search_by_id(self, kind: str, ids: list[str], path: Path) -> None:
+        with path.open("wb") as handle:
+            for start in range(0, len(ids), _IDS_PER_SEARCH):
+                chunk = ids[start : start + _IDS_PER_SEARCH]
+                url: str | None = f"{self.base}/{kind}"
+                params: dict[str, str] | None = {"_id": ",".join(chunk), "_count": str(len(chunk))}
+                while url:
+                    response = self._get(url, params=params)
+                    if response.status_code != 200:
+                        raise ExtractError(
+                            "source_unavailable",
+                            f"{kind} search answered HTTP {response.status_code}",
+                        )
+                    bundle = response.json()
+                    for entry in bundle.get("entry") or []:
+                        handle.write(orjson.dumps(entry["resource"]) + b"\n")
+                    url = next(
+                        (
+                            link["url"]
+                            for link in bundle.get("link") or []
+                            if link.get("relation") == "next"
+                        ),
+                        None,
+                    )
+                    params = None
+
+
+def _instant(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _retry_after(value: str | None) -> float:
+    """Seconds to wait: `Retry-After` as seconds or an HTTP date, bounded."""
+    if not value:
+        return DEFAULT_RETRY_S
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds()
+        except (TypeError, ValueError):
+            seconds = DEFAULT_RETRY_S
+    return min(max(seconds, 0.0), MAX_RETRY_S)

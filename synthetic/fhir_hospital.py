@@ -1,0 +1,149 @@
+"""A FHIR hospital for the demo and the tests: the Synthea Bulk Data sample with Thai IDs.
+
+The sample (`../shared/data/fhir-bulk-10`, SOURCE.md there) carries US identifiers. The
+copy gives every Patient a synthetic valid Thai national ID under THAI_ID_SYSTEM (the
+identifier system the hospital's YAML names) and drops the US SSN, licence and passport
+identifiers; every other line is copied byte for byte. Its clinical codes stay SNOMED CT,
+RxNorm and CVX, which the contract's code columns do not take: those rows are loaded as
+rejects until the code mapping knows them, so the demo hospital's reject threshold is 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Final
+
+import numpy as np
+import orjson
+
+from synthetic.hospitals import _dump
+from synthetic.patients import unique_cids
+
+FHIR_SAMPLE: Final = Path(__file__).resolve().parents[2] / "shared" / "data" / "fhir-bulk-10"
+# The Thai Core IG's national ID system.
+THAI_ID_SYSTEM: Final = "https://terms.sil-th.org/id/th-cid"
+_US_IDENTIFIERS: Final = frozenset(
+    {"http://hl7.org/fhir/sid/us-ssn", "urn:oid:2.16.840.1.113883.4.3.25"}
+)
+REGISTRATION_COLUMNS: Final = (
+    "cid,birth_date,registered_at,status,sender_scope,sender_networks,sender_hospitals,"
+    "sensitive_allowed,verification_method,verified_at"
+)
+
+
+@dataclass(frozen=True)
+class ThaiPatient:
+    patient_id: str  # the FHIR Patient id
+    cid: str
+    birth_date: date
+    deceased: bool
+
+
+def thai_export_copy(source: Path, out: Path, seed: int = 13) -> list[ThaiPatient]:
+    """Copy the export folder `source` to `out`, Patients carrying synthetic Thai IDs."""
+    out.mkdir(parents=True, exist_ok=True)
+    patient_files = sorted(source.glob("Patient*.ndjson"))
+    lines = [line for f in patient_files for line in f.read_bytes().splitlines() if line.strip()]
+    cids = unique_cids(np.random.default_rng(seed), len(lines), thai_cards_only=True)
+    by_id: dict[str, str] = {}
+    patients = []
+    for line, cid in zip(lines, cids, strict=True):
+        resource = orjson.loads(line)
+        by_id[resource["id"]] = str(cid)
+        patients.append(
+            ThaiPatient(
+                resource["id"],
+                str(cid),
+                date.fromisoformat(resource["birthDate"]),
+                "deceasedDateTime" in resource or bool(resource.get("deceasedBoolean")),
+            )
+        )
+    for path in sorted(source.iterdir()):
+        if path.suffix != ".ndjson" and path.name != "manifest.json":
+            continue
+        if path in patient_files:
+            rewritten = [_with_thai_id(line, by_id) for line in path.read_bytes().splitlines()]
+            (out / path.name).write_bytes(b"".join(line + b"\n" for line in rewritten))
+        else:
+            (out / path.name).write_bytes(path.read_bytes())
+    return patients
+
+
+def _with_thai_id(line: bytes, cids: dict[str, str]) -> bytes:
+    if not line.strip():
+        return line
+    resource = orjson.loads(line)
+    kept = [i for i in resource.get("identifier", []) if i.get("system") not in _US_IDENTIFIERS]
+    kept.append({"system": THAI_ID_SYSTEM, "value": cids[resource["id"]]})
+    resource["identifier"] = kept
+    return orjson.dumps(resource)
+
+
+@dataclass(frozen=True)
+class FhirHospital:
+    hospital_code: str
+    yaml_path: Path
+    export_dir: Path  # the extract date's folder
+    patients: list[ThaiPatient]
+
+
+def demo_fhir_hospital(
+    out_dir: Path,
+    extract_date: date,
+    *,
+    hospital_code: str = "10999",
+    network: str,
+    health_region: int = 13,
+    participating_since: date | None = None,
+    source: Path = FHIR_SAMPLE,
+) -> FhirHospital:
+    """A `fhir_bulk` hospital beside a generated dataset (`healthlink generate --out`):
+    `registry/hospitals/<code>.yml`, the export under `fhir/<code>/<extract_date>/`, and
+    registrations (ALL hospitals) of its living adult patients appended to
+    `consent/registrations.csv`. `network` must be one of `registry/networks.yml`."""
+    export_dir = out_dir / "fhir" / hospital_code / extract_date.isoformat()
+    patients = thai_export_copy(source, export_dir)
+    yaml_path = out_dir / "registry" / "hospitals" / f"{hospital_code}.yml"
+    yaml_path.parent.mkdir(parents=True, exist_ok=True)
+    _dump(
+        yaml_path,
+        {
+            "hospital_code": hospital_code,
+            "name": "Synthea FHIR demo hospital",
+            "network": network,
+            "health_region": health_region,
+            "participating_since": participating_since or extract_date - timedelta(days=30),
+            "schedule": "0 2 * * *",
+            # SNOMED CT / RxNorm / CVX rows are rejects until the code mapping knows them.
+            "reject_threshold": 1.0,
+            "connector": {
+                "kind": "fhir_bulk",
+                "path": f"../../fhir/{hospital_code}",
+                "layout": "dated",
+                "national_id_system": THAI_ID_SYSTEM,
+            },
+            "contacts": [{"name": f"Data team {hospital_code}", "role": "data_engineer"}],
+        },
+    )
+    _append_registrations(out_dir / "consent" / "registrations.csv", patients, extract_date)
+    return FhirHospital(hospital_code, yaml_path, export_dir, patients)
+
+
+def _append_registrations(path: Path, patients: list[ThaiPatient], day: date) -> None:
+    """Living adults register for ALL hospitals, verified an hour before, a week before `day`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    registered = datetime.combine(day - timedelta(days=7), datetime.min.time())
+    verified = registered - timedelta(hours=1)
+    adults = [
+        p for p in patients if not p.deceased and p.birth_date <= day.replace(year=day.year - 18)
+    ]
+    lines = [
+        f"{p.cid},{p.birth_date.isoformat()},{registered.isoformat()},active,ALL,,,false,"
+        f"thaid,{verified.isoformat()}"
+        for p in adults
+    ]
+    header = "" if path.is_file() else REGISTRATION_COLUMNS + "\n"
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(header + "".join(line + "\n" for line in lines))
