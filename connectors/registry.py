@@ -14,14 +14,16 @@ from pydantic import Field, TypeAdapter
 from connectors.base import Connector
 from connectors.fhir_bulk import FhirBulkConnector, FhirBulkSettings
 from connectors.file43 import File43Connector, File43Settings
+from connectors.hosxp import HosxpConnector, HosxpSettings
 
 CONNECTORS: Final[dict[str, type[Connector]]] = {
     "file43": File43Connector,
+    "hosxp": HosxpConnector,
     "fhir_bulk": FhirBulkConnector,
 }
 
 # Every kind's settings model; a new kind adds its model here and its class to CONNECTORS.
-AnyConnectorSettings = File43Settings | FhirBulkSettings
+AnyConnectorSettings = File43Settings | FhirBulkSettings | HosxpSettings
 # Discriminated on `kind`; a Union so that further kinds slot in beside File43Settings.
 ConnectorSettings = Annotated[Union[AnyConnectorSettings], Field(discriminator="kind")]  # noqa: UP007
 

@@ -9,6 +9,8 @@ import pytest
 
 from connectors.file43 import File43Connector, File43Settings
 from tests.support.file43_extracts import EXTRACT_DATE, HOSPITAL, Row, write_extract
+from tests.support.hosxp_database import hosxp_hospital
+from tests.support.machine import START
 
 
 @pytest.fixture
@@ -30,3 +32,10 @@ def read_extract(tmp_path: Path):
         return File43Connector(settings).read(HOSPITAL, folder, EXTRACT_DATE)
 
     return _read
+
+
+@pytest.fixture
+def hosxp(tmp_path: Path):
+    """A synthetic HOSxP hospital (START and the 2 days after) in a throwaway MariaDB database."""
+    with hosxp_hospital(tmp_path, START) as hospital:
+        yield hospital

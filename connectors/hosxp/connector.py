@@ -1,0 +1,197 @@
+"""The HOSxP connector: a hospital's HOSxP database (MySQL/MariaDB) read over the MySQL
+protocol, the day's window of changed rows mapped onto the canonical contract."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, ClassVar, Final
+
+import pyarrow as pa
+
+from connectors.base import (
+    Connector,
+    Extract,
+    ExtractError,
+    Location,
+    Reject,
+    SourceFile,
+    batch_id_for,
+    reject_hash,
+)
+from connectors.contract import ENTITIES, empty_table, schema_for
+from connectors.hosxp.clinical import (
+    ADMISSION_DIAGNOSES,
+    ADMISSION_OPERATIONS,
+    DISPENSING,
+    EMERGENCY_PROCEDURES,
+    VISIT_DIAGNOSES,
+    VISIT_OPERATIONS,
+)
+from connectors.hosxp.credentials import load_credentials
+from connectors.hosxp.query import Canonical, Query, SourceRow
+from connectors.hosxp.results import ALLERGIES, IMAGING, IMMUNIZATIONS, LAB_RESULTS
+from connectors.hosxp.settings import HosxpSettings
+from connectors.hosxp.source import HosxpSource, open_source
+from connectors.hosxp.visits import ADMISSION, PATIENT, VISIT, VITAL_SIGNS
+from connectors.window import ExtractWindow
+
+QUERIES: Final[tuple[Query, ...]] = (
+    PATIENT,
+    VISIT,
+    ADMISSION,
+    VITAL_SIGNS,
+    VISIT_DIAGNOSES,
+    ADMISSION_DIAGNOSES,
+    DISPENSING,
+    EMERGENCY_PROCEDURES,
+    VISIT_OPERATIONS,
+    ADMISSION_OPERATIONS,
+    LAB_RESULTS,
+    IMMUNIZATIONS,
+    ALLERGIES,
+    IMAGING,
+)
+_BY_TABLE: Final = {query.table: query for query in QUERIES}
+# A row that could not be read at the source (a date that does not exist): the database's
+# counterpart of a 43-file line that cannot be split (docs/contract.md "Rejects").
+ROW_READABLE: Final = "row_readable"
+
+
+@dataclass
+class _TableRead:
+    """What one query read: canonical rows, rejects and the hash of the rows as sent."""
+
+    query: Query
+    rows: list[Canonical] = field(default_factory=list)
+    rejected: list[Reject] = field(default_factory=list)
+    digest: Any = field(default_factory=hashlib.sha256)
+    size: int = 0
+
+    @property
+    def source(self) -> SourceFile:
+        return SourceFile(self.query.table, self.digest.hexdigest(), self.size)
+
+
+class HosxpConnector(Connector):
+    kind: ClassVar[str] = "hosxp"
+
+    def __init__(self, settings: HosxpSettings) -> None:
+        self.settings = settings
+
+    def window(self, extract_date: date) -> ExtractWindow:
+        return ExtractWindow.for_day(extract_date, self.settings.overlap_days)
+
+    def read(self, hospital_code: str, extract_dir: Path | None, extract_date: date) -> Extract:
+        window = self.window(extract_date)
+        credentials = load_credentials(self.settings)
+        with open_source(credentials, self.settings.database) as source:
+            present = source.columns()
+            queries = self._queries_the_schema_serves(present)
+            reads = [self._read_table(source, query, window) for query in queries]
+        files = [read.source for read in reads]
+        batch_id = batch_id_for(files)
+        lineage = {
+            "hospital_code": hospital_code,
+            "extract_date": extract_date,
+            "batch_id": batch_id,
+        }
+        pieces: dict[str, list[pa.Table]] = {entity: [] for entity in ENTITIES}
+        for read in reads:
+            rows = [{**row, **lineage} for row in read.rows]
+            pieces[read.query.entity].append(
+                pa.Table.from_pylist(rows, schema=schema_for(read.query.entity))
+            )
+        return Extract(
+            hospital_code=hospital_code,
+            extract_date=extract_date,
+            batch_id=batch_id,
+            files=files,
+            tables={
+                entity: pa.concat_tables(parts) if parts else empty_table(entity)
+                for entity, parts in pieces.items()
+            },
+            rejected=[reject for read in reads for reject in read.rejected],
+            window=window,
+            source_schema={
+                table: tuple(sorted(present[table])) for query in queries for table in query.needs
+            },
+        )
+
+    def source_field(self, source_file: str, column: str) -> str:
+        """The HOSxP `table.column` a canonical column of a row from `source_file` came from."""
+        return _BY_TABLE[source_file].fields[column]
+
+    def _queries_the_schema_serves(self, present: dict[str, set[str]]) -> list[Query]:
+        """The queries to run; a table or column the contract needs and the schema lacks
+        quarantines the batch, naming it (an optional table, imaging, is skipped instead)."""
+        serving = []
+        for query in QUERIES:
+            missing_tables = [table for table in query.needs if table not in present]
+            if missing_tables and query.optional:
+                continue
+            if missing_tables:
+                raise ExtractError(
+                    "missing_table",
+                    f"HOSxP table not found (needed for {query.entity})",
+                    source_file=missing_tables[0],
+                )
+            for table, columns in query.needs.items():
+                missing = sorted(columns - present[table])
+                if missing:
+                    raise ExtractError(
+                        "missing_column",
+                        f"HOSxP column not found (needed for {query.entity})",
+                        source_file=table,
+                        field=missing[0],
+                    )
+            serving.append(query)
+        return serving
+
+    def _read_table(self, source: HosxpSource, query: Query, window: ExtractWindow) -> _TableRead:
+        read = _TableRead(query)
+        for ordinal, values in enumerate(source.rows(query.sql, window), start=1):
+            line = _hash_line(values.values())
+            read.digest.update(line)
+            read.size += len(line)
+            row = SourceRow(query, values)
+            built = query.build(row)
+            if row.unreadable:
+                read.rejected.append(_unreadable_row(query, row))
+                continue
+            # source_line: the row's place in the table's read, ordered by primary key.
+            read.rows.extend(
+                {**canonical, "source_file": query.table, "source_line": ordinal}
+                for canonical in built
+            )
+        return read
+
+
+def _hash_line(values: Iterable[object]) -> bytes:
+    """A row as hashed into the batch id: its values' text, one row per line."""
+    return ("\x1f".join(_text(value) for value in values) + "\n").encode("utf-8")
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return "\x00"
+    if isinstance(value, bytes | bytearray):
+        return value.hex()
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def _unreadable_row(query: Query, row: SourceRow) -> Reject:
+    column = row.unreadable[0]
+    return Reject(
+        entity=query.entity,
+        location=Location.in_table(query.table, row.primary_key),
+        field=query.origins.get(column, column),
+        rule=ROW_READABLE,
+        reason=f"{column} could not be read (a date or time that does not exist, or not a number)",
+        row_hash=reject_hash(row.values.values()),
+    )
