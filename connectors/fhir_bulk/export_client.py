@@ -57,16 +57,20 @@ def download_export(
     partial = folder.with_name(folder.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
-    with httpx.Client(timeout=60, headers={"Accept": FHIR_JSON}) as client:
-        try:
+    try:
+        with httpx.Client(timeout=60, headers={"Accept": FHIR_JSON}) as client:
             session = _Session(client, server)
             manifest = session.export(since, sorted(types))
             local = session.download(manifest, partial)
             session.fetch_referenced(local, partial)
-        except httpx.HTTPError as error:
-            raise ExtractError(
-                "source_unavailable", f"bulk export failed: {type(error).__name__}"
-            ) from None
+    except httpx.HTTPError as error:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise ExtractError(
+            "source_unavailable", f"bulk export failed: {type(error).__name__}"
+        ) from None
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)  # never a half export that looks whole
+        raise
     (partial / MANIFEST_NAME).write_bytes(orjson.dumps(local, option=orjson.OPT_INDENT_2))
     shutil.rmtree(folder, ignore_errors=True)
     partial.rename(folder)
@@ -79,14 +83,18 @@ class _Session:
         self.base = str(server.base_url).rstrip("/")
         self.token = AccessToken(client, server)
 
-    def _get(self, url: str, **kwargs: Any) -> httpx.Response:
-        return self.client.get(url, headers=self.token.header(), **kwargs)
+    def _get(
+        self, url: str, params: dict[str, str] | None = None, headers: dict[str, str] | None = None
+    ) -> httpx.Response:
+        return self.client.get(
+            url, params=params, headers={**self.token.header(), **(headers or {})}
+        )
 
     def export(self, since: datetime, types: list[str]) -> dict[str, Any]:
         kickoff = self._get(
             f"{self.base}/{self.server.export_path}",
             params={"_type": ",".join(types), "_since": _instant(since)},
-            headers={**self.token.header(), "Prefer": "respond-async"},
+            headers={"Prefer": "respond-async"},
         )
         if kickoff.status_code != 202 or "Content-Location" not in kickoff.headers:
             raise ExtractError(
