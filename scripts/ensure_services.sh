@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Services the test suite needs: the machine's PostgreSQL and Redis (started if down), and Debian's
+# Services the test suite needs: the machine's PostgreSQL, MariaDB and Redis (started if down), and Debian's
 # chromium for the browser tests (installed if missing). Never downloads a browser build.
 set -euo pipefail
 if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
@@ -7,6 +7,13 @@ if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
     pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
     for _ in $(seq 1 30); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 1; done
   fi
+fi
+# MariaDB, the HOSxP connector's source in tests/connectors/test_hosxp_*.py (those tests fail,
+# never skip, when it does not answer). `mysqladmin ping` answers even without a login.
+mariadb_up() { mysqladmin --protocol=tcp -h 127.0.0.1 -P 3306 -u root ping >/dev/null 2>&1; }
+if command -v mysqladmin >/dev/null && ! mariadb_up && [ -x /etc/init.d/mariadb ]; then
+  /etc/init.d/mariadb start >/dev/null 2>&1 || true
+  for _ in $(seq 1 30); do mariadb_up && break; sleep 1; done
 fi
 # Redis, the CeleryExecutor's broker in tests/dags/test_celery_executor.py (make test-long):
 # a throwaway broker, so no persistence (no RDB snapshots, no append-only file).
