@@ -127,12 +127,13 @@ class SourceRow:
             self._zero_or_unreadable(column, value)
             return None
         clock = self.values.get(time_column) if time_column else None
+        if clock is None:
+            return datetime.combine(value, time.min)
+        # MariaDB's TIME spans -838 to 838 hours; a time of day lies in [0, 24 h).
         if isinstance(clock, timedelta) and timedelta(0) <= clock < timedelta(days=1):
             return datetime.combine(value, time.min) + clock
-        if clock is not None and not isinstance(clock, timedelta):
-            self._unreadable(str(time_column))
-            return None
-        return datetime.combine(value, time.min)
+        self._unreadable(str(time_column))
+        return None
 
     def number(self, column: str) -> float | None:
         value = self.values[column]

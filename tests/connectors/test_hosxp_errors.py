@@ -133,3 +133,12 @@ def test_the_yaml_never_holds_credentials() -> None:
         parse_settings({"kind": "hosxp", "database": "hosxp"})  # no credentials source named
     with pytest.raises(ValidationError):
         parse_settings({**block, "secrets_file": "/etc/hosxp.json", "secrets_key": "x"})
+
+
+def test_a_time_beyond_the_day_rejects_the_row(hosxp: HosxpHospital) -> None:
+    visit = hosxp.world.rows["ovst"][1]["vn"]
+    hosxp.execute("UPDATE ovst SET vsttime = '25:10:00' WHERE vn = %s", (visit,))
+    extract = hosxp.connector().read(HOSPITAL, None, DAY)
+    [reject] = [r for r in extract.rejected if r.location.source == "ovst"]
+    assert (reject.location.key, reject.field) == (visit, "ovst.vsttime")
+    assert "25:10" not in reject.reason
