@@ -1,9 +1,9 @@
 """Operations accounts: the operations page only (the ledger's codes and counts).
 
-A third kind of session beside physicians and hospital admins, in the same api.session
-table (kind 'ops'), the same login throttle and argon2 hashes. Every ops route resolves its
-session with kind = 'ops'; physician routes resolve kind = 'physician' (sessions.resolve),
-so neither token opens the other's routes.
+A third kind of account beside physicians and hospital admins (sessions.OPS): the same
+api.session table, login throttle and argon2 hashes, through sessions.AccountKind. Every ops
+route resolves its session as kind 'ops'; physician routes resolve kind 'physician'
+(sessions.resolve), so neither token opens the other's routes.
 
 The browser holds the session in the SESSION_COOKIE cookie (a page load cannot carry a
 bearer header); a bearer header works too. In the audit an ops account is "ops:<name>"
@@ -18,14 +18,13 @@ from datetime import datetime
 from typing import Any
 
 from warehouse.api.config import ApiSettings
-from warehouse.api.credentials import check_secret, hash_secret, token_hash
+from warehouse.api.credentials import check_secret, hash_secret
 from warehouse.api.physicians import RegistryError
-from warehouse.api.sessions import _check_credentials, _new_session, audit_subject
-from warehouse.api.throttle import ThrottleKey
+from warehouse.api.sessions import OPS
 from warehouse.clock import storage_now
 from warehouse.storage.connection import WarehouseConnection
 
-KIND = "ops"
+KIND = OPS.name
 USERNAME_PATTERN = re.compile(r"^[a-z][a-z0-9._-]{2,63}$")
 MIN_PASSWORD_LENGTH = 12
 SESSION_COOKIE = "hl_ops"
@@ -38,7 +37,7 @@ class OpsActor:
     username: str
 
     def audit_fields(self) -> dict[str, Any]:
-        return {"physician_licence": audit_subject(KIND, self.username), "purpose": KIND}
+        return {"physician_licence": OPS.audit_subject(self.username), "purpose": KIND}
 
 
 @dataclass(frozen=True)
@@ -74,33 +73,40 @@ def ops_account_exists(conn: WarehouseConnection, username: str) -> bool:
     return row is not None
 
 
-def ops_login(
+def authenticate_ops(
     conn: WarehouseConnection, settings: ApiSettings, username: str, password: str, address: str
-) -> str:
-    """A new ops session token, or sessions.LoginRefused; throttled like every login."""
+) -> None:
+    """Right username and password, or sessions.LoginRefused; throttled like every login
+    (the attempt's slot commits at once: call it outside a transaction)."""
     row = conn.execute(
         "SELECT password_hash FROM api.ops_account WHERE username = ?", [username]
     ).fetchone()
-    key = ThrottleKey(KIND, username, address)
-    _check_credentials(conn, settings, key, lambda: check_secret(row[0] if row else None, password))
-    return _new_session(conn, settings, KIND, username, None)
+    OPS.authenticate(
+        conn, settings, username, address, lambda: check_secret(row[0] if row else None, password)
+    )
+
+
+def open_ops_session(conn: WarehouseConnection, settings: ApiSettings, username: str) -> str:
+    return OPS.open_session(conn, settings, username)
+
+
+def ops_login(
+    conn: WarehouseConnection, settings: ApiSettings, username: str, password: str, address: str
+) -> str:
+    """A new ops session token, or sessions.LoginRefused."""
+    authenticate_ops(conn, settings, username, password, address)
+    return open_ops_session(conn, settings, username)
 
 
 def resolve_ops(conn: WarehouseConnection, token: str) -> OpsSession | None:
     """The live ops session of an existing ops account, or None."""
-    row = conn.execute(
-        "SELECT s.token_hash, s.subject, s.expires_at FROM api.session AS s "
-        "JOIN api.ops_account AS a ON a.username = s.subject "
-        "WHERE s.token_hash = ? AND s.kind = 'ops' AND s.ended_at IS NULL AND s.expires_at > ?",
-        [token_hash(token), storage_now()],
-    ).fetchone()
-    if row is None:
+    session = OPS.live_session(conn, token)
+    if session is None or not ops_account_exists(conn, session.subject):
         return None
-    return OpsSession(token_hash=row[0], username=row[1], expires_at=row[2])
+    return OpsSession(
+        token_hash=session.token_hash, username=session.subject, expires_at=session.expires_at
+    )
 
 
 def ops_logout(conn: WarehouseConnection, session: OpsSession) -> None:
-    conn.execute(
-        "UPDATE api.session SET ended_at = ?, ended_reason = 'logout' WHERE token_hash = ?",
-        [storage_now(), session.token_hash],
-    )
+    OPS.end_session(conn, session.token_hash)

@@ -29,7 +29,7 @@ from starlette.routing import Match
 
 from warehouse.api import ops_accounts
 from warehouse.api.credentials import token_hash
-from warehouse.api.sessions import audit_subject
+from warehouse.api.sessions import KINDS, resolve
 from warehouse.audit import trail
 from warehouse.clock import storage_now
 from warehouse.storage.connection import WarehouseConnection
@@ -149,13 +149,14 @@ def _actor(conn: WarehouseConnection, context: Any, token: str) -> Actor | None:
         kind, subject, hospital_code = str(row[0]), row[1], row[2]
         if kind == "physician":
             return _physician(conn, context, token)
-        return Actor(audit_subject(kind, subject), hospital_code, purpose=kind)
+        account = KINDS.get(kind)
+        if account is None:
+            return None
+        return Actor(account.audit_subject(subject), hospital_code, purpose=kind)
     return _citizen(context, token)
 
 
 def _physician(conn: WarehouseConnection, context: Any, token: str) -> Actor | None:
-    from warehouse.api.sessions import resolve
-
     session = resolve(conn, token, context.api.terms_version)
     if session is None:  # suspended or otherwise not live: unauthenticated
         return None

@@ -40,12 +40,6 @@ class PhysicianSession:
         return {"physician_licence": self.licence, "physician_hospital_code": self.hospital_code}
 
 
-def audit_subject(kind: str, subject: str) -> str:
-    """How a non-physician account appears in the audit's licence column ("ops:<name>"): a
-    licence never contains a colon, so the two cannot be mistaken for each other."""
-    return f"{kind}:{subject}"
-
-
 def login_budgets(settings: ApiSettings) -> tuple[throttle.Budget, throttle.Budget]:
     """Per licence (or admin name) and address; per address across all of them."""
     first = timedelta(minutes=settings.lockout_first_minutes)
@@ -56,46 +50,98 @@ def login_budgets(settings: ApiSettings) -> tuple[throttle.Budget, throttle.Budg
     )
 
 
-def _check_credentials(
-    conn: WarehouseConnection,
-    settings: ApiSettings,
-    key: throttle.ThrottleKey,
-    check: Callable[[], bool],
-) -> None:
-    """Take the attempt's slots (atomic, committed) BEFORE the slow check; run the check
-    only within budget. Right credentials reset the key; wrong ones keep their slot."""
-    subject_budget, address_budget = login_budgets(settings)
-    try:
-        throttle.admit(conn, key, subject_budget, address_budget, storage_now())
-    except throttle.Throttled as throttled:
-        raise LoginRefused("locked", throttled.retry_after) from None
-    if not check():
-        raise LoginRefused("invalid_credentials")
-    throttle.succeeded(conn, key, storage_now())
+@dataclass(frozen=True)
+class LiveSession:
+    """A session that has not ended or expired (who it is and, for some kinds, where)."""
+
+    token_hash: str
+    subject: str
+    hospital_code: str | None
+    expires_at: datetime
 
 
-def _new_session(
-    conn: WarehouseConnection,
-    settings: ApiSettings,
-    kind: str,
-    subject: str,
-    hospital_code: str | None,
-) -> str:
-    token = new_token()
-    now = storage_now()
-    conn.execute(
-        "INSERT INTO api.session (token_hash, kind, subject, hospital_code, created_at, "
-        "expires_at) VALUES (?, ?, ?, ?, ?, ?)",
-        [
-            token_hash(token),
-            kind,
-            subject,
-            hospital_code,
-            now,
-            now + timedelta(minutes=settings.token_ttl_minutes),
-        ],
-    )
-    return token
+@dataclass(frozen=True)
+class AccountKind:
+    """One kind of account (physician, hospital admin, operations): the one home of the
+    login and session steps they share. The name is api.session.kind, the throttle's
+    namespace and the audit's prefix ("ops:<name>"), so one kind's token or lock never
+    counts for another."""
+
+    name: str
+
+    def authenticate(
+        self,
+        conn: WarehouseConnection,
+        settings: ApiSettings,
+        subject: str,
+        address: str,
+        check: Callable[[], bool],
+    ) -> None:
+        """Take the attempt's slots (atomic, committed) BEFORE the slow check; run the check
+        only within budget. Right credentials reset the key; wrong ones keep their slot.
+        Raises LoginRefused (locked / invalid_credentials)."""
+        key = throttle.ThrottleKey(self.name, subject, address)
+        subject_budget, address_budget = login_budgets(settings)
+        try:
+            throttle.admit(conn, key, subject_budget, address_budget, storage_now())
+        except throttle.Throttled as throttled:
+            raise LoginRefused("locked", throttled.retry_after) from None
+        if not check():
+            raise LoginRefused("invalid_credentials")
+        throttle.succeeded(conn, key, storage_now())
+
+    def open_session(
+        self,
+        conn: WarehouseConnection,
+        settings: ApiSettings,
+        subject: str,
+        hospital_code: str | None = None,
+    ) -> str:
+        """A new session token (only its hash is stored), valid for the token TTL."""
+        token = new_token()
+        now = storage_now()
+        conn.execute(
+            "INSERT INTO api.session (token_hash, kind, subject, hospital_code, created_at, "
+            "expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                token_hash(token),
+                self.name,
+                subject,
+                hospital_code,
+                now,
+                now + timedelta(minutes=settings.token_ttl_minutes),
+            ],
+        )
+        return token
+
+    def live_session(self, conn: WarehouseConnection, token: str) -> LiveSession | None:
+        """The session of this kind behind `token`, if it has not ended or expired."""
+        row = conn.execute(
+            "SELECT token_hash, subject, hospital_code, expires_at FROM api.session "
+            "WHERE token_hash = ? AND kind = ? AND ended_at IS NULL AND expires_at > ?",
+            [token_hash(token), self.name, storage_now()],
+        ).fetchone()
+        return None if row is None else LiveSession(str(row[0]), str(row[1]), row[2], row[3])
+
+    def end_session(
+        self, conn: WarehouseConnection, session_hash: str, reason: str = "logout"
+    ) -> None:
+        conn.execute(
+            "UPDATE api.session SET ended_at = ?, ended_reason = ? "
+            "WHERE token_hash = ? AND kind = ?",
+            [storage_now(), reason, session_hash, self.name],
+        )
+
+    def audit_subject(self, subject: str) -> str:
+        """How this kind's account appears in the audit's licence column ("ops:<name>"): a
+        licence never contains a colon, so the two cannot be mistaken for each other."""
+        return f"{self.name}:{subject}"
+
+
+PHYSICIAN = AccountKind("physician")
+ADMIN = AccountKind("admin")
+OPS = AccountKind("ops")
+KINDS = {kind.name: kind for kind in (PHYSICIAN, ADMIN, OPS)}
 
 
 def login(
@@ -111,8 +157,9 @@ def login(
     Throttled per licence string whether or not it exists, so a lock reveals nothing."""
     if not LICENCE_PATTERN.match(licence):
         raise LoginRefused("invalid_credentials")  # no such licence can exist: nothing to guess
-    key = throttle.ThrottleKey("physician", licence, address)
-    _check_credentials(conn, settings, key, lambda: verifier.verify(conn, licence, pincode))
+    PHYSICIAN.authenticate(
+        conn, settings, licence, address, lambda: verifier.verify(conn, licence, pincode)
+    )
     status = conn.execute(
         "SELECT status FROM api.physician WHERE licence = ?", [licence]
     ).fetchone()
@@ -122,8 +169,8 @@ def login(
     hospitals = physician_hospitals(conn, licence)
     if status[0] != "active" or not hospitals:
         raise LoginRefused("suspended")
-    return _new_session(
-        conn, settings, "physician", licence, hospitals[0] if len(hospitals) == 1 else None
+    return PHYSICIAN.open_session(
+        conn, settings, licence, hospitals[0] if len(hospitals) == 1 else None
     )
 
 
@@ -135,10 +182,11 @@ def admin_login(
         "SELECT password_hash, hospital_code FROM api.admin_account WHERE username = ?",
         [username],
     ).fetchone()
-    key = throttle.ThrottleKey("admin", username, address)
-    _check_credentials(conn, settings, key, lambda: check_secret(row[0] if row else None, password))
+    ADMIN.authenticate(
+        conn, settings, username, address, lambda: check_secret(row[0] if row else None, password)
+    )
     assert row is not None  # check_secret accepts no password without a stored hash
-    return _new_session(conn, settings, "admin", username, row[1]), str(row[1])
+    return ADMIN.open_session(conn, settings, username, row[1]), str(row[1])
 
 
 def physician_hospitals(conn: WarehouseConnection, licence: str) -> list[str]:
@@ -198,11 +246,8 @@ def choose_hospital(conn: WarehouseConnection, session: PhysicianSession, code: 
 
 def logout(conn: WarehouseConnection, session: PhysicianSession) -> str:
     """End the session; returns a single-use ticket for the optional rating."""
+    PHYSICIAN.end_session(conn, session.token_hash)
     now = storage_now()
-    conn.execute(
-        "UPDATE api.session SET ended_at = ?, ended_reason = 'logout' WHERE token_hash = ?",
-        [now, session.token_hash],
-    )
     ticket = new_token()
     conn.execute(
         "INSERT INTO api.rating_ticket (ticket_hash, hospital_code, issued_at) VALUES (?, ?, ?)",

@@ -9,10 +9,9 @@ from fastapi import APIRouter, HTTPException, Path, Request, status
 from pydantic import BaseModel, Field
 
 from warehouse.api import physicians, sessions, throttle
-from warehouse.api.credentials import PINCODE_POLICY, pincode_is_acceptable, token_hash
+from warehouse.api.credentials import PINCODE_POLICY, pincode_is_acceptable
 from warehouse.api.deps import NO_NUL, UNAUTHORIZED, BearerToken, Context, Responses
 from warehouse.api.routers.auth import LOCKED, client_address, refuse_login
-from warehouse.clock import storage_now
 from warehouse.storage.connection import WarehouseConnection
 
 router = APIRouter(prefix="/admin", tags=["admin"])
@@ -65,14 +64,10 @@ def _out(membership: physicians.Membership) -> PhysicianOut:
 
 
 def _admin_hospital(conn: WarehouseConnection, token: str) -> str:
-    row = conn.execute(
-        "SELECT hospital_code FROM api.session WHERE token_hash = ? AND kind = 'admin' "
-        "AND ended_at IS NULL AND expires_at > ?",
-        [token_hash(token), storage_now()],
-    ).fetchone()
-    if row is None:
+    session = sessions.ADMIN.live_session(conn, token)
+    if session is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "not_authenticated")
-    return str(row[0])
+    return str(session.hospital_code)
 
 
 def _membership_here(

@@ -124,7 +124,8 @@ def login(
 ) -> HTMLResponse | RedirectResponse:
     with context.connect() as conn:
         try:
-            token = ops_accounts.ops_login(
+            # No enclosing transaction: the throttle's slot commits before the password check.
+            ops_accounts.authenticate_ops(
                 conn, context.api, username, password, client_address(request)
             )
         except sessions.LoginRefused as refused:
@@ -136,7 +137,10 @@ def login(
                 page.headers["Retry-After"] = str(refused.retry_after or 1)
                 return page
             return _login_page("Wrong username or password.", 401)
-        _audit_login(context, conn, ops_accounts.OpsActor(username), None)
+        # The session and its audit row commit together.
+        with audited(context, conn, ops_accounts.OpsActor(username)) as audit:
+            token = ops_accounts.open_ops_session(conn, context.api, username)
+            audit.record("ops_login", "ok")
     response = RedirectResponse("/ops/", status_code=status.HTTP_303_SEE_OTHER)
     response.set_cookie(
         COOKIE,
@@ -154,12 +158,10 @@ def _audit_login(
     context: ApiContext,
     conn: WarehouseConnection,
     actor: AuditActor | None,
-    refused: sessions.LoginRefused | None,
+    refused: sessions.LoginRefused,
 ) -> None:
-    """One audit row per ops login attempt (the rate limit on /ops bounds how many)."""
-    outcome = "ok"
-    if refused is not None:
-        outcome = f"refused:{LOGIN_REFUSAL_STATUS.get(refused.code, 401)}:{refused.code}"
+    """One audit row per refused ops login (the rate limit on /ops bounds how many)."""
+    outcome = f"refused:{LOGIN_REFUSAL_STATUS.get(refused.code, 401)}:{refused.code}"
     with audited(context, conn, actor) as audit:
         audit.record("ops_login", outcome, purpose=ops_accounts.KIND)
 
