@@ -57,6 +57,13 @@ def _batch_definition() -> BatchDefinition:
     return asset.add_batch_definition_whole_dataframe("whole_frame")
 
 
+def warm() -> None:
+    """Build the context, data source and batch definition now (a worker does it before it
+    forks its task processes: warehouse/pipeline/worker_preload.py)."""
+    with _lock:
+        _batch_definition()
+
+
 def add_suite(suite: ExpectationSuite) -> ExpectationSuite:
     """Register a suite with the context (GE validates only suites that belong to one)."""
     with _lock:

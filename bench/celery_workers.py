@@ -1,8 +1,11 @@
-"""How the CeleryExecutor test tells its two workers apart and shares the hospitals out.
+"""How a Celery cluster on one machine tells its workers apart, and how the CeleryExecutor
+test shares the hospitals out.
 
-Both workers run on this one machine. Loaded into the test's Airflow processes, not into
-pytest's: `hostname` as `[core] hostname_callable`, `task_instance_mutation_hook` through
-`$AIRFLOW_HOME/config/airflow_local_settings.py`.
+Loaded into the cluster's Airflow processes (bench/celery_cluster.py), not into pytest's or
+the benchmark's: `hostname` as `[core] hostname_callable` (every cluster);
+`task_instance_mutation_hook` through `$AIRFLOW_HOME/config/airflow_local_settings.py`, only
+where a cluster is given it (the test; the national benchmark lets whichever worker is free
+take the next hospital).
 """
 
 from __future__ import annotations
@@ -11,8 +14,13 @@ import os
 import socket
 from typing import Any
 
-# The queue each worker serves besides `default` (see WORKERS in test_celery_executor.py).
+# The queue each worker serves besides `default` (bench.celery_cluster.WORKERS, in order).
 HOSPITAL_QUEUES = ("hospitals_a", "hospitals_b")
+
+
+def is_hospital_task(task_id: str, map_index: int) -> bool:
+    """A mapped instance of a region's sync_hospital (one hospital's batch)."""
+    return ".sync_part_" in task_id and map_index >= 0
 
 
 def hostname() -> str:
@@ -26,5 +34,5 @@ def task_instance_mutation_hook(task_instance: Any, dag_run: Any = None) -> None
     the parity of their map index. Celery hands a task to whichever worker asks first, so
     without it both workers would very likely, not certainly, get hospitals; with it the
     test is deterministic, and it exercises queue routing as docs/deploy.md describes."""
-    if ".sync_part_" in task_instance.task_id and task_instance.map_index >= 0:
+    if is_hospital_task(task_instance.task_id, task_instance.map_index):
         task_instance.queue = HOSPITAL_QUEUES[task_instance.map_index % 2]
