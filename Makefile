@@ -14,7 +14,7 @@ export SCARF_ANALYTICS := false
 DEMO_DIR := $(CURDIR)/.demo
 DEMO_START := 2026-11-23
 
-.PHONY: venv demo test test-long lint bench bench-api bench-daycost serve dbt-parse clean
+.PHONY: venv demo test test-long lint bench bench-api bench-daycost bench-national serve dbt-parse clean
 
 venv: $(STAMP)
 $(STAMP): requirements.txt pyproject.toml
@@ -64,6 +64,13 @@ bench-api: venv dbt-parse
 bench-daycost: venv dbt-parse
 	bash scripts/ensure_services.sh
 	$(BIN)/python -m bench.daycost
+
+# The national day (issue 11): 1,100 hospitals, about 1 million visits, the DAG under the
+# CeleryExecutor with two workers on PostgreSQL. Long (an hour or more on 2 cores), so not
+# part of `make bench`; BENCHMARKS.md "National day". NATIONAL_ARGS=--hospitals 40 ... scales it.
+bench-national: venv dbt-parse
+	bash scripts/ensure_services.sh
+	$(BIN)/python -m bench.national $(NATIONAL_ARGS)
 
 # The physician API and web viewer on the demo warehouse (run `make demo` first).
 serve: venv

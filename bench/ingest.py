@@ -34,6 +34,7 @@ import resource
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -157,10 +158,30 @@ def _raw_column_names(path: Path, header: bool) -> list[str]:
     return list(layout.fields)
 
 
-def raw_limit(registry_dir: Path, work_dir: Path) -> dict[str, Any]:
-    import duckdb
+def read_raw(path: Path, settings: Any, skip: Callable[[Any], str]) -> Any:
+    """One extract file as plain pyarrow reads it: delimiter and encoding from the hospital's
+    connector settings, no quoting, every column a string, rows of the wrong width skipped
+    (`skip` counts them)."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
+
+    names = _raw_column_names(path, settings.header)
+    return pacsv.read_csv(
+        path,
+        read_options=pacsv.ReadOptions(
+            column_names=None if settings.header else names,
+            encoding=settings.encoding,
+            block_size=8 << 20,
+        ),
+        parse_options=pacsv.ParseOptions(
+            delimiter=settings.delimiter, quote_char=False, invalid_row_handler=skip
+        ),
+        convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string())),
+    )
+
+
+def raw_limit(registry_dir: Path, work_dir: Path) -> dict[str, Any]:
+    import duckdb
 
     from warehouse.hospital_registry import load_registry
 
@@ -186,22 +207,8 @@ def raw_limit(registry_dir: Path, work_dir: Path) -> dict[str, Any]:
         folder = settings.extract_dir(EXTRACT_DATE)
         for path in sorted(folder.glob("*.txt")):
             nbytes += path.stat().st_size
-            names = _raw_column_names(path, settings.header)
             clock = time.perf_counter()
-            table = pacsv.read_csv(
-                path,
-                read_options=pacsv.ReadOptions(
-                    column_names=None if settings.header else names,
-                    encoding=settings.encoding,
-                    block_size=8 << 20,
-                ),
-                parse_options=pacsv.ParseOptions(
-                    delimiter=settings.delimiter, quote_char=False, invalid_row_handler=skip
-                ),
-                convert_options=pacsv.ConvertOptions(
-                    column_types=dict.fromkeys(names, pa.string())
-                ),
-            )
+            table = read_raw(path, settings, skip)
             parse_s += time.perf_counter() - clock
             rows += table.num_rows
             entity = path.stem.lower()
