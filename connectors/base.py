@@ -194,6 +194,12 @@ class Connector(abc.ABC):
     def source_field(self, source_file: str, column: str) -> str:
         """The source's own name for a canonical column of a row from `source_file`."""
 
+    def row_location(self, source_file: str, source_line: int, record_key: str) -> Location:
+        """Where a yielded row came from, in the source's own terms, for the rejects the
+        consent filter and validation make of it: a file's line by default; a database or
+        FHIR source names its table or resource type and key instead (never a national ID)."""
+        return Location.in_file(source_file, source_line)
+
     def extract_dir(self, extract_date: date) -> Path | None:
         """Where a file source's extract for `extract_date` is; None for other sources."""
         return None

@@ -17,6 +17,13 @@ from expectations.gx_context import batch_for
 from expectations.suites import BANGKOK, EARLIEST_DATE, EntitySuite, Rule, suite_for
 
 SourceField = Callable[[str, str], str]
+# (source_file, source_line, record_key) -> where the row came from (Connector.row_location).
+RowLocation = Callable[[str, int, str], Location]
+
+
+def line_location(source_file: str, source_line: int, _record_key: str) -> Location:
+    return Location.in_file(source_file, source_line)
+
 
 # COMPLETE gives every failing row, identified by the frame's index (= the row's position,
 # which is unique even where one source line feeds several rows, as SERVICE does for vitals).
@@ -61,6 +68,7 @@ def validate_entity(
     table: pa.Table,
     extract_date: date,
     source_field: SourceField | None = None,
+    row_location: RowLocation = line_location,
 ) -> EntityValidation:
     entity_suite = suite_for(entity)
     results = _outcomes(entity_suite, table, extract_date)
@@ -82,7 +90,7 @@ def validate_entity(
     rejected = np.zeros(table.num_rows, dtype=bool)
     for _, rows in failures:
         rejected[rows] = True
-    rejects = _row_rejects(entity, table, failures, extract_date, source_field)
+    rejects = _row_rejects(entity, table, failures, extract_date, source_field, row_location)
     accepted = table.filter(pa.array(~rejected)) if rejected.any() else table
     document = _result_document(
         entity_suite, table, extract_date, outcomes, critical, int(rejected.sum())
@@ -157,6 +165,7 @@ def _row_rejects(
     failures: Sequence[tuple[Rule, np.ndarray]],
     extract_date: date,
     source_field: SourceField | None,
+    row_location: RowLocation,
 ) -> list[Reject]:
     if not failures:
         return []
@@ -165,6 +174,7 @@ def _row_rejects(
     slot = {int(p): i for i, p in enumerate(positions)}
     files = subset.column("source_file").to_pylist()
     lines = subset.column("source_line").to_pylist()
+    keys = subset.column("record_key").to_pylist()
     hashes = reject_hashes(entity, table, pa.array(positions))
     names = _FieldNames(source_field)
 
@@ -186,7 +196,7 @@ def _row_rejects(
                         position,
                         Reject(
                             entity=entity,
-                            location=Location.in_file(files[i], lines[i]),
+                            location=row_location(files[i], lines[i], keys[i]),
                             field=shown,
                             rule=rule.expectation_type,
                             reason=f"{display} {sentence}",

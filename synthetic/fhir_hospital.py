@@ -127,11 +127,11 @@ def demo_fhir_hospital(
             "contacts": [{"name": f"Data team {hospital_code}", "role": "data_engineer"}],
         },
     )
-    _append_registrations(out_dir / "consent" / "registrations.csv", patients, extract_date)
+    append_registrations(out_dir / "consent" / "registrations.csv", patients, extract_date)
     return FhirHospital(hospital_code, yaml_path, export_dir, patients)
 
 
-def _append_registrations(path: Path, patients: list[ThaiPatient], day: date) -> None:
+def append_registrations(path: Path, patients: list[ThaiPatient], day: date) -> None:
     """Living adults register for ALL hospitals, verified an hour before, a week before `day`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     registered = datetime.combine(day - timedelta(days=7), datetime.min.time())

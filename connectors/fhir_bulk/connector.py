@@ -60,6 +60,18 @@ SOURCE_FIELDS: Final[dict[str, str]] = {
 }
 
 
+# Where a resource type keeps its visit date when the export does not hold the visit.
+SERVICE_DATE_FIELDS: Final[dict[str, str]] = {
+    "Encounter": "period.start",
+    "Condition": "onset[x]",
+    "MedicationDispense": "whenHandedOver",
+    "MedicationRequest": "authoredOn",
+    "Procedure": "performed[x]",
+    "Immunization": "occurrence[x]",
+    "ImagingStudy": "started",
+}
+
+
 class FhirBulkConnector(Connector):
     kind: ClassVar[str] = "fhir_bulk"
 
@@ -79,7 +91,14 @@ class FhirBulkConnector(Connector):
         resource_type = source_file.split(".", 1)[0]
         if resource_type == "Patient" and column == "cid":
             return "Patient.identifier"
+        if column == "service_date" and resource_type in SERVICE_DATE_FIELDS:
+            return f"{resource_type}.{SERVICE_DATE_FIELDS[resource_type]}"
         return f"{resource_type}.{SOURCE_FIELDS.get(column, column)}"
+
+    def row_location(self, source_file: str, source_line: int, record_key: str) -> Location:
+        """The resource type and id (record_key is `Type|id`, a vital adds `|code`)."""
+        resource_type, resource_id, *_ = record_key.split("|")
+        return Location.fhir(resource_type, resource_id)
 
     def read(self, hospital_code: str, extract_dir: Path | None, extract_date: date) -> Extract:
         folder = extract_dir or self.extract_dir(extract_date)

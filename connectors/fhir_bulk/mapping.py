@@ -18,6 +18,7 @@ from typing import Any, Final
 from connectors.contract import VITAL_CODES
 from connectors.fhir_bulk.settings import FhirBulkSettings
 from connectors.fhir_bulk.values import (
+    ForeignCode,
     Resource,
     Unreadable,
     actor_id,
@@ -100,6 +101,19 @@ class Context:
     settings: FhirBulkSettings
     national_ids: dict[str, str | None] = field(default_factory=dict)  # Patient id -> cid
     visits: dict[str, tuple[str | None, date | None]] = field(default_factory=dict)
+
+
+def _code(resource: Resource, element: str, entity: str, context: Context) -> str | None:
+    """The code of `element` in a system the hospital declares for `entity`."""
+    concept = resource.get(element)
+    try:
+        return pick_code(concept, context.settings.systems(entity))
+    except ForeignCode:
+        raise Refused(
+            element,
+            "code_system_declared",
+            f"{element} is coded in no system declared for {entity} (code_systems)",
+        ) from None
 
 
 def national_id(resource: Resource, system: str) -> str | None:
@@ -189,7 +203,7 @@ def condition(resource: Resource, context: Context) -> list[Row]:
     row = Row("diagnosis")
     _person(row, resource, context, "subject")
     _visit(row, resource, context, resource.get("onsetDateTime") or resource.get("recordedDate"))
-    code = pick_code(resource.get("code"), context.settings.systems("diagnosis"))
+    code = _code(resource, "code", "diagnosis", context)
     row["icd10_code"] = code.replace(".", "") if code else None  # ICD-10 with its dot
     row["provider_id"] = actor_id(resource.get("asserter") or resource.get("recorder"), "self")
     return [row]
@@ -207,7 +221,7 @@ def medication(resource: Resource, context: Context) -> list[Row]:
     )
     _visit(row, resource, context, when)
     concept = resource.get("medicationCodeableConcept")
-    row["drug_code"] = pick_code(concept, context.settings.systems("medication_dispense"))
+    row["drug_code"] = _code(resource, "medicationCodeableConcept", "medication_dispense", context)
     row["drug_name"] = concept_text(concept)
     quantity = (
         resource.get("quantity")
@@ -228,7 +242,7 @@ def procedure(resource: Resource, context: Context) -> list[Row]:
     row = Row("procedure")
     _person(row, resource, context, "subject")
     _visit(row, resource, context, _period_start(resource, "performedDateTime", "performedPeriod"))
-    row["procedure_code"] = pick_code(resource.get("code"), context.settings.systems("procedure"))
+    row["procedure_code"] = _code(resource, "code", "procedure", context)
     row["provider_id"] = actor_id(resource.get("performer"))
     return [row]
 
@@ -237,8 +251,7 @@ def immunization(resource: Resource, context: Context) -> list[Row]:
     row = Row("immunization")
     _person(row, resource, context, "patient")
     _visit(row, resource, context, resource.get("occurrenceDateTime"))
-    concept = resource.get("vaccineCode")
-    row["vaccine_code"] = pick_code(concept, context.settings.systems("immunization"))
+    row["vaccine_code"] = _code(resource, "vaccineCode", "immunization", context)
     row["vaccine_place"] = (resource.get("location") or {}).get("display")
     row["provider_id"] = actor_id(resource.get("performer"))
     return [row]
@@ -251,7 +264,7 @@ def allergy(resource: Resource, context: Context) -> list[Row]:
     _person(row, resource, context, "patient")
     row.read("recorded_date", local_date, resource.get("recordedDate"))
     concept = resource.get("code")
-    row["drug_code"] = pick_code(concept, context.settings.systems("allergy"))
+    row["drug_code"] = _code(resource, "code", "allergy", context)
     row["drug_name"] = concept_text(concept)
     row["allergy_type"] = resource.get("type")
     row["severity"] = resource.get("criticality")
@@ -318,7 +331,7 @@ def _lab(resource: Resource, context: Context) -> Row:
     row = Row("lab_result")
     _person(row, resource, context, "subject")
     _visit(row, resource, context, _period_start(resource, "effectiveDateTime", "effectivePeriod"))
-    row["lab_code"] = pick_code(resource.get("code"), context.settings.systems("lab_result"))
+    row["lab_code"] = _code(resource, "code", "lab_result", context)
     quantity = resource.get("valueQuantity")
     row["result_value"] = None
     row["result_text"] = resource.get("valueString") or concept_text(
@@ -340,7 +353,7 @@ def diagnostic_report(resource: Resource, context: Context) -> list[Row]:
     _visit(row, resource, context, _period_start(resource, "effectiveDateTime", "effectivePeriod"))
     identifier = first(resource.get("identifier")) or {}
     row["study_id"] = identifier.get("value") or resource.get("id")
-    row["study_code"] = pick_code(resource.get("code"), context.settings.systems("imaging_report"))
+    row["study_code"] = _code(resource, "code", "imaging_report", context)
     row["conclusion"] = resource.get("conclusion")
     row["provider_id"] = actor_id(resource.get("resultsInterpreter"), "self")
     return [row]

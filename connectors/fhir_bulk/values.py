@@ -21,6 +21,11 @@ class Unreadable(ValueError):
     """A present value that cannot be read; the caller names the canonical column."""
 
 
+class ForeignCode(ValueError):
+    """Coded, but in no system the contract's column takes: an RxNorm code is not a TMT code
+    even when it has as many digits, so it is never passed on as one."""
+
+
 def reference_id(reference: Any, resource_type: str) -> str | None:
     """`Patient/123` (or an absolute URL ending so, or `urn:uuid:123`) -> `123`."""
     if not isinstance(reference, dict):
@@ -81,15 +86,21 @@ def concept_text(concept: Any) -> str | None:
 
 
 def pick_code(concept: Any, systems: Iterable[str]) -> str | None:
-    """The code from the first preferred system the concept carries, else its first code."""
+    """The code from the first of `systems` the concept carries (any system when `systems`
+    is empty). Raises ForeignCode when it is coded, but in none of them."""
     if not isinstance(concept, dict):
         return None
     codings = [c for c in concept.get("coding") or [] if isinstance(c, dict) and c.get("code")]
+    systems = tuple(systems)
+    if not systems:
+        return str(codings[0]["code"]) if codings else None
     for system in systems:
         for coding in codings:
             if coding.get("system") == system:
                 return str(coding["code"])
-    return str(codings[0]["code"]) if codings else None
+    if codings:
+        raise ForeignCode
+    return None
 
 
 def has_code(concept: Any, system: str | None, codes: Iterable[str]) -> bool:

@@ -39,9 +39,28 @@ def exports(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+SNOMED = "http://snomed.info/sct"
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+CVX = "http://hl7.org/fhir/sid/cvx"
+# The sample's code systems, declared so its rows map (the defaults are the Thai systems).
+SAMPLE_SYSTEMS = {
+    "diagnosis": [SNOMED],
+    "medication_dispense": [RXNORM],
+    "procedure": [SNOMED],
+    "immunization": [CVX],
+    "allergy": [RXNORM],
+}
+
+
 def _connector(path: Path, **extra: object) -> Connector:
     return build_connector(
-        {"kind": "fhir_bulk", "path": str(path), "national_id_system": THAI_ID_SYSTEM, **extra}
+        {
+            "kind": "fhir_bulk",
+            "path": str(path),
+            "national_id_system": THAI_ID_SYSTEM,
+            "code_systems": SAMPLE_SYSTEMS,
+            **extra,
+        }
     )
 
 
@@ -194,3 +213,28 @@ def test_settings_refuse_what_cannot_work() -> None:
     ):
         with pytest.raises(ValueError):
             build_connector({**base, **bad})
+
+
+def test_codes_of_undeclared_systems_are_rejects_never_passed_on(exports: Path) -> None:
+    """RxNorm 314076 has the shape of a TMT code and CVX 140 of a MOPH vaccine code: with
+    the default (Thai) systems they are refused, not loaded as what they are not."""
+    extract = _connector(exports, code_systems={}).read(HOSPITAL, None, START)
+    coded = ("diagnosis", "medication_dispense", "procedure", "immunization", "allergy")
+    for entity in coded:
+        assert extract.tables[entity].num_rows == 0, entity
+    refused = Counter((r.entity, r.field, r.rule) for r in extract.rejected)
+    assert refused == {
+        ("diagnosis", "Condition.code", "code_system_declared"): EXPECTED_ROWS["diagnosis"],
+        (
+            "medication_dispense",
+            "MedicationRequest.medicationCodeableConcept",
+            "code_system_declared",
+        ): EXPECTED_ROWS["medication_dispense"],
+        ("procedure", "Procedure.code", "code_system_declared"): EXPECTED_ROWS["procedure"],
+        ("immunization", "Immunization.vaccineCode", "code_system_declared"): (
+            EXPECTED_ROWS["immunization"]
+        ),
+        ("allergy", "AllergyIntolerance.code", "code_system_declared"): EXPECTED_ROWS["allergy"],
+    }
+    assert all(r.location.source != r.location.key for r in extract.rejected)
+    assert extract.tables["encounter"].num_rows == EXPECTED_ROWS["encounter"]

@@ -5,9 +5,11 @@ resource, a deletion, a version outside the day's window, a Patient only referen
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
+import orjson
 
 from synthetic.fhir_hospital import THAI_ID_SYSTEM
 from synthetic.patients import unique_cids
@@ -139,6 +141,7 @@ def exported() -> dict[str, list[Resource]]:
                 "meta": _meta("2026-11-24T01:00:00Z"),  # 08:00 on the 24th in Bangkok
                 "code": _concept("http://hl7.org/fhir/sid/icd-10", "J00"),
                 "subject": {"reference": "Patient/p1"},
+                "onsetDateTime": "2026-11-23",
             },
         ],
         "MedicationDispense": [
@@ -296,3 +299,22 @@ def deleted_bundle() -> Resource:
         "type": "transaction",
         "entry": [{"request": {"method": "DELETE", "url": "Procedure/pr2"}}],
     }
+
+
+def write_export(folder: Path) -> None:
+    """The samples as a downloaded export: NDJSON per type, the deleted Bundle, a manifest."""
+    folder.mkdir(parents=True, exist_ok=True)
+    output = []
+    for resource_type, resources in exported().items():
+        name = f"{resource_type}.000.ndjson"
+        (folder / name).write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in resources))
+        output.append({"type": resource_type, "url": name})
+    (folder / "deleted.Bundle.000.ndjson").write_bytes(orjson.dumps(deleted_bundle()) + b"\n")
+    manifest = {
+        "transactionTime": TRANSACTION_TIME,
+        "requiresAccessToken": True,
+        "output": output,
+        "deleted": [{"type": "Bundle", "url": "deleted.Bundle.000.ndjson"}],
+        "error": [],
+    }
+    (folder / "manifest.json").write_bytes(orjson.dumps(manifest))

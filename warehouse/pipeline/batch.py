@@ -27,14 +27,18 @@ from connectors.base import (
     Connector,
     Extract,
     ExtractError,
-    Location,
     Reject,
     SourceFile,
     reject_hashes,
 )
 from connectors.registry import build_connector
 from expectations.national_id import valid_national_id_mask
-from expectations.validate import reject_rate_exceeded, validate_entity
+from expectations.validate import (
+    RowLocation,
+    line_location,
+    reject_rate_exceeded,
+    validate_entity,
+)
 from warehouse.clock import storage_now, to_storage
 from warehouse.consent import sender_choice
 from warehouse.hospital_registry import Hospital
@@ -88,6 +92,7 @@ def apply_consent(
     allowed_keys: pa.Array,
     pseudonym_key: bytes,
     source_field: Callable[[str, str], str],
+    row_location: RowLocation = line_location,
 ) -> ConsentFiltered:
     """Reject rows whose national ID cannot be read; drop rows of non-consenting patients.
 
@@ -103,27 +108,32 @@ def apply_consent(
         kept = kept.drop_columns(["cid"])
     return ConsentFiltered(
         table=kept,
-        rejects=_unreadable_id_rejects(entity, table, readable, source_field),
+        rejects=_unreadable_id_rejects(entity, table, readable, source_field, row_location),
         filtered=readable_rows.num_rows - kept.num_rows,
     )
 
 
 def _unreadable_id_rejects(
-    entity: str, table: pa.Table, readable: pa.Array, source_field: Callable[[str, str], str]
+    entity: str,
+    table: pa.Table,
+    readable: pa.Array,
+    source_field: Callable[[str, str], str],
+    row_location: RowLocation,
 ) -> list[Reject]:
     unreadable = pc.indices_nonzero(pc.invert(readable))
     if not len(unreadable):
         return []
     files = table.column("source_file").take(unreadable).to_pylist()
     lines = table.column("source_line").take(unreadable).to_pylist()
+    keys = table.column("record_key").take(unreadable).to_pylist()
     hashes = reject_hashes(entity, table, unreadable)
     rejects = []
-    for file, line, row_hash in zip(files, lines, hashes, strict=True):
+    for file, line, key, row_hash in zip(files, lines, keys, hashes, strict=True):
         name = source_field(file, "cid")
         rejects.append(
             Reject(
                 entity=entity,
-                location=Location.in_file(file, line),
+                location=row_location(file, line, key),
                 field=name,
                 rule="national_id_readable",
                 reason=f"{name} is missing or fails the Thai national ID check digit",
@@ -220,14 +230,25 @@ def _check(
         checked.rejects.extend(entity_rejects)
 
         with _stage(summary, "consent_filter"):
-            filtered = apply_consent(entity, table, allowed, pseudonym_key, connector.source_field)
+            filtered = apply_consent(
+                entity,
+                table,
+                allowed,
+                pseudonym_key,
+                connector.source_field,
+                connector.row_location,
+            )
         counts.rows_filtered = filtered.filtered
         counts.rows_rejected += len(filtered.rejects)
         checked.rejects.extend(filtered.rejects)
 
         with _stage(summary, "validate"):
             validation = validate_entity(
-                entity, filtered.table, summary.extract_date, connector.source_field
+                entity,
+                filtered.table,
+                summary.extract_date,
+                connector.source_field,
+                connector.row_location,
             )
         checked.critical.extend(f"{entity}: {failure}" for failure in validation.critical_failures)
         counts.rows_rejected += validation.rejected_row_count
