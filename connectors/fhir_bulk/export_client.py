@@ -66,7 +66,7 @@ def download_export(
     except httpx.HTTPError as error:
         shutil.rmtree(partial, ignore_errors=True)
         raise ExtractError(
-            "source_unavailable", f"bulk export failed: {type(error).__name__}"
+            "source_unreachable", f"bulk export failed: {type(error).__name__}"
         ) from None
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)  # never a half export that looks whole
@@ -98,7 +98,7 @@ class _Session:
         )
         if kickoff.status_code != 202 or "Content-Location" not in kickoff.headers:
             raise ExtractError(
-                "source_unavailable", f"$export kick-off answered HTTP {kickoff.status_code}"
+                "source_unreachable", f"$export kick-off answered HTTP {kickoff.status_code}"
             )
         return self._poll(kickoff.headers["Content-Location"])
 
@@ -111,12 +111,12 @@ class _Session:
                 return manifest
             if status.status_code != 202:
                 raise ExtractError(
-                    "source_unavailable", f"$export status answered HTTP {status.status_code}"
+                    "source_unreachable", f"$export status answered HTTP {status.status_code}"
                 )
             wait = _retry_after(status.headers.get("Retry-After"))
             if time.monotonic() + wait > deadline:
                 raise ExtractError(
-                    "source_unavailable",
+                    "source_unreachable",
                     f"$export not complete within {self.server.timeout_s:.0f} s",
                 )
             time.sleep(wait)
@@ -140,7 +140,7 @@ class _Session:
         with self.client.stream("GET", url, headers=headers) as response:
             if response.status_code != 200:
                 raise ExtractError(
-                    "source_unavailable",
+                    "source_unreachable",
                     f"export file download answered HTTP {response.status_code}",
                     source_file=path.name,
                 )
@@ -181,7 +181,7 @@ class _Session:
                     response = self._get(url, params=params)
                     if response.status_code != 200:
                         raise ExtractError(
-                            "source_unavailable",
+                            "source_unreachable",
                             f"{kind} search answered HTTP {response.status_code}",
                         )
                     bundle = response.json()

@@ -46,11 +46,11 @@ class ClientCredentials:
         if key is None and environ.get(file_variable):
             key_file = Path(environ[file_variable])
             if not key_file.is_file():
-                raise ExtractError("source_unavailable", f"{file_variable} names no file")
+                raise ExtractError("missing_credentials", f"{file_variable} names no file")
             key = key_file.read_text("utf-8")
         if not client_id or not key:
             raise ExtractError(
-                "source_unavailable",
+                "missing_credentials",
                 f"credentials not set: {id_variable} and {file_variable} (or {key_variable})",
             )
         return cls(client_id, key)
@@ -99,7 +99,7 @@ class AccessToken:
         )
         if response.status_code != 200:
             raise ExtractError(
-                "source_unavailable", f"token endpoint answered HTTP {response.status_code}"
+                "source_unreachable", f"token endpoint answered HTTP {response.status_code}"
             )
         body = response.json()
         self._token = str(body["access_token"])

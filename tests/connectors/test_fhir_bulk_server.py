@@ -68,7 +68,7 @@ def credentials(
     return secrets
 
 
-def _connector(server: BulkServer, path: Path) -> Connector:
+def _connector(server: BulkServer, path: Path, **server_extra: object) -> Connector:
     return build_connector(
         {
             "kind": "fhir_bulk",
@@ -79,6 +79,7 @@ def _connector(server: BulkServer, path: Path) -> Connector:
                 "base_url": server.fhir_base,
                 "token_url": server.token_url,
                 "credentials": "H10998",
+                **server_extra,
             },
         }
     )
@@ -202,7 +203,7 @@ def test_a_key_the_server_does_not_know_is_refused(
     credentials.write_bytes(_pem(rsa.generate_private_key(public_exponent=65537, key_size=2048)))
     with pytest.raises(ExtractError) as refused:
         _connector(server, tmp_path / "exports").read(HOSPITAL, None, DAY)
-    assert refused.value.reason_code == "source_unavailable"
+    assert refused.value.reason_code == "source_unreachable"
     assert "401" in str(refused.value) and "PRIVATE" not in str(refused.value)
     assert server.refused_tokens == 1 and server.kickoffs == []
     assert list((tmp_path / "exports").iterdir()) == []  # no half export left
@@ -214,5 +215,16 @@ def test_missing_credentials_name_the_variables_only(
     monkeypatch.delenv("HEALTHLINK_FHIR_CLIENT_ID_H10998", raising=False)
     with pytest.raises(ExtractError, match="HEALTHLINK_FHIR_CLIENT_ID_H10998") as missing:
         _connector(server, tmp_path / "exports").read(HOSPITAL, None, DAY)
-    assert missing.value.reason_code == "source_unavailable"
+    assert missing.value.reason_code == "missing_credentials"
     assert server.requests == 0
+
+
+def test_an_export_that_does_not_finish_in_time_stops_the_batch(
+    server: BulkServer, credentials: Path, tmp_path: Path
+) -> None:
+    server.pending_polls = 100
+    with pytest.raises(ExtractError, match="not complete within") as late:
+        _connector(server, tmp_path / "exports", timeout_s=0.5).read(HOSPITAL, None, DAY)
+    assert late.value.reason_code == "source_unreachable"
+    assert len(server.poll_times) == 1  # it does not poll sooner than Retry-After says
+    assert list((tmp_path / "exports").iterdir()) == []
