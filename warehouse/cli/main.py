@@ -264,6 +264,8 @@ def _register_sub_apps() -> None:
     from warehouse.cli import api as admin_cli
     from warehouse.cli import audit as audit_cli
     from warehouse.cli import backfill as backfill_cli
+    from warehouse.cli import extract as extract_cli
+    from warehouse.cli import hospital as hospital_cli
     from warehouse.cli import metrics as metrics_cli
     from warehouse.cli import ops as ops_cli
     from warehouse.cli import rejects as rejects_cli
@@ -272,6 +274,8 @@ def _register_sub_apps() -> None:
     app.add_typer(admin_cli.app, name="api")
     app.add_typer(metrics_cli.app, name="metrics")
     app.add_typer(ops_cli.app, name="ops")
+    app.add_typer(extract_cli.app, name="extract")
+    app.add_typer(hospital_cli.app, name="hospital")
     app.command()(backfill_cli.backfill)
     app.command()(rejects_cli.rejects)
 

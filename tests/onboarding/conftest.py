@@ -1,0 +1,64 @@
+"""Synthetic 43-file hospitals for the onboarding tests: one plain, one TIS-620, one in the
+Buddhist era and one headerless (the generator's quirk order), with injected errors."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from tests.support.machine import START as DAY
+from warehouse.cli.main import app
+
+
+@dataclass(frozen=True)
+class Onboarding:
+    root: Path  # what generate_dataset wrote
+
+    @property
+    def registry(self) -> Path:
+        return self.root / "registry"
+
+    def yaml(self, code: str) -> dict:
+        path = self.registry / "hospitals" / f"{code}.yml"
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+    def code_where(self, **wanted: object) -> str:
+        for path in sorted((self.registry / "hospitals").glob("*.yml")):
+            connector = yaml.safe_load(path.read_text(encoding="utf-8"))["connector"]
+            if all(connector[k] == v for k, v in wanted.items()):
+                return path.stem
+        raise LookupError(wanted)
+
+    def extract(self, code: str) -> Path:
+        return self.root / "extracts" / code / DAY.isoformat()
+
+
+@pytest.fixture(scope="session")
+def onboarding(small_dataset: Path) -> Onboarding:
+    """The suite's small dataset (tests/conftest.py): its first day holds each hospital's
+    history, with a few injected errors."""
+    return Onboarding(small_dataset)
+
+
+@pytest.fixture
+def copy_of(onboarding: Onboarding, tmp_path: Path) -> Iterator[object]:
+    """A writable copy of a hospital's day folder, as <tmp>/<code>/<day>."""
+
+    def copy(code: str) -> Path:
+        target = tmp_path / code / DAY.isoformat()
+        shutil.copytree(onboarding.extract(code), target)
+        return target
+
+    yield copy
+
+
+def healthlink(*args: str) -> tuple[int, str]:
+    """Run the real `healthlink` command in-process; (exit code, everything it printed)."""
+    result = CliRunner().invoke(app, list(args), catch_exceptions=False)
+    return result.exit_code, result.output

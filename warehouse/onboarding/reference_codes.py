@@ -1,0 +1,108 @@
+"""Code coverage: the share of coded rows whose code the dbt reference seeds know.
+
+The seeds themselves (dbt_project/seeds) are the reference sets; this module only reads
+their code column. Which contract column is looked up in which seed follows the coded
+intermediate models (models/intermediate/int_*__coded.sql), which join the same pairs.
+Codes of code systems are not personal data, so the unknown ones are named with counts;
+only rows that passed validation are counted, so every code shown has its system's shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Final
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+SEEDS_DIR: Final = Path(__file__).resolve().parents[2] / "dbt_project" / "seeds"
+TOP_UNKNOWN: Final = 10
+
+
+@dataclass(frozen=True)
+class ReferenceSet:
+    seed: str  # dbt seed name (a CSV in SEEDS_DIR)
+    seed_column: str
+    entity: str
+    column: str  # the coded contract column
+
+
+REFERENCE_SETS: Final = (
+    ReferenceSet("icd10_tm", "code", "diagnosis", "icd10_code"),
+    ReferenceSet("drug_codes", "drug_code", "medication_dispense", "drug_code"),
+    ReferenceSet("drug_codes", "drug_code", "allergy", "drug_code"),
+    ReferenceSet("lab_codes", "lab_code", "lab_result", "lab_code"),
+    ReferenceSet("vaccine_codes", "vaccine_code", "immunization", "vaccine_code"),
+    ReferenceSet("procedure_codes", "procedure_code", "procedure", "procedure_code"),
+)
+
+
+@dataclass(frozen=True)
+class Coverage:
+    reference: str  # seed name
+    entity: str
+    column: str
+    coded_rows: int
+    known_rows: int
+    top_unknown: list[tuple[str, int]]  # (code, rows), most rows first
+
+    @property
+    def share_known(self) -> float | None:
+        return self.known_rows / self.coded_rows if self.coded_rows else None
+
+    def to_dict(self) -> dict[str, object]:
+        share = self.share_known
+        return {
+            "reference": self.reference,
+            "entity": self.entity,
+            "column": self.column,
+            "coded_rows": self.coded_rows,
+            "known_rows": self.known_rows,
+            "share_known": None if share is None else round(share, 4),
+            "top_unknown": [{"code": code, "rows": rows} for code, rows in self.top_unknown],
+        }
+
+
+@cache
+def known_codes(seed: str, column: str, seeds_dir: Path = SEEDS_DIR) -> pa.Array:
+    path = seeds_dir / f"{seed}.csv"
+    table = pacsv.read_csv(
+        path,
+        convert_options=pacsv.ConvertOptions(
+            include_columns=[column], column_types={column: pa.string()}
+        ),
+    )
+    return pc.unique(table.column(column).combine_chunks())
+
+
+def coverage(tables: dict[str, pa.Table], seeds_dir: Path = SEEDS_DIR) -> list[Coverage]:
+    """Coverage per reference set over the given canonical tables (entity -> table)."""
+    found = []
+    for reference in REFERENCE_SETS:
+        table = tables.get(reference.entity)
+        if table is None:
+            continue
+        codes = table.column(reference.column).drop_null()
+        known = pc.is_in(
+            codes, value_set=known_codes(reference.seed, reference.seed_column, seeds_dir)
+        )
+        unknown = codes.filter(pc.invert(known))
+        counted = pc.value_counts(unknown) if len(unknown) else pa.array([], pa.struct([]))
+        top = sorted(
+            ((item["values"].as_py(), item["counts"].as_py()) for item in counted),
+            key=lambda pair: (-pair[1], pair[0]),
+        )[:TOP_UNKNOWN]
+        found.append(
+            Coverage(
+                reference.seed,
+                reference.entity,
+                reference.column,
+                coded_rows=len(codes),
+                known_rows=len(codes) - len(unknown),
+                top_unknown=top,
+            )
+        )
+    return found
