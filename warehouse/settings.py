@@ -58,9 +58,11 @@ class Settings(BaseSettings):
     alert_webhook_url: SecretStr = SecretStr("")
     alert_email_to: str = ""
     alert_timeout_s: float = Field(default=10.0, gt=0)
-    # A failed delivery is retried by later drains after backoff_s x 2^(attempts-1), capped.
+    # A failed delivery is retried by later drains after backoff_s x 2^(attempts-1), capped;
+    # after max_attempts it is 'dead' (never tried again; metrics and `ops alerts` show it).
     alert_backoff_s: float = Field(default=60.0, ge=0)
     alert_backoff_max_s: float = Field(default=6 * 3600.0, ge=0)
+    alert_max_attempts: int = Field(default=10, ge=1)
     # SMTP for the email sink; STARTTLS when smtp_starttls.
     smtp_host: str = ""
     smtp_port: int = 25

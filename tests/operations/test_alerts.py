@@ -301,8 +301,12 @@ def test_a_sink_that_is_down_fails_the_delivery_not_the_run_and_a_later_drain_se
     server = _webhook(down_port, received)  # the sink is back
     try:
         with connect(down) as conn:
-            assert alerts.drain(conn, world.registry, down) == {"sent": len(new), "failed": 0}
-            assert alerts.drain(conn, world.registry, down) == {"sent": 0, "failed": 0}
+            assert alerts.drain(conn, world.registry, down) == {
+                "sent": len(new),
+                "failed": 0,
+                "dead": 0,
+            }
+            assert alerts.drain(conn, world.registry, down) == {"sent": 0, "failed": 0, "dead": 0}
     finally:
         server.shutdown()
         server.server_close()
@@ -330,7 +334,7 @@ def test_the_cli_lists_the_alerts_with_their_delivery_status(world: World) -> No
     )
     assert listed.returncode == 0, listed.stderr
     data = json.loads(listed.stdout)
-    assert data["delivered"] == {"sent": 0, "failed": 0}
+    assert data["delivered"] == {"sent": 0, "failed": 0, "dead": 0}
     assert {row["extract_date"] for row in data["alerts"]} == {str(DAY2), str(DAY3)}
     assert all(row["pending"] == 0 and row["failed"] == 0 for row in data["alerts"])
     table = subprocess.run(

@@ -11,18 +11,16 @@ from pathlib import Path
 
 import httpx
 import pytest
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.airflow_harness import BIN
 from tests.support.dag_deployment import Deployment
 from tests.support.machine import START, TEST_KEY, throwaway_pg_database
+from tests.support.scrape import collect, samples
 from tests.support.uvicorn_server import free_port
 from tests.support.warehouse_batches import prepare
 from warehouse.clock import bangkok_today
 from warehouse.pipeline.alerts import CONDITIONS
 from warehouse.pipeline.batch import sync_batch
-from warehouse.pipeline.metrics import OpsCollector
 from warehouse.settings import Settings
 from warehouse.storage.connection import connect
 from warehouse.storage.schema import setup_warehouse
@@ -55,14 +53,6 @@ def metrics_server(env: dict[str, str]) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=30)
-
-
-def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
 
 
 def test_a_scrape_reads_the_ops_tables_behind_the_token(
@@ -100,9 +90,9 @@ def test_a_scrape_reads_the_ops_tables_behind_the_token(
         raised = {condition: int(raised.get(condition, 0)) for condition in CONDITIONS}
         for condition, count in raised.items():
             assert values[("healthlink_alerts_raised_total", (("condition", condition),))] == count
-        # Bounded labels: hospital codes, entity names and alert conditions, nothing else.
+        # Bounded labels: hospital codes, entity names, alert conditions and delivery states.
         labels = {name for _, labels in values for name, _ in labels}
-        assert labels <= {"hospital", "entity", "condition"}
+        assert labels <= {"hospital", "entity", "condition", "state"}
 
         # No state in the server: a batch recorded after it started is in the next scrape.
         others = sorted(
@@ -156,10 +146,7 @@ def test_the_collector_reads_the_same_numbers_on_postgresql(dataset: Path, tmp_p
         registry = prepare(settings, dataset)
         code = sorted(registry.hospitals)[0]
         assert sync_batch(registry.hospitals[code], START, settings=settings).status == "loaded"
-        scrape = CollectorRegistry(auto_describe=False)
-        scrape.register(OpsCollector(settings))
-
-        values = samples(generate_latest(scrape).decode("utf-8"))
+        values = collect(settings)
 
         with connect(settings) as conn:
             per_entity = conn.execute(

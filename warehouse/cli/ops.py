@@ -119,6 +119,7 @@ ALERT_COLUMNS = [
     "sent",
     "pending",
     "failed",
+    "dead",
     "attempts",
     "last_error",
 ]
@@ -154,5 +155,8 @@ def alerts(
         common.emit_json({"since": first, "delivered": counts, "alerts": rows})
         return
     if counts is not None:
-        common.console.print(f"delivered: {counts['sent']} sent, {counts['failed']} failed")
+        common.console.print(
+            f"delivered: {counts['sent']} sent, {counts['failed']} failed "
+            f"(retried later), {counts['dead']} dead (no more attempts)"
+        )
     common.console.print(common.table("Alerts", rows, ALERT_COLUMNS))

@@ -4,7 +4,12 @@
 ops.dbt_test_result) and writes ops.alert plus one ops.alert_delivery row per route, in the
 caller's transaction; the unique (condition, hospital, day) key makes a re-run raise nothing
 new. `drain` sends what is pending and due; a failing sink is recorded (error class only) and
-retried with backoff by a later drain, never raised. Payloads hold codes and counts only.
+retried with backoff by a later drain, never raised, until `alert_max_attempts` attempts:
+then the delivery is 'dead' and left alone (a sink that is wrong, not down, must not be
+hammered for ever). Payloads hold codes and counts only.
+
+Delivery states: pending (never tried) -> sent, or -> failed (due again at next_attempt_at)
+-> sent or dead.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ CONDITIONS = (
     "run_late",
     "schema_drift",
 )
+DELIVERY_STATES = ("pending", "failed", "sent", "dead")
 DEFAULT_WEBHOOK = "webhook:default"
 DEFAULT_EMAIL = "email:default"
 BASELINE_DAYS = 30
@@ -305,17 +311,18 @@ def drain(
     )
     columns = [c[0] for c in cursor.description]
     due = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
-    counts = {"sent": 0, "failed": 0}
+    counts = {"sent": 0, "failed": 0, "dead": 0}
     for row in due:
         attempts = int(row["attempts"]) + 1
         key = [row["alert_id"], row["route"]]
         try:
             send(row["route"], payload(row), registry, settings)
         except Exception as error:  # a sink never fails the run: recorded, retried later
-            counts["failed"] += 1
+            state = "dead" if attempts >= settings.alert_max_attempts else "failed"
+            counts[state] += 1
             error_class = type(error).__name__
             log.warning(
-                "alert_delivery_failed",
+                "alert_delivery_dead" if state == "dead" else "alert_delivery_failed",
                 condition=row["condition"],
                 hospital=row["hospital_code"],
                 route_kind=row["route"].partition(":")[0],
@@ -323,9 +330,9 @@ def drain(
                 attempts=attempts,
             )
             conn.execute(
-                "UPDATE ops.alert_delivery SET status = 'failed', attempts = ?, "
+                "UPDATE ops.alert_delivery SET status = ?, attempts = ?, "
                 "last_error = ?, next_attempt_at = ? WHERE alert_id = ? AND route = ?",
-                [attempts, error_class, now + backoff(attempts, settings), *key],
+                [state, attempts, error_class, now + backoff(attempts, settings), *key],
             )
             continue
         counts["sent"] += 1
@@ -347,6 +354,7 @@ def list_alerts(conn: WarehouseConnection, since: date | None) -> list[dict[str,
                count(d.route) FILTER (WHERE d.status = 'sent') AS sent,
                count(d.route) FILTER (WHERE d.status = 'pending') AS pending,
                count(d.route) FILTER (WHERE d.status = 'failed') AS failed,
+               count(d.route) FILTER (WHERE d.status = 'dead') AS dead,
                max(d.attempts) AS attempts, max(d.last_error) AS last_error
         FROM ops.alert AS a LEFT JOIN ops.alert_delivery AS d USING (alert_id)
         WHERE a.extract_date >= ?
@@ -367,6 +375,16 @@ def alert_counts(conn: WarehouseConnection) -> dict[str, int]:
     for condition, count in rows.fetchall():
         if condition in counts:
             counts[condition] = int(count)
+    return counts
+
+
+def delivery_counts(conn: WarehouseConnection) -> dict[str, int]:
+    """Deliveries per state (every state, zero included: bounded labels)."""
+    rows = conn.execute("SELECT status, count(*) FROM ops.alert_delivery GROUP BY status")
+    counts = dict.fromkeys(DELIVERY_STATES, 0)
+    for state, count in rows.fetchall():
+        if state in counts:
+            counts[state] = int(count)
     return counts
 
 

@@ -18,7 +18,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from warehouse.clock import bangkok_today
-from warehouse.pipeline.alerts import alert_counts
+from warehouse.pipeline.alerts import alert_counts, delivery_counts
 from warehouse.settings import Settings
 from warehouse.storage.connection import WarehouseConnection, connect
 
@@ -79,6 +79,7 @@ class OpsCollector(Collector):
             as_of = data_as_of(conn)
             durations = last_batch_durations(conn)
             alert_totals = alert_counts(conn)
+            deliveries = delivery_counts(conn)
 
         loaded = GaugeMetricFamily(
             "healthlink_rows_loaded",
@@ -139,3 +140,13 @@ class OpsCollector(Collector):
         for condition, count in alert_totals.items():
             raised.add_metric([condition], count)
         yield raised
+
+        # The outbox by state: 'dead' deliveries gave up after alert_max_attempts.
+        outbox = GaugeMetricFamily(
+            "healthlink_alert_deliveries",
+            "Alert deliveries (ops.alert_delivery) per state: pending, failed, sent, dead",
+            labels=["state"],
+        )
+        for state, count in deliveries.items():
+            outbox.add_metric([state], count)
+        yield outbox
