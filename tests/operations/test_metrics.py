@@ -91,8 +91,8 @@ def test_a_scrape_reads_the_ops_tables_behind_the_token(
         for condition, count in raised.items():
             assert values[("healthlink_alerts_raised_total", (("condition", condition),))] == count
         # Bounded labels: hospital codes, entity names, alert conditions and delivery states.
-        labels = {name for _, labels in values for name, _ in labels}
-        assert labels <= {"hospital", "entity", "condition", "state"}
+        label_names = {name for _, pairs in values for name, _ in pairs}
+        assert label_names <= {"hospital", "entity", "condition", "state"}
 
         # No state in the server: a batch recorded after it started is in the next scrape.
         others = sorted(
