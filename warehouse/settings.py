@@ -63,13 +63,17 @@ class Settings(BaseSettings):
     alert_backoff_s: float = Field(default=60.0, ge=0)
     alert_backoff_max_s: float = Field(default=6 * 3600.0, ge=0)
     alert_max_attempts: int = Field(default=10, ge=1)
-    # SMTP for the email sink; STARTTLS when smtp_starttls.
+    # SMTP for the email sink; STARTTLS when smtp_starttls (the server's certificate and name
+    # verified, against smtp_ca_file when set). AUTH only over STARTTLS; the password from
+    # HEALTHLINK_SMTP_PASSWORD or else the file smtp_password_file names (a mounted secret).
     smtp_host: str = ""
     smtp_port: int = 25
     smtp_user: str = ""
     smtp_password: SecretStr = SecretStr("")
+    smtp_password_file: Path | None = None
     smtp_from: str = "healthlink-alerts@localhost"
     smtp_starttls: bool = False
+    smtp_ca_file: Path | None = None
 
     @model_validator(mode="after")
     def _refuse_development_secrets(self) -> Settings:

@@ -18,6 +18,7 @@ import asyncio
 import json
 import os
 import smtplib
+import ssl
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
@@ -252,14 +253,28 @@ def _send_email(to: str, body: dict[str, Any], settings: Settings) -> None:
         f"[Health Link] {body['condition']} {body['hospital_code']} {body['extract_date']}"
     )
     message.set_content(json.dumps(body, indent=2))
+    if settings.smtp_user and not settings.smtp_starttls:
+        raise RouteUnavailable("SMTP AUTH needs HEALTHLINK_SMTP_STARTTLS (no password in clear)")
     with smtplib.SMTP(
         settings.smtp_host, settings.smtp_port, timeout=settings.alert_timeout_s
     ) as s:
         if settings.smtp_starttls:
-            s.starttls()
+            # smtplib's own default context verifies nothing: check the certificate and name.
+            s.starttls(context=ssl.create_default_context(cafile=settings.smtp_ca_file))
         if settings.smtp_user:
-            s.login(settings.smtp_user, settings.smtp_password.get_secret_value())
+            s.login(settings.smtp_user, _smtp_password(settings))
         s.send_message(message)
+
+
+def _smtp_password(settings: Settings) -> str:
+    """HEALTHLINK_SMTP_PASSWORD, else the secrets file HEALTHLINK_SMTP_PASSWORD_FILE."""
+    password = settings.smtp_password.get_secret_value()
+    if password or settings.smtp_password_file is None:
+        return password
+    try:
+        return settings.smtp_password_file.read_text(encoding="utf-8").strip()
+    except OSError:
+        raise RouteUnavailable("the SMTP password file cannot be read") from None
 
 
 def send(route: str, body: dict[str, Any], registry: Registry | None, settings: Settings) -> None:
