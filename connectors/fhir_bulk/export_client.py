@@ -76,6 +76,11 @@ def download_export(
     partial.rename(folder)
 
 
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parsed = httpx.URL(url)
+    return parsed.scheme, parsed.host, parsed.port
+
+
 class _Session:
     def __init__(self, client: httpx.Client, server: ExportServer) -> None:
         self.client = client
@@ -83,12 +88,19 @@ class _Session:
         self.base = str(server.base_url).rstrip("/")
         self.token = AccessToken(client, server)
 
+    def _bearer(self, url: str) -> dict[str, str]:
+        """The token, for the server's own origin only: a status or file URL elsewhere (a
+        storage bucket) must be marked `requiresAccessToken: false`, or the token would leak."""
+        if _origin(url) != _origin(self.base):
+            raise ExtractError(
+                "source_unreachable", "the server named a URL on another origin for its token"
+            )
+        return self.token.header()
+
     def _get(
         self, url: str, params: dict[str, str] | None = None, headers: dict[str, str] | None = None
     ) -> httpx.Response:
-        return self.client.get(
-            url, params=params, headers={**self.token.header(), **(headers or {})}
-        )
+        return self.client.get(url, params=params, headers={**self._bearer(url), **(headers or {})})
 
     def export(self, since: datetime, types: list[str]) -> dict[str, Any]:
         kickoff = self._get(
@@ -109,7 +121,7 @@ class _Session:
             if status.status_code == 200:
                 manifest: dict[str, Any] = status.json()
                 return manifest
-            if status.status_code != 202:
+            if status.status_code not in (202, 429):  # 429: too many polls, wait as told
                 raise ExtractError(
                     "source_unreachable", f"$export status answered HTTP {status.status_code}"
                 )
@@ -124,19 +136,17 @@ class _Session:
     def download(self, manifest: dict[str, Any], into: Path) -> dict[str, Any]:
         """Every output and deleted file, saved under a local name; the manifest naming them."""
         local = {k: v for k, v in manifest.items() if k not in ("output", "deleted", "error")}
-        for part in ("output", "deleted"):
+        for part in ("output", "deleted", "error"):
             local[part] = []
             for number, entry in enumerate(manifest.get(part) or []):
-                prefix = "deleted." if part == "deleted" else ""
+                prefix = "" if part == "output" else f"{part}."
                 name = f"{prefix}{entry['type']}.{number:03d}.ndjson"
                 self._save(entry["url"], into / name, manifest.get("requiresAccessToken", True))
                 local[part].append({"type": entry["type"], "url": name})
         return local
 
     def _save(self, url: str, path: Path, with_token: bool) -> None:
-        headers = {**self.token.header(), "Accept": "application/fhir+ndjson"}
-        if not with_token:
-            headers.pop("Authorization")
+        headers = {"Accept": "application/fhir+ndjson", **(self._bearer(url) if with_token else {})}
         with self.client.stream("GET", url, headers=headers) as response:
             if response.status_code != 200:
                 raise ExtractError(
@@ -154,12 +164,15 @@ class _Session:
         named: dict[str, set[str]] = {kind: set() for kind in REFERENCED}
         for entry in manifest["output"]:
             for text in (folder / entry["url"]).read_bytes().splitlines():
-                if not text.strip():
+                try:
+                    resource = orjson.loads(text)
+                except orjson.JSONDecodeError:
+                    continue  # not a resource: the reader rejects the line
+                if not isinstance(resource, dict):
                     continue
-                resource = orjson.loads(text)
                 if resource.get("resourceType") in held:
-                    held[resource["resourceType"]].add(resource.get("id"))
-                for element in ("subject", "patient", "encounter"):
+                    held[resource["resourceType"]].add(str(resource.get("id")))
+                for element in ("subject", "patient", "encounter", "context"):
                     for kind in REFERENCED:
                         found = reference_id(resource.get(element), kind)
                         if found:

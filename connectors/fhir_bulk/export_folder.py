@@ -35,6 +35,7 @@ class Manifest:
     transaction_time: datetime | None
     output: tuple[ExportFile, ...]
     deleted: tuple[ExportFile, ...] = ()
+    errors: tuple[ExportFile, ...] = ()  # OperationOutcomes of what the server could not export
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ def read_manifest(folder: Path) -> Manifest | None:
             transaction_time=parse_instant(data.get("transactionTime")),
             output=tuple(_files(data.get("output", []))),
             deleted=tuple(_files(data.get("deleted", []))),
+            errors=tuple(_files(data.get("error", []))),
         )
     except (orjson.JSONDecodeError, AttributeError, KeyError, TypeError):
         raise ExtractError(
@@ -112,7 +114,27 @@ def read_export(folder: Path, wanted: frozenset[str]) -> tuple[Manifest, ReadFil
             _read_file(folder, entry, read, read.lines)
     for entry in manifest.deleted:
         _read_file(folder, entry, read, read.deletions)
+    outcomes: list[Line] = []
+    for entry in manifest.errors:
+        _read_file(folder, entry, read, outcomes)
+    _refuse_incomplete(outcomes, read)
     return manifest, read
+
+
+def _refuse_incomplete(outcomes: list[Line], read: ReadFiles) -> None:
+    """An error or fatal issue means resources the server did not export: the extract is
+    incomplete, and loading it would lose them without a trace. (Warnings do not count.)"""
+    for outcome in outcomes:
+        issues = outcome.resource.get("issue") or []
+        if any(i.get("severity") in ("error", "fatal") for i in issues if isinstance(i, dict)):
+            error = ExtractError(
+                "unreadable",
+                "the export's error file reports resources the server could not export",
+                source_file=outcome.file,
+                source_line=outcome.line,
+            )
+            error.files = list(read.files)
+            raise error
 
 
 def _read_file(folder: Path, entry: ExportFile, read: ReadFiles, into: list[Line]) -> None:

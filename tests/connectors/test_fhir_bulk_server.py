@@ -228,3 +228,39 @@ def test_an_export_that_does_not_finish_in_time_stops_the_batch(
     assert late.value.reason_code == "source_unreachable"
     assert len(server.poll_times) == 1  # it does not poll sooner than Retry-After says
     assert list((tmp_path / "exports").iterdir()) == []
+
+
+def _outcome(severity: str) -> dict[str, object]:
+    return {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": severity, "code": "processing", "diagnostics": "export failed"}],
+    }
+
+
+def test_an_export_with_errors_is_incomplete_and_quarantined(
+    server: BulkServer, credentials: Path, tmp_path: Path
+) -> None:
+    server.errors = [_outcome("warning"), _outcome("error")]
+    get_fhir_model_class("OperationOutcome").model_validate(server.errors[1])
+    with pytest.raises(ExtractError, match="could not export") as incomplete:
+        _connector(server, tmp_path / "exports").read(HOSPITAL, None, DAY)
+    assert incomplete.value.reason_code == "unreadable"
+    assert (incomplete.value.source_file, incomplete.value.source_line) == (
+        "error.OperationOutcome.000.ndjson",
+        2,
+    )
+    # Warnings alone do not stop the batch.
+    server.errors = [_outcome("warning")]
+    (tmp_path / "again").mkdir()
+    extract = _connector(server, tmp_path / "again").read(HOSPITAL, None, DAY)
+    assert extract.tables["patient"].num_rows == 1
+
+
+def test_the_token_never_goes_to_another_origin(
+    server: BulkServer, credentials: Path, tmp_path: Path
+) -> None:
+    server.files_host = "localhost"  # the same server under another name: another origin
+    with pytest.raises(ExtractError, match="another origin") as refused:
+        _connector(server, tmp_path / "exports").read(HOSPITAL, None, DAY)
+    assert refused.value.reason_code == "source_unreachable"
+    assert server.downloads == []

@@ -36,6 +36,8 @@ class BulkServer:
     output: dict[str, list[Resource]]
     deleted: list[Resource]
     held: list[Resource]  # found by Patient?_id= searches
+    errors: list[Resource] = field(default_factory=list)  # OperationOutcomes, the `error` file
+    files_host: str = "127.0.0.1"  # the host the manifest names for the files
     pending_polls: int = 1
     retry_after_s: int = 1
     url: str = ""
@@ -43,6 +45,7 @@ class BulkServer:
     kickoffs: list[dict[str, Any]] = field(default_factory=list)
     poll_times: list[float] = field(default_factory=list)
     searches: list[str] = field(default_factory=list)
+    downloads: list[str] = field(default_factory=list)
     refused_tokens: int = 0
     requests: int = 0
 
@@ -114,7 +117,8 @@ def _app(state: BulkServer) -> Starlette:
                 status_code=202,
                 headers={"Retry-After": str(state.retry_after_s), "X-Progress": "exporting"},
             )
-        files = f"{state.fhir_base}/files"
+        files = f"{state.fhir_base}/files".replace("127.0.0.1", state.files_host)
+        errors = [{"type": "OperationOutcome", "url": f"{files}/error"}] if state.errors else []
         return JSONResponse(
             {
                 "transactionTime": TRANSACTION_TIME,
@@ -122,7 +126,7 @@ def _app(state: BulkServer) -> Starlette:
                 "requiresAccessToken": True,
                 "output": [{"type": t, "url": f"{files}/{t}"} for t in state.output],
                 "deleted": [{"type": "Bundle", "url": f"{files}/deleted"}],
-                "error": [],
+                "error": errors,
             }
         )
 
@@ -130,7 +134,10 @@ def _app(state: BulkServer) -> Starlette:
         if not authorised(request):
             return Response(status_code=401)
         name = request.path_params["name"]
-        content = state.deleted if name == "deleted" else state.output.get(name)
+        state.downloads.append(name)
+        content = {"deleted": state.deleted, "error": state.errors}.get(
+            name, state.output.get(name)
+        )
         if content is None:
             return Response(status_code=404)
         return Response(_ndjson(content), media_type="application/fhir+ndjson")
