@@ -32,17 +32,18 @@ from connectors.hosxp.clinical import (
     VISIT_OPERATIONS,
 )
 from connectors.hosxp.credentials import load_credentials
-from connectors.hosxp.query import Canonical, Query, SourceRow
+from connectors.hosxp.query import Canonical, Query
 from connectors.hosxp.results import ALLERGIES, IMAGING, IMMUNIZATIONS, LAB_RESULTS
+from connectors.hosxp.row import SourceRow
 from connectors.hosxp.settings import HosxpSettings
 from connectors.hosxp.source import HosxpSource, open_source
-from connectors.hosxp.visits import ADMISSION, PATIENT, VISIT, VITAL_SIGNS
+from connectors.hosxp.visits import ADMISSIONS, OUTPATIENT_VISITS, PATIENT, VITAL_SIGNS
 from connectors.window import ExtractWindow
 
 QUERIES: Final[tuple[Query, ...]] = (
     PATIENT,
-    VISIT,
-    ADMISSION,
+    OUTPATIENT_VISITS,
+    ADMISSIONS,
     VITAL_SIGNS,
     VISIT_DIAGNOSES,
     ADMISSION_DIAGNOSES,
@@ -123,7 +124,7 @@ class HosxpConnector(Connector):
 
     def source_field(self, source_file: str, column: str) -> str:
         """The HOSxP `table.column` a canonical column of a row from `source_file` came from."""
-        return _BY_TABLE[source_file].fields[column]
+        return _BY_TABLE[source_file].origins[column]
 
     def _queries_the_schema_serves(self, present: dict[str, set[str]]) -> list[Query]:
         """The queries to run; a table or column the contract needs and the schema lacks
@@ -157,8 +158,8 @@ class HosxpConnector(Connector):
             line = _hash_line(values.values())
             read.digest.update(line)
             read.size += len(line)
-            row = SourceRow(query, values)
-            built = query.build(row)
+            row = query.source_row(values)
+            built = query.rows(row)
             if row.unreadable:
                 read.rejected.append(_unreadable_row(query, row))
                 continue

@@ -1,9 +1,10 @@
-"""One HOSxP query per source table, and how a row it returns is read.
+"""One HOSxP query per source table, declared as what it reads.
 
 A query selects the rows of one table (its `table`, whose primary key names a row in
 rejects and record keys) changed inside the day's window, joined to what the contract
-needs (the patient's national ID, the visit's date). `build` turns one row into zero or
-more canonical rows (opdscreen gives one vital sign per measurement).
+needs (the patient's national ID, the visit or admission it belongs to). Each canonical
+column is read from one `alias.column`, selected under the canonical name, so the SQL,
+the mapping and the names rejects give (`source_field`) come from one declaration.
 
 The window: a row belongs to the extract of D when its change stamp (the update column
 HOSxP keeps for it or for its visit or admission; when that is null, the visit date) lies
@@ -15,19 +16,43 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
-from decimal import Decimal
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Final
 
-Canonical = dict[str, Any]
+from connectors.hosxp.row import TIME_SUFFIX, SourceRow
 
-# pymysql hands back a DATE or DATETIME it cannot build as the text MariaDB sent.
-_ZERO_DATE: Final = re.compile(r"^0000-00-00(?: 00:00:00(?:\.0+)?)?$")
+Canonical = dict[str, Any]
+Build = Callable[[SourceRow, Canonical], list[Canonical]]
+
 # `alias.column` in a query's SQL: what the query needs from the schema.
 _QUALIFIED: Final = re.compile(r"\b([a-z]{1,2})\.([a-z_][a-z0-9_]*)\b")
-_SELECTED: Final = re.compile(r"\b([a-z]{1,2})\.([a-z_][a-z0-9_]*) AS ([a-z_][a-z0-9_]*)\b")
+
+
+@dataclass(frozen=True)
+class Read:
+    """How a canonical column is read: SourceRow's reader `kind` over `source` (SQL,
+    usually `alias.column`); a moment may take its time of day from a TIME column."""
+
+    kind: str  # text | day | moment | number
+    source: str
+    time_source: str | None = None
+
+
+def text(source: str) -> Read:
+    return Read("text", source)
+
+
+def day(source: str) -> Read:
+    return Read("day", source)
+
+
+def number(source: str) -> Read:
+    return Read("number", source)
+
+
+def moment(source: str, time_source: str | None = None) -> Read:
+    return Read("moment", source, time_source)
 
 
 def in_window(stamp: str) -> str:
@@ -35,156 +60,136 @@ def in_window(stamp: str) -> str:
     return f"({stamp}) >= %(start)s AND ({stamp}) < %(end)s"
 
 
+@dataclass(frozen=True)
+class Parent:
+    """What a detail row belongs to (a visit or an admission): how it is joined, its
+    change stamp, and the encounter reference and person read through it."""
+
+    table: str
+    alias: str
+    join: str  # joins the parent to the detail table `{alias}`
+    joins: str  # the parent's own joins (its stamp, its patient)
+    tables: Mapping[str, str]
+    stamp: str
+    reads: Mapping[str, Read]
+    encounter_class: str
+
+
 # Where a visit's and an admission's change stamps come from (docs/connectors.md).
 VISIT_STAMP: Final = "COALESCE(q.update_datetime, TIMESTAMP(o.vstdate))"
 ADMISSION_STAMP: Final = "COALESCE(i.update_datetime, TIMESTAMP(i.regdate))"
-# A visit-level table's row joined to its visit, the visit's stamp and its patient.
-VISIT_JOINS: Final = (
-    "JOIN ovst o ON o.vn = {alias}.vn "
-    "LEFT JOIN ovst_seq q ON q.vn = o.vn "
-    "JOIN patient p ON p.hn = o.hn"
+
+VISIT: Final = Parent(
+    table="ovst",
+    alias="o",
+    join="JOIN ovst o ON o.vn = {alias}.vn",
+    joins="LEFT JOIN ovst_seq q ON q.vn = o.vn JOIN patient p ON p.hn = o.hn",
+    tables={"o": "ovst", "q": "ovst_seq", "p": "patient"},
+    stamp=VISIT_STAMP,
+    reads={
+        "cid": text("p.cid"),
+        "pid": text("o.hn"),
+        "encounter_id": text("o.vn"),
+        "service_date": day("o.vstdate"),
+        "recorded_at": moment("q.update_datetime"),
+    },
+    encounter_class="OPD",
 )
-ADMISSION_JOINS: Final = "JOIN ipt i ON i.an = {alias}.an JOIN patient p ON p.hn = i.hn"
+ADMISSION: Final = Parent(
+    table="ipt",
+    alias="i",
+    join="JOIN ipt i ON i.an = {alias}.an",
+    joins="JOIN patient p ON p.hn = i.hn",
+    tables={"i": "ipt", "p": "patient"},
+    stamp=ADMISSION_STAMP,
+    reads={
+        "cid": text("p.cid"),
+        "pid": text("i.hn"),
+        "encounter_id": text("i.an"),
+        "service_date": day("i.regdate"),
+        "recorded_at": moment("i.update_datetime"),
+    },
+    encounter_class="IPD",
+)
+
+
+def _as_read(row: SourceRow, values: Canonical) -> list[Canonical]:
+    return [values]
 
 
 @dataclass(frozen=True)
 class Query:
     entity: str
     table: str
-    key: tuple[str, ...]  # result columns holding the table's primary key
-    tables: Mapping[str, str]  # SQL alias -> HOSxP table
-    sql: str
-    build: Callable[[SourceRow], list[Canonical]]
-    # canonical column -> the HOSxP column it comes from (how rejects name a field)
-    fields: Mapping[str, str] = field(default_factory=dict)
+    alias: str
+    key: tuple[str, ...]  # the table's primary key columns
+    reads: Mapping[str, Read]  # canonical (or build-time) column -> how it is read
+    parent: Parent | None = None
+    tables: Mapping[str, str] | None = None  # further aliases the SQL uses -> HOSxP tables
+    joins: str = ""
+    via: str | None = None  # the alias holding the parent's key, when not the table's own
+    where: str | None = None  # default: the parent's stamp in the window
+    build: Build = _as_read  # the read values -> canonical rows
     optional: bool = False  # imaging: read only where the hospital's schema has it
+
+    @cached_property
+    def all_reads(self) -> dict[str, Read]:
+        return {**(self.parent.reads if self.parent else {}), **self.reads}
+
+    @cached_property
+    def aliases(self) -> dict[str, str]:
+        found = {self.alias: self.table, **(self.tables or {})}
+        if self.parent is not None:
+            found.update(self.parent.tables)
+        return found
+
+    @cached_property
+    def sql(self) -> str:
+        selected = [f"{self.alias}.{column} AS pk_{column}" for column in self.key]
+        for name, read in self.all_reads.items():
+            selected.append(f"{read.source} AS {name}")
+            if read.time_source:
+                selected.append(f"{read.time_source} AS {name}{TIME_SUFFIX}")
+        joins = [self.joins]
+        if self.parent is not None:
+            if self.parent.table != self.table:
+                joins.append(self.parent.join.format(alias=self.via or self.alias))
+            joins.append(self.parent.joins)
+        assert self.where or self.parent, f"{self.table}: a query needs a window"
+        where = self.where or in_window(self.parent.stamp)  # type: ignore[union-attr]
+        order = ", ".join(f"{self.alias}.{column}" for column in self.key)
+        return (
+            f"SELECT {', '.join(selected)} FROM {self.table} {self.alias} "
+            f"{' '.join(j for j in joins if j)} WHERE {where} ORDER BY {order}"
+        )
 
     @cached_property
     def needs(self) -> dict[str, set[str]]:
         """HOSxP table -> the columns the SQL reads from it."""
-        needed: dict[str, set[str]] = {table: set() for table in self.tables.values()}
+        needed: dict[str, set[str]] = {table: set() for table in self.aliases.values()}
         for alias, column in _QUALIFIED.findall(self.sql):
-            if alias in self.tables:
-                needed[self.tables[alias]].add(column)
+            if alias in self.aliases:
+                needed[self.aliases[alias]].add(column)
         return needed
 
     @cached_property
     def origins(self) -> dict[str, str]:
-        """Result column -> the HOSxP `table.column` it is selected from."""
-        return {
-            name: f"{self.tables[alias]}.{column}"
-            for alias, column, name in _SELECTED.findall(self.sql)
-            if alias in self.tables
-        }
+        """Result column -> the HOSxP `table.column` it is selected from (when it is one)."""
+        found = {}
+        for name, read in self.all_reads.items():
+            for column, source in ((name, read.source), (name + TIME_SUFFIX, read.time_source)):
+                match = _QUALIFIED.fullmatch(source or "")
+                if match and match[1] in self.aliases:
+                    found[column] = f"{self.aliases[match[1]]}.{match[2]}"
+        return found
 
+    def rows(self, row: SourceRow) -> list[Canonical]:
+        """The canonical rows of one result row (none, one, or several for vital signs)."""
+        values = {name: row.read(read.kind, name) for name, read in self.all_reads.items()}
+        values["record_key"] = row.record_key()
+        if self.parent is not None:
+            values["encounter_class"] = self.parent.encounter_class
+        return self.build(row, values)
 
-class SourceRow:
-    """One result row, read leniently: a value that cannot be read becomes None and its
-    column is remembered, so the connector can reject the row naming table, key and field."""
-
-    def __init__(self, query: Query, values: Mapping[str, Any]) -> None:
-        self.query = query
-        self.values = values
-        self.unreadable: list[str] = []
-
-    @property
-    def primary_key(self) -> str:
-        return "|".join(self.text(column) or "" for column in self.query.key)
-
-    def record_key(self, *extra: str) -> str:
-        return "|".join((self.query.table, self.primary_key, *extra))
-
-    def text(self, column: str) -> str | None:
-        value = self.values[column]
-        if value is None:
-            return None
-        if isinstance(value, bytes | bytearray):
-            try:
-                value = value.decode("utf-8")
-            except UnicodeDecodeError:
-                self._unreadable(column)
-                return None
-        text = str(value).strip()
-        return text or None
-
-    def day(self, column: str) -> date | None:
-        value = self.values[column]
-        if isinstance(value, datetime):
-            return value.date()
-        if value is None or isinstance(value, date):
-            return value
-        self._zero_or_unreadable(column, value)
-        return None
-
-    def moment(self, column: str, time_column: str | None = None) -> datetime | None:
-        """A DATETIME column, or a DATE column with its TIME column (absent time: midnight)."""
-        value = self.values[column]
-        if isinstance(value, datetime):
-            return value
-        if value is None:
-            return None
-        if not isinstance(value, date):
-            self._zero_or_unreadable(column, value)
-            return None
-        clock = self.values.get(time_column) if time_column else None
-        if clock is None:
-            return datetime.combine(value, time.min)
-        # MariaDB's TIME spans -838 to 838 hours; a time of day lies in [0, 24 h).
-        if isinstance(clock, timedelta) and timedelta(0) <= clock < timedelta(days=1):
-            return datetime.combine(value, time.min) + clock
-        self._unreadable(str(time_column))
-        return None
-
-    def number(self, column: str) -> float | None:
-        value = self.values[column]
-        if value is None:
-            return None
-        if isinstance(value, int | float | Decimal):
-            return float(value)
-        text = self.text(column)
-        if text is None:
-            return None
-        try:
-            return float(text)
-        except ValueError:
-            self._unreadable(column)
-            return None
-
-    def _zero_or_unreadable(self, column: str, value: object) -> None:
-        # MariaDB's zero date is how HOSxP writes "no date": absent, hence null. Any other
-        # date pymysql could not build (30 February) is present but unreadable.
-        if isinstance(value, str) and _ZERO_DATE.match(value.strip()):
-            return
-        self._unreadable(column)
-
-    def _unreadable(self, column: str) -> None:
-        self.unreadable.append(column)
-
-
-def sex_of(code: str | None) -> str:
-    """HOSxP patient.sex: '1' male, '2' female (as the 43-file SEX it is exported to)."""
-    return {"1": "male", "2": "female"}.get(code or "", "unknown")
-
-
-def visit_ref(row: SourceRow) -> Canonical:
-    """The encounter reference and person of a row joined to its visit (aliases o, p)."""
-    return {
-        "cid": row.text("cid"),
-        "pid": row.text("hn"),
-        "encounter_id": row.text("vn"),
-        "encounter_class": "OPD",
-        "service_date": row.day("vstdate"),
-        "recorded_at": row.moment("changed_at"),
-    }
-
-
-def admission_ref(row: SourceRow) -> Canonical:
-    """The encounter reference and person of a row joined to its admission (aliases i, p)."""
-    return {
-        "cid": row.text("cid"),
-        "pid": row.text("hn"),
-        "encounter_id": row.text("an"),
-        "encounter_class": "IPD",
-        "service_date": row.day("regdate"),
-        "recorded_at": row.moment("changed_at"),
-    }
+    def source_row(self, values: Mapping[str, Any]) -> SourceRow:
+        return SourceRow(self.table, [f"pk_{column}" for column in self.key], values)
