@@ -126,6 +126,10 @@ class HosxpConnector(Connector):
         """The HOSxP `table.column` a canonical column of a row from `source_file` came from."""
         return _BY_TABLE[source_file].origins[column]
 
+    def row_location(self, source_file: str, source_line: int, record_key: str) -> Location:
+        """The HOSxP table and the row's primary key (record_key is `<table>|<key>`)."""
+        return Location.in_table(source_file, _BY_TABLE[source_file].primary_key_of(record_key))
+
     def _queries_the_schema_serves(self, present: dict[str, set[str]]) -> list[Query]:
         """The queries to run; a table or column the contract needs and the schema lacks
         quarantines the batch, naming it (an optional table, imaging, is skipped instead)."""

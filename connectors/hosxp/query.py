@@ -130,6 +130,7 @@ class Query:
     via: str | None = None  # the alias holding the parent's key, when not the table's own
     where: str | None = None  # default: the parent's stamp in the window
     build: Build = _as_read  # the read values -> canonical rows
+    key_suffix: bool = False  # its builder appends a part to the record key (a vital code)
     optional: bool = False  # imaging: read only where the hospital's schema has it
 
     @cached_property
@@ -190,6 +191,11 @@ class Query:
         if self.parent is not None:
             values["encounter_class"] = self.parent.encounter_class
         return self.build(row, values)
+
+    def primary_key_of(self, record_key: str) -> str:
+        """The primary key inside a record key this query made (`<table>|<key>[|<suffix>]`)."""
+        key = record_key.removeprefix(f"{self.table}|")
+        return key.rsplit("|", 1)[0] if self.key_suffix else key
 
     def source_row(self, values: Mapping[str, Any]) -> SourceRow:
         return SourceRow(self.table, [f"pk_{column}" for column in self.key], values)

@@ -124,4 +124,5 @@ VITAL_SIGNS: Final = Query(
     parent=VISIT,
     reads={code: number(f"c.{column}") for column, code in SCREEN_VITALS.items()},
     build=_vital_signs,
+    key_suffix=True,
 )

@@ -60,6 +60,10 @@ def test_a_hosxp_day_loads_accounts_for_every_row_and_reruns_idempotently(
     hosxp.execute("SET SESSION sql_mode = 'ALLOW_INVALID_DATES'")
     hosxp.execute("UPDATE ovst SET vstdate = '2026-11-31' WHERE vn = %s", (bad_visit,))
     settings = hosxp_warehouse(hosxp, tmp_path)
+    # a registered patient whose national ID no longer passes its check digit
+    unreadable = hosxp.world.patients[UNREGISTERED]
+    broken = unreadable["cid"][:12] + str((int(unreadable["cid"][12]) + 1) % 10)
+    hosxp.execute("UPDATE patient SET cid = %s WHERE hn = %s", (broken, unreadable["hn"]))
     registry = prepare(settings, tmp_path)
     hospital = registry.hospitals[HOSPITAL]
     extract = hosxp.connector().read(HOSPITAL, None, DAY)
@@ -71,7 +75,7 @@ def test_a_hosxp_day_loads_accounts_for_every_row_and_reruns_idempotently(
     assert first.rows_read == yielded
     assert first.rows_read == first.rows_loaded + first.rows_rejected + first.rows_filtered
     assert first.rows_filtered > 0
-    assert first.rows_rejected == len(extract.rejected) > 0  # the synthetic rows all validate
+    assert first.rows_rejected > len(extract.rejected) > 0
     with connect(settings) as conn:
         per_entity = conn.execute(
             "SELECT entity, rows_read, rows_loaded, rows_rejected, rows_filtered FROM ops.batch_entity"
@@ -81,7 +85,7 @@ def test_a_hosxp_day_loads_accounts_for_every_row_and_reruns_idempotently(
             for entity, *_ in per_entity
         }
         rejects = conn.execute(
-            "SELECT source_file, source_key, field, rule FROM ops.reject WHERE rule = 'row_readable'"
+            "SELECT source_file, source_key, field, rule FROM ops.reject"
         ).fetchall()
         window = conn.execute("SELECT window_start, window_end FROM ops.batch").fetchone()
         before = table_checksums(conn, ("raw",))
@@ -91,6 +95,12 @@ def test_a_hosxp_day_loads_accounts_for_every_row_and_reruns_idempotently(
         assert loaded[entity] == ok, entity
         assert ok > 0, entity  # every category reaches raw
     assert ("ovst", bad_visit, "ovst.vstdate", "row_readable") in rejects
+    # the consent filter names HOSxP rows by table and primary key too
+    assert ("patient", unreadable["hn"], "patient.cid", "national_id_readable") in rejects
+    visits = [v["vn"] for v in hosxp.world.rows["ovst"] if v["hn"] == unreadable["hn"]]
+    assert {("ovst", vn, "patient.cid", "national_id_readable") for vn in visits} <= set(rejects)
+    assert all(key for _, key, _, _ in rejects)
+    assert len(rejects) == first.rows_rejected
     assert window[0] is not None and window[1] is not None
 
     again = sync_batch(hospital, DAY, settings=settings)
