@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from connectors.base import Extract, ExtractError, Reject
 from connectors.file43 import File43Connector, File43Settings
@@ -248,9 +249,10 @@ def _validate(check: ExtractCheck, extract: Extract, connector: File43Connector)
     accepted: dict[str, pa.Table] = {}
     check.rows_read = len(extract.rejected)
     check.rows_rejected = len(extract.rejected)
+    everyone = _EveryoneConsents(extract.tables)
     for entity, table in extract.tables.items():
         check.rows_read += table.num_rows
-        readable = _without_consent_filter(entity, table, connector)
+        readable = everyone.apply(entity, table, connector)
         validation = validate_entity(
             entity, readable.table, check.extract_date, connector.source_field
         )
@@ -262,13 +264,25 @@ def _validate(check: ExtractCheck, extract: Extract, connector: File43Connector)
     check.coverage = coverage(accepted)
 
 
-def _without_consent_filter(entity: str, table: pa.Table, connector: File43Connector) -> Any:
+class _EveryoneConsents:
     """The sync step's national ID rule with every readable patient let through: the key is
-    made for this check and forgotten, so the pseudonyms it makes match nothing anywhere."""
-    key = secrets.token_bytes(32)
-    readable = valid_national_id_mask(table.column("cid"))
-    everyone = patient_keys(table.column("cid").filter(readable), key)
-    return apply_consent(entity, table, everyone, key, connector.source_field)
+    made for this check and forgotten, so the pseudonyms it makes match nothing anywhere.
+    The allowed keys are made once for the whole extract (an entity repeats the patients of
+    another); apply_consent then keys each entity's rows as a batch does."""
+
+    def __init__(self, tables: dict[str, pa.Table]) -> None:
+        self.key = secrets.token_bytes(32)
+        distinct = [pc.unique(t.column("cid")) for t in tables.values() if t.num_rows]
+        ids = (
+            pc.unique(pa.chunked_array(distinct, pa.string()))
+            if distinct
+            else pa.array([], pa.string())
+        )
+        readable = ids.filter(valid_national_id_mask(ids))
+        self.allowed = patient_keys(readable, self.key)
+
+    def apply(self, entity: str, table: pa.Table, connector: File43Connector) -> Any:
+        return apply_consent(entity, table, self.allowed, self.key, connector.source_field)
 
 
 def _per_file(
