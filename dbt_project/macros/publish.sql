@@ -2,7 +2,9 @@
     consent active, the row's hospital in the patient's sender choice, and sensitive rows only
     with the sensitive-data choice. The per-visit gate is NOT applied here: rows carry
     per_visit_required and the API / RLS apply healthlink.per_visit_gate(). `columns` are the
-    category's own; the lineage, encounter (when `has_encounter`) and tag columns are added. -#}
+    category's own; the lineage, encounter (when `has_encounter`) and tag columns are added.
+    DuckDB: an equi-join with int_consent__visible_rows on (patient, hospital, is_sensitive),
+    the relation the API's record reads once per request to keep the same rows. -#}
 {% macro publish_fact(fact_model, columns, has_encounter=true) -%}
     {%- set published = healthlink.fact_lineage_columns()
         + (healthlink.fact_encounter_columns() if has_encounter else [])
@@ -18,13 +20,13 @@ select
     hospital.hospital_name,
     hospital.per_visit_consent as per_visit_required
 from {{ ref(fact_model) }} as fact
-inner join {{ ref('int_consent__patient_hospital') }} as allowed
+inner join {{ ref('int_consent__visible_rows') }} as allowed
     on allowed.patient_key = fact.patient_key
     and allowed.hospital_code = fact.hospital_code
+    and allowed.is_sensitive = fact.is_sensitive
 inner join {{ ref('dim_hospital') }} as hospital
     on hospital.hospital_code = fact.hospital_code
     and hospital.is_registered
-where not fact.is_sensitive or allowed.sensitive_allowed
 {%- endmacro %}
 
 {#- PostgreSQL: the view reads the protected <category>_rows table in published (the API role

@@ -9,6 +9,12 @@ for OLD_FORM (the published views, and on PostgreSQL the consent functions behin
 it by name), computes the same checksums again and returns both. A dropped or duplicated row
 changes the count or the sum.
 
+On DuckDB the published fact views join int_consent__visible_rows, and the old checksums
+swap OLD_FACT_FORM in too (the consent view joined directly, the sensitive choice in a WHERE).
+The API's DuckDB record reads that relation once and the facts by patient key
+(warehouse/api/records.py); `view_record_rows` is the record as it was read before, one
+gated query per published view, and `api_record_rows` the same shape from a read record.
+
 CONSENT_STATES are the consent data compared, each applied to the fixture of raw_fixture
 (ALL, LIST by network, LIST by hospital, withdrawn, sensitive opt-outs, a per-visit hospital)
 inside the transaction: the fixture as is, choices that overlap (a hospital named directly
@@ -21,7 +27,13 @@ from __future__ import annotations
 from typing import Any
 
 from tests.support.raw_fixture import H1, H3, P_ALL, P_HOSPITAL, P_NETWORK, P_WITHDRAWN
-from warehouse.api.records import CATEGORY_VIEWS
+from warehouse.api.records import (
+    CATEGORY_VIEWS,
+    HIDDEN_COLUMNS,
+    SENSITIVE,
+    PatientRecordData,
+    with_offset,
+)
 
 CONSENT_VIEW = "intermediate.int_consent__patient_hospital"
 
@@ -50,7 +62,7 @@ where patient_consent.status = 'active'
 
 # DuckDB's published.patient before it joined the visible keys (macros/publish.sql,
 # default__publish_patient): a correlated EXISTS. Swapped in with OLD_FORM on DuckDB, so the
-# old checksums are those of both old forms.
+# old checksums are those of all the old forms.
 PATIENT_COLUMNS = (
     "patient_key, cid, prename, first_name, last_name, sex, birth_date,"
     " first_seen_extract_date, last_seen_extract_date, hospitals_count"
@@ -66,6 +78,21 @@ where exists (
         and allowed.hospital_code = known_at.hospital_code
     where known_at.patient_key = patient.patient_key
 )
+"""
+
+# DuckDB's published fact views before they joined int_consent__visible_rows
+# (macros/publish.sql, default__publish_fact): the consent view and the sensitive choice in
+# a WHERE. Swapped in with OLD_FORM on DuckDB; {fact_columns} are the view's own columns.
+OLD_FACT_FORM = """
+select {fact_columns}, hospital.hospital_name, hospital.per_visit_consent as per_visit_required
+from marts.fct_{view} as fact
+inner join intermediate.int_consent__patient_hospital as allowed
+    on allowed.patient_key = fact.patient_key
+    and allowed.hospital_code = fact.hospital_code
+inner join marts.dim_hospital as hospital
+    on hospital.hospital_code = fact.hospital_code
+    and hospital.is_registered
+where not fact.is_sensitive or allowed.sensitive_allowed
 """
 
 # The published views that apply consent (hospital_freshness does not, and is checked too).
@@ -143,5 +170,56 @@ def checksums(cursor: Any, dialect: str, statements: list[str]) -> tuple[dict, d
     cursor.execute(f"create or replace view {CONSENT_VIEW} as {OLD_FORM}")
     if dialect == "duckdb":
         cursor.execute(f"create or replace view published.patient as {OLD_PATIENT_FORM}")
+        for _, view in CATEGORY_VIEWS:
+            cursor.execute(
+                f"create or replace view published.{view} as {_old_fact_form(cursor, view)}"
+            )
     old = measure()
     return new, old
+
+
+def _old_fact_form(cursor: Any, view: str) -> str:
+    cursor.execute(
+        "select column_name from duckdb_columns() where schema_name = 'published'"
+        " and table_name = ? and column_name not in ('hospital_name', 'per_visit_required')"
+        " order by column_index",
+        [view],
+    )
+    columns = ", ".join(f"fact.{name}" for (name,) in cursor.fetchall())
+    return OLD_FACT_FORM.format(fact_columns=columns, view=view)
+
+
+RecordRows = dict[tuple[str, str, str], dict[str, Any]]
+
+
+def view_record_rows(cursor: Any, gate_sql: str, patient_key: str) -> tuple[RecordRows, set[str]]:
+    """The record as the API read it from the published views before (one query per view,
+    the gate per row): the shown columns per (category, hospital, record key), and the
+    hospitals holding a row whose gate is closed."""
+    rows: RecordRows = {}
+    closed: set[str] = set()
+    for category, view in CATEGORY_VIEWS:
+        cursor.execute(
+            f"SELECT gated.*, ({gate_sql}) AS gate_open FROM published.{view} AS gated"
+            " WHERE gated.patient_key = ?",
+            [patient_key],
+        )
+        names = [d[0] for d in cursor.description]
+        for values in cursor.fetchall():
+            row = dict(zip(names, values, strict=True))
+            if not row["gate_open"]:
+                closed.add(row["hospital_code"])
+            shown = {k: with_offset(k, v) for k, v in row.items() if k not in HIDDEN_COLUMNS}
+            rows[(category, row["hospital_code"], row["record_key"])] = shown
+    return rows, closed
+
+
+def api_record_rows(record: PatientRecordData) -> tuple[RecordRows, set[str]]:
+    """The same shape from records.read_record's answer: its rows, and its hospitals whose
+    gate is closed (withheld, or shown under break-glass)."""
+    rows: RecordRows = {}
+    for section in record.hospitals:
+        for category, shown in section.categories.items():
+            for row in shown if category != SENSITIVE else []:
+                rows[(category, section.hospital_code, row["record_key"])] = row
+    return rows, {h.hospital_code for h in record.hospitals if not h.gate_open}

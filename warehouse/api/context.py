@@ -10,6 +10,7 @@ from functools import cached_property
 from warehouse.api.config import ApiSettings
 from warehouse.api.credentials import LocalPincodeVerifier, PincodeVerifier
 from warehouse.api.name_index import NameIndex
+from warehouse.api.records import published_fact_columns
 from warehouse.audit.trail import AuditTrail
 from warehouse.hospital_registry import Registry, load_registry
 from warehouse.settings import Settings, url_for_role
@@ -26,6 +27,7 @@ class ApiContext:
 
     def __post_init__(self) -> None:
         self.name_index = NameIndex()
+        self._fact_columns: tuple[int, dict[str, list[str]]] | None = None
         # Keyed audit appends; the head goes to the sink after every commit. Built here so
         # a missing or development audit key stops the API at start.
         self.audit = AuditTrail.from_settings(self.settings)
@@ -82,6 +84,18 @@ class ApiContext:
     def record_gate(self) -> str | None:
         """What records.read_record takes: the compiled gate on DuckDB, None on PostgreSQL."""
         return None if self.uses_postgres else self.gate_sql
+
+    def record_fact_columns(self, conn: WarehouseConnection) -> dict[str, list[str]] | None:
+        """DuckDB: records.published_fact_columns, read from the catalog once per opening of
+        the file (reading them cost as much as two of the record's fact reads). A dbt build,
+        the only thing that changes them, runs in a process that has the file while this
+        one has given it up, so the next use reopens the file and reads them again."""
+        if self.uses_postgres:
+            return None
+        opened = self._duckdb.opened
+        if self._fact_columns is None or self._fact_columns[0] != opened:
+            self._fact_columns = (opened, published_fact_columns(conn))
+        return self._fact_columns[1]
 
     @contextmanager
     def consent_service(self, conn: WarehouseConnection) -> Iterator[WarehouseConnection]:

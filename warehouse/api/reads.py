@@ -71,7 +71,13 @@ def _gated_read(
     """The record as this physician may see it now (inside the caller's transaction)."""
     assert physician.hospital_code is not None  # physician_session(ready=True)
     set_physician(conn, physician.licence, physician.hospital_code)
-    return read_record(conn, context.record_gate, patient_key, break_glass=break_glass)
+    return read_record(
+        conn,
+        context.record_gate,
+        patient_key,
+        break_glass=break_glass,
+        fact_columns=context.record_fact_columns(conn),
+    )
 
 
 def _record_audit(

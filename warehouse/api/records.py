@@ -1,8 +1,8 @@
 """A patient's record: the nine categories from the published views, split by source hospital.
 
-Every query runs inside the request's transaction, after `gate.set_physician`. The per-visit
-gate is the SQL compiled from the dbt macro; it is evaluated per row as `gate_open` so one
-query per view tells both what may be shown and which per-visit hospitals hold data.
+Every query runs inside the request's transaction, after `gate.set_physician`. On DuckDB the
+per-visit gate is the SQL compiled from the dbt macro, evaluated once per request for each
+kind of row the patient's consent shows (`_read_duckdb`); on PostgreSQL RLS applies it.
 """
 
 from __future__ import annotations
@@ -165,9 +165,11 @@ def read_record(
     patient_key: str,
     *,
     break_glass: bool = False,
+    fact_columns: dict[str, list[str]] | None = None,
 ) -> PatientRecordData | None:
     """The record as the current physician may see it. `gate_sql` is the compiled per-visit
-    gate on DuckDB; None on PostgreSQL, where RLS applies it (see `_read_postgres`)."""
+    gate on DuckDB; None on PostgreSQL, where RLS applies it (see `_read_postgres`).
+    `fact_columns`: DuckDB's `published_fact_columns`, if the caller keeps them."""
     patient = visible_patient(conn, patient_key)
     if patient is None:
         return None
@@ -176,40 +178,85 @@ def read_record(
     if gate_sql is None:
         _read_postgres(conn, patient_key, freshness, sections, break_glass=break_glass)
     else:
-        _read_duckdb(conn, gate_sql, patient_key, freshness, sections, break_glass=break_glass)
+        columns = fact_columns or published_fact_columns(conn)
+        _read_duckdb(
+            conn, gate_sql, columns, patient_key, freshness, sections, break_glass=break_glass
+        )
     for section in sections.values():
         if section.withheld:
             section.categories = {key: [] for key in CATEGORIES}
     return PatientRecordData(patient, sorted(sections.values(), key=lambda s: s.hospital_code))
 
 
+# DuckDB: which kinds of a patient's rows, (hospital_code, is_sensitive), the live consent
+# shows. The published fact views are each fact equi-joined with it (macros/publish.sql).
+VISIBLE_ROWS = "intermediate.int_consent__visible_rows"
+
+
 def _read_duckdb(
     conn: WarehouseConnection,
     gate_sql: str,
+    columns: dict[str, list[str]],
     patient_key: str,
     freshness: dict[str, tuple[Any, ...]],
     sections: dict[str, HospitalSection],
     *,
     break_glass: bool,
 ) -> None:
-    """One query per view tells both the visible rows and which per-visit hospitals hold
-    data the gate refuses (`gate_open` false: withheld, or shown under break-glass)."""
-    for category, view in CATEGORY_VIEWS:
-        cursor = conn.execute(
-            f"SELECT gated.*, ({gate_sql}) AS gate_open FROM published.{view} AS gated "
-            "WHERE gated.patient_key = ? ORDER BY gated.recorded_at DESC, gated.record_key",
+    """The published views' rows, with consent evaluated once per request instead of once
+    per category: one query lists the kinds of rows the patient's live consent shows, with
+    the per-visit gate per kind; then each fact is read by patient_key alone (an index
+    lookup: DuckDB uses an index only for a lone equality filter) and a row is kept when its
+    kind is listed, the equi-join the published view makes. Reading the nine views planned
+    and ran the consent join nine times per record (BENCHMARKS.md). A row whose gate is
+    closed withholds its hospital (or is shown under break-glass)."""
+    visible: dict[tuple[str, bool], bool] = {
+        (code, is_sensitive): bool(gate_open)
+        for code, is_sensitive, gate_open in conn.execute(
+            f"SELECT gated.hospital_code, gated.is_sensitive, ({gate_sql}) AS gate_open "
+            f"FROM {VISIBLE_ROWS} AS gated WHERE gated.patient_key = ?",
             [patient_key],
-        )
-        columns = [d[0] for d in cursor.description]
-        for values in cursor.fetchall():
-            row = dict(zip(columns, values, strict=True))
-            section = _section(sections, freshness, row["hospital_code"], row.get("hospital_name"))
-            if not row["gate_open"]:
+        ).fetchall()
+    }
+    if not visible:
+        return
+    for category, view in CATEGORY_VIEWS:
+        names = columns[view]
+        rows = conn.execute(
+            f"SELECT {', '.join(names)} FROM marts.fct_{view} WHERE patient_key = ? "
+            "ORDER BY recorded_at DESC, record_key",
+            [patient_key],
+        ).fetchall()
+        for values in rows:
+            row = dict(zip(names, values, strict=True))
+            gate_open = visible.get((row["hospital_code"], row["is_sensitive"]))
+            if gate_open is None:
+                continue  # not a kind of row the patient's consent shows
+            section = _section(sections, freshness, row["hospital_code"])
+            if not gate_open:
                 section.gate_open = False
                 if not break_glass:
                     section.withheld = True
                     continue
             _add_row(section, category, row)
+
+
+def published_fact_columns(conn: WarehouseConnection) -> dict[str, list[str]]:
+    """DuckDB: per published category view, its columns that come from its fact
+    (published.<view> over marts.fct_<view>), in the view's order, so the record shows what
+    the view shows; the others (hospital_name, per_visit_required) are the hospital
+    section's. Only a dbt build changes them (ApiContext keeps them while the file is open)."""
+    rows = conn.execute(
+        "SELECT shown.table_name, list(shown.column_name ORDER BY shown.column_index) "
+        "FROM duckdb_columns() AS shown "
+        "INNER JOIN duckdb_columns() AS fact "
+        "ON fact.database_name = shown.database_name AND fact.schema_name = 'marts' "
+        "AND fact.table_name = 'fct_' || shown.table_name "
+        "AND fact.column_name = shown.column_name "
+        "WHERE shown.database_name = current_database() AND shown.schema_name = 'published' "
+        "GROUP BY shown.table_name"
+    ).fetchall()
+    return {str(view): [str(c) for c in names] for view, names in rows}
 
 
 def _read_postgres(
