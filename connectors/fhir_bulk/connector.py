@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, ClassVar, Final
+from typing import ClassVar, Final
 
 import orjson
 import pyarrow as pa
@@ -57,6 +57,28 @@ SOURCE_FIELDS: Final[dict[str, str]] = {
     "end_at": "period.end",
     "recorded_date": "recordedDate",
     "study_id": "identifier",
+    "hn": "identifier",
+    "prename": "name.prefix",
+    "first_name": "name.given",
+    "last_name": "name.family",
+    "sex": "gender",
+    "admission_id": "id",
+    "location": "location",
+    "chief_complaint": "reasonCode",
+    "discharge_status": "hospitalization.dischargeDisposition",
+    "diagnosis_type": "encounter",
+    "provider_id": "performer",
+    "drug_name": "medication[x]",
+    "unit": "quantity.unit",
+    "vaccine_place": "location",
+    "result_text": "value[x]",
+    "modality": "modality",
+    "body_site": "series.bodySite",
+    "conclusion": "conclusion",
+    "allergy_type": "type",
+    "severity": "criticality",
+    "symptom": "reaction.manifestation",
+    "informant": "asserter",
 }
 
 
@@ -115,7 +137,7 @@ class FhirBulkConnector(Connector):
         latest = [
             line
             for line in _latest(read.lines).values()
-            if (line.resource["resourceType"], line.resource.get("id")) not in deleted
+            if (line.resource["resourceType"], str(line.resource.get("id"))) not in deleted
         ]
         batch_id = batch_id_for(read.files)
         # National IDs and visits come from every version held, even one outside the window
@@ -167,6 +189,7 @@ class FhirBulkConnector(Connector):
                 if not isinstance(resource.get("id"), str) or not resource["id"]:
                     raise Refused("id", "resource_readable", "resource has no id")
                 for row in MAPPERS[resource["resourceType"]](resource, context):
+                    _check_text(row)
                     rows[row.entity].append((line, row))
             except Refused as refused:
                 rejected.append(_reject(line, refused))
@@ -185,13 +208,32 @@ class FhirBulkConnector(Connector):
         return rows, rejected
 
 
-def _latest(lines: list[Line]) -> dict[tuple[str, Any], Line]:
+_TEXT_COLUMNS: Final = {
+    entity: frozenset(f.name for f in schema_for(entity) if f.type == pa.string())
+    for entity in ENTITIES
+}
+
+
+def _check_text(row: Row) -> None:
+    """A text column given a number, a list or an object (a `family` that is a list, say)."""
+    for column in _TEXT_COLUMNS[row.entity]:
+        value = row.get(column)
+        if value is not None and not isinstance(value, str):
+            raise Refused(
+                SOURCE_FIELDS.get(column, column),
+                "resource_readable",
+                "an element does not have its FHIR R4 shape",
+            )
+
+
+def _latest(lines: list[Line]) -> dict[tuple[str, str], Line]:
     """Each resource's latest version by meta.lastUpdated; a later line wins a tie."""
-    latest: dict[tuple[str, Any], Line] = {}
+    latest: dict[tuple[str, str], Line] = {}
     for line in lines:
-        key = (line.resource["resourceType"], line.resource.get("id"))
-        if key[1] is None:
-            key = (key[0], f"{line.file}:{line.line}")  # no id: cannot be a duplicate
+        resource_id = line.resource.get("id")
+        if not isinstance(resource_id, str):
+            resource_id = f"{line.file}:{line.line}"  # no id: cannot be a duplicate (a reject)
+        key = (line.resource["resourceType"], resource_id)
         kept = latest.get(key)
         if kept is None or _updated(kept) <= _updated(line):
             latest[key] = line
@@ -216,7 +258,9 @@ def _deleted(bundles: list[Line]) -> set[tuple[str, str]]:
     deleted = set()
     for bundle in bundles:
         for entry in bundle.resource.get("entry") or []:
-            request = entry.get("request") or {}
+            request = entry.get("request") if isinstance(entry, dict) else None
+            if not isinstance(request, dict):
+                continue
             parts = str(request.get("url", "")).rstrip("/").split("/")
             if request.get("method") == "DELETE" and len(parts) >= 2:
                 deleted.add((parts[-2], parts[-1]))

@@ -55,9 +55,9 @@ class ReadFiles:
     unreadable: list[tuple[str, Reject]] = field(default_factory=list)  # (resource type, reject)
 
 
-def parse_instant(text: str | None) -> datetime | None:
+def parse_instant(text: object) -> datetime | None:
     """A FHIR instant (always with a zone); None when absent or not one."""
-    if not text:
+    if not isinstance(text, str) or not text:
         return None
     try:
         moment = datetime.fromisoformat(text)

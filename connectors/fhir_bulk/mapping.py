@@ -170,8 +170,8 @@ def patient(resource: Resource, context: Context) -> list[Row]:
     names = resource.get("name") or []
     name = next((n for n in names if n.get("use") == "official"), first(names)) or {}
     row["prename"] = first(name.get("prefix"))
-    given = name.get("given") or []
-    row["first_name"] = " ".join(given) if given else None
+    given = name.get("given") or None
+    row["first_name"] = " ".join(given) if isinstance(given, list) else given
     row["last_name"] = name.get("family")
     gender = resource.get("gender")
     row["sex"] = gender if gender in ("male", "female") else "unknown"

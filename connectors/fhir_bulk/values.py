@@ -90,7 +90,12 @@ def pick_code(concept: Any, systems: Iterable[str]) -> str | None:
     is empty). Raises ForeignCode when it is coded, but in none of them."""
     if not isinstance(concept, dict):
         return None
-    codings = [c for c in concept.get("coding") or [] if isinstance(c, dict) and c.get("code")]
+    listed = concept.get("coding")
+    codings = (
+        [c for c in listed if isinstance(c, dict) and c.get("code") not in (None, "")]
+        if isinstance(listed, list)
+        else []
+    )
     systems = tuple(systems)
     if not systems:
         return str(codings[0]["code"]) if codings else None
@@ -108,8 +113,11 @@ def has_code(concept: Any, system: str | None, codes: Iterable[str]) -> bool:
     concepts = concept if isinstance(concept, list) else [concept]
     wanted = set(codes)
     for item in concepts:
-        for coding in (item or {}).get("coding") or []:
-            if coding.get("code") in wanted and (system is None or coding.get("system") == system):
+        codings = item.get("coding") if isinstance(item, dict) else None
+        for coding in codings if isinstance(codings, list) else []:
+            if not isinstance(coding, dict) or not isinstance(coding.get("code"), str):
+                continue
+            if coding["code"] in wanted and (system is None or coding.get("system") == system):
                 return True
     return False
 
