@@ -10,6 +10,8 @@ rejects until the code mapping knows them, so the demo hospital's reject thresho
 
 from __future__ import annotations
 
+import os
+import shutil
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -85,27 +87,39 @@ def _with_thai_id(line: bytes, cids: dict[str, str]) -> bytes:
 class FhirHospital:
     hospital_code: str
     yaml_path: Path
-    export_dir: Path  # the extract date's folder
+    export_root: Path  # one YYYY-MM-DD folder per extract date
     patients: list[ThaiPatient]
+    registrations: Path  # the consent feed of its registered patients
 
 
-def demo_fhir_hospital(
+def build_demo_fhir_hospital(
     out_dir: Path,
-    extract_date: date,
+    registry_dir: Path,
     *,
-    hospital_code: str = "10999",
+    hospital_code: str,
     network: str,
-    health_region: int = 13,
-    participating_since: date | None = None,
+    health_region: int,
+    start: date,
+    days: int = 2,
     source: Path = FHIR_SAMPLE,
 ) -> FhirHospital:
-    """A `fhir_bulk` hospital beside a generated dataset (`healthlink generate --out`):
-    `registry/hospitals/<code>.yml`, the export under `fhir/<code>/<extract_date>/`, and
-    registrations (ALL hospitals) of its living adult patients appended to
-    `consent/registrations.csv`. `network` must be one of `registry/networks.yml`."""
-    export_dir = out_dir / "fhir" / hospital_code / extract_date.isoformat()
-    patients = thai_export_copy(source, export_dir)
-    yaml_path = out_dir / "registry" / "hospitals" / f"{hospital_code}.yml"
+    """A `fhir_bulk` hospital for the demo: the YAML in `registry_dir/hospitals/`
+    (participating from `start`; `network` must be in `registry_dir/networks.yml`), its
+    exports under `out_dir/fhir/<code>/<date>/` for `days` days from `start` (the first the
+    whole sample, the later ones an incremental export re-sending the Patients), and the
+    registrations (ALL hospitals) of its living adult patients in
+    `out_dir/consent/registrations-<code>.csv`, for `healthlink consent import`."""
+    export_root = out_dir / "fhir" / hospital_code
+    patients = thai_export_copy(source, export_root / start.isoformat())
+    _write_manifest(export_root / start.isoformat(), start)
+    for offset in range(1, days):
+        day = start + timedelta(days=offset)
+        folder = export_root / day.isoformat()
+        folder.mkdir(parents=True, exist_ok=True)
+        for path in (export_root / start.isoformat()).glob("Patient*.ndjson"):
+            shutil.copyfile(path, folder / path.name)
+        _write_manifest(folder, day)
+    yaml_path = registry_dir / "hospitals" / f"{hospital_code}.yml"
     yaml_path.parent.mkdir(parents=True, exist_ok=True)
     _dump(
         yaml_path,
@@ -114,21 +128,44 @@ def demo_fhir_hospital(
             "name": "Synthea FHIR demo hospital",
             "network": network,
             "health_region": health_region,
-            "participating_since": participating_since or extract_date - timedelta(days=30),
+            "participating_since": start,
             "schedule": "0 2 * * *",
             # SNOMED CT / RxNorm / CVX rows are rejects until the code mapping knows them.
             "reject_threshold": 1.0,
             "connector": {
                 "kind": "fhir_bulk",
-                "path": f"../../fhir/{hospital_code}",
+                "path": os.path.relpath(export_root, yaml_path.parent),
                 "layout": "dated",
                 "national_id_system": THAI_ID_SYSTEM,
             },
             "contacts": [{"name": f"Data team {hospital_code}", "role": "data_engineer"}],
         },
     )
-    append_registrations(out_dir / "consent" / "registrations.csv", patients, extract_date)
-    return FhirHospital(hospital_code, yaml_path, export_dir, patients)
+    registrations = out_dir / "consent" / f"registrations-{hospital_code}.csv"
+    registrations.unlink(missing_ok=True)
+    append_registrations(registrations, patients, start)
+    return FhirHospital(hospital_code, yaml_path, export_root, patients, registrations)
+
+
+def _write_manifest(folder: Path, day: date) -> None:
+    """The Bulk Data manifest a server would have written at the end of `day` (UTC+7)."""
+    finished = datetime.combine(day + timedelta(days=1), datetime.min.time()) - timedelta(hours=7)
+    output = [
+        {"type": path.name.split(".", 1)[0], "url": path.name}
+        for path in sorted(folder.glob("*.ndjson"))
+        if path.name[:1].isupper()
+    ]
+    manifest = {
+        "transactionTime": finished.isoformat() + "Z",
+        "requiresAccessToken": False,
+        "output": output,
+        "error": [],
+    }
+    (folder / "manifest.json").write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
+
+
+def _adult_on(birth: date, day: date) -> bool:
+    return (birth.year + 18, birth.month, birth.day) <= (day.year, day.month, day.day)
 
 
 def append_registrations(path: Path, patients: list[ThaiPatient], day: date) -> None:
@@ -136,9 +173,7 @@ def append_registrations(path: Path, patients: list[ThaiPatient], day: date) -> 
     path.parent.mkdir(parents=True, exist_ok=True)
     registered = datetime.combine(day - timedelta(days=7), datetime.min.time())
     verified = registered - timedelta(hours=1)
-    adults = [
-        p for p in patients if not p.deceased and p.birth_date <= day.replace(year=day.year - 18)
-    ]
+    adults = [p for p in patients if not p.deceased and _adult_on(p.birth_date, registered.date())]
     lines = [
         f"{p.cid},{p.birth_date.isoformat()},{registered.isoformat()},active,ALL,,,false,"
         f"thaid,{verified.isoformat()}"

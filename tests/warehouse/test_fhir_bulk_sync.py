@@ -16,7 +16,7 @@ from synthetic.fhir_hospital import (
     FhirHospital,
     ThaiPatient,
     append_registrations,
-    demo_fhir_hospital,
+    build_demo_fhir_hospital,
 )
 from tests.support.fhir_bulk_samples import CIDS, write_export
 from tests.support.machine import START, TEST_KEY
@@ -38,7 +38,14 @@ def world(tmp_path: Path) -> tuple[Settings, Registry, FhirHospital]:
     (out / "registry").mkdir(parents=True)
     networks = {"networks": [{"code": NETWORK, "name": "FHIR network"}]}
     (out / "registry" / "networks.yml").write_text(yaml.safe_dump(networks), encoding="utf-8")
-    hospital = demo_fhir_hospital(out, START, network=NETWORK)
+    hospital = build_demo_fhir_hospital(
+        out,
+        out / "registry",
+        hospital_code="10999",
+        network=NETWORK,
+        health_region=13,
+        start=START,
+    )
     _thai_sample_hospital(out)
     settings = Settings(
         home=tmp_path / "home",
@@ -50,7 +57,8 @@ def world(tmp_path: Path) -> tuple[Settings, Registry, FhirHospital]:
     registry = load_registry(settings.registry_dir)
     with connect(settings) as conn:
         sync_hospitals(conn, registry)
-        import_registrations(conn, out / "consent" / "registrations.csv", key(settings))
+        for feed in sorted((out / "consent").glob("*.csv")):
+            import_registrations(conn, feed, key(settings))
     return settings, registry, hospital
 
 
@@ -74,7 +82,7 @@ def _thai_sample_hospital(out: Path) -> None:
     yaml_path = out / "registry" / "hospitals" / f"{THAI_SAMPLE}.yml"
     yaml_path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
     patient = ThaiPatient("p1", CIDS[0], date(1970, 5, 1), deceased=False)
-    append_registrations(out / "consent" / "registrations.csv", [patient], START)
+    append_registrations(out / "consent" / f"registrations-{THAI_SAMPLE}.csv", [patient], START)
 
 
 def test_every_category_of_a_thai_export_lands_in_raw(
@@ -174,3 +182,16 @@ def test_re_running_the_day_changes_nothing(
         first.rows_filtered,
     )
     assert after == before
+
+
+def test_the_demo_hospital_s_second_day_is_an_incremental_export(
+    world: tuple[Settings, Registry, FhirHospital],
+) -> None:
+    settings, registry, hospital = world
+    hospital_yaml = registry.hospitals[hospital.hospital_code]
+    first = sync_batch(hospital_yaml, START, settings=settings)
+    second = sync_batch(hospital_yaml, START + timedelta(days=1), settings=settings)
+    assert (first.status, second.status) == ("loaded", "loaded")
+    assert second.entities["patient"].rows_read == first.entities["patient"].rows_read
+    assert second.rows_read == second.entities["patient"].rows_read  # only the Patients
+    assert second.entities["patient"].rows_loaded == first.entities["patient"].rows_loaded > 0
