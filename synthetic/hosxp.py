@@ -10,7 +10,6 @@ ipt.update_datetime, patient.last_update) on day d, Bangkok wall time, as HOSxP 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -24,18 +23,10 @@ from faker import Faker
 from synthetic.codes import CodeSets, load_code_sets
 from synthetic.consent import COLUMNS as REGISTRATION_COLUMNS
 from synthetic.hosxp_schema import create_statements
+from synthetic.hosxp_visits import Visit, add_visit, arrival, guid
 from synthetic.patients import PRENAMES, build_name_pool, build_patients
 
-CHIEF_COMPLAINTS = (
-    "ไข้ ไอ เจ็บคอ 2 วัน",
-    "ปวดศีรษะ เวียนศีรษะ",
-    "มาตามนัด ตรวจติดตามความดัน",
-    "ปวดท้อง ถ่ายเหลว",
-    "แผลที่เท้า",
-    "ผื่นคันตามตัว",
-)
 ADDRESSES = ("ถนนมิตรภาพ", "ถนนพหลโยธิน", "ซอยวัดป่า", "ถนนเจริญกรุง")
-DOCTORS = ("0001", "0002", "0003")
 
 
 @dataclass
@@ -130,35 +121,20 @@ def build_world(
                     "amppart": "01",
                     "tmbpart": "01",
                     "informaddr": f"{rng.integers(1, 300)} หมู่ {rng.integers(1, 15)} ตำบลในเมือง",
-                    "hos_guid": _guid(rng),
+                    "hos_guid": guid(rng),
                     "last_update": datetime.combine(start, time(7, 0)),
                 },
             )
         )
-    counters = _Counters()
+    number = 0
     for day in world.days:
-        for visitor in np.flatnonzero(rng.random(patients) < 0.5):
-            _visit(
-                world,
-                rng,
-                codes,
-                counters,
-                day,
-                int(visitor),
-                float(people.height_cm[visitor]),
-                float(people.bmi[visitor]),
-            )
+        for visitor in np.flatnonzero(rng.random(patients) < 0.5):  # half the patients a day
+            number += 1
+            hn = world.patients[int(visitor)]["hn"]
+            visit = Visit(number, hn, day, arrival(rng, day), rng, codes)
+            height, bmi = float(people.height_cm[visitor]), float(people.bmi[visitor])
+            add_visit(world.add, visit, hospital_code, height, bmi)
     return world
-
-
-@dataclass
-class _Counters:
-    visit: int = 0
-    item: int = 0
-
-
-def _guid(rng: np.random.Generator) -> str:
-    return "{" + str(uuid.UUID(bytes=rng.bytes(16), version=4)).upper() + "}"
 
 
 def _lookups(world: HosxpWorld, codes: CodeSets) -> None:
@@ -207,254 +183,6 @@ def _lookups(world: HosxpWorld, codes: CodeSets) -> None:
             "xray_items_name": "Chest PA เอกซเรย์ปอด",
             "modality": "CR",
             "body_site": "ทรวงอก",
-        },
-    )
-
-
-def _visit(
-    world: HosxpWorld,
-    rng: np.random.Generator,
-    codes: CodeSets,
-    counters: _Counters,
-    day: date,
-    patient: int,
-    height: float,
-    bmi: float,
-) -> None:
-    counters.visit += 1
-    n = counters.visit
-    hn = world.patients[patient]["hn"]
-    at = datetime.combine(day, time(8, 0)) + timedelta(minutes=int(rng.integers(0, 480)))
-    vn = f"{day:%y%m%d}{n:06d}"
-    doctor = DOCTORS[n % len(DOCTORS)]
-    admitted = n % 9 == 0
-    an = f"{day:%y}{n:07d}" if admitted else None
-    world.add(
-        "ovst",
-        {
-            "vn": vn,
-            "hn": hn,
-            "an": an,
-            "vstdate": day,
-            "vsttime": at.time(),
-            "doctor": doctor,
-            "main_dep": "010",
-            "spclty": "01",
-            "pttype": "10",
-            "ovstost": "1",
-            "hos_guid": _guid(rng),
-        },
-    )
-    world.add(
-        "vn_stat",
-        {"vn": vn, "hn": hn, "vstdate": day, "an": an, "pdx": None, "age_y": 40, "income": 150.0},
-    )
-    world.add("ovst_seq", {"vn": vn, "seq_id": vn, "update_datetime": at + timedelta(hours=1)})
-    weight = round(bmi * (height / 100) ** 2, 1)
-    world.add(
-        "opdscreen",
-        {
-            "vn": vn,
-            "hn": hn,
-            "vstdate": day,
-            "vsttime": at.time(),
-            "cc": CHIEF_COMPLAINTS[n % len(CHIEF_COMPLAINTS)],
-            "temperature": round(float(rng.normal(36.9, 0.4)), 1),
-            "bps": float(rng.integers(100, 160)),
-            "bpd": float(rng.integers(60, 95)),
-            "pulse": float(rng.integers(60, 100)),
-            "rr": 20.0,
-            "bw": weight,
-            "height": round(float(height), 1),
-            "bmi": round(float(bmi), 1),
-            "waist": None,
-            "fbs": None,
-            "hos_guid": _guid(rng),
-        },
-    )
-    general = codes.icd10.general()
-    for k, diagtype in enumerate(("1", "4")[: 1 + n % 2]):
-        world.add(
-            "ovstdiag",
-            {
-                "ovst_diag_id": 2 * n + k,
-                "vn": vn,
-                "hn": hn,
-                "vstdate": day,
-                "icd10": codes.icd10.codes[int(rng.choice(general))],
-                "diagtype": diagtype,
-                "doctor": doctor,
-                "hos_guid": _guid(rng),
-            },
-        )
-    drugs = codes.drugs.general()
-    for _ in range(int(rng.integers(1, 3))):
-        counters.item += 1
-        icode = f"1{int(rng.choice(drugs)):06d}"
-        world.add(
-            "opitemrece",
-            {
-                "hos_guid": _guid(rng),
-                "vn": vn,
-                "an": None,
-                "hn": hn,
-                "icode": icode,
-                "qty": float(rng.integers(10, 30)),
-                "unitprice": 1.5,
-                "rxdate": day,
-                "rxtime": at.time(),
-                "doctor": doctor,
-            },
-        )
-    if n % 3 == 0:
-        lab = int(rng.choice(codes.labs.general()))
-        low, high = np.nan_to_num(codes.lab_low[lab]), codes.lab_high[lab]
-        result = "Negative" if np.isnan(high) else f"{rng.uniform(low, high * 1.2):.1f}"
-        world.add(
-            "lab_head",
-            {
-                "lab_order_number": n,
-                "vn": vn,
-                "hn": hn,
-                "order_date": day,
-                "order_time": at.time(),
-                "report_date": day,
-                "report_time": (at + timedelta(hours=2)).time(),
-                "confirm_report": "Y",
-            },
-        )
-        world.add(
-            "lab_order",
-            {"lab_order_number": n, "lab_items_code": lab + 1, "lab_order_result": result},
-        )
-    if n % 5 == 0:
-        world.add(
-            "ovst_vaccine",
-            {
-                "ovst_vaccine_id": n,
-                "vn": vn,
-                "person_vaccine_id": 1 + n % len(codes.vaccines.codes),
-                "vaccine_lotno": f"LOT{n:04d}",
-                "doctor_code": doctor,
-                "hospcode": world.hospital_code,
-            },
-        )
-    if n % 4 == 0:
-        world.add(
-            "er_regist_oper",
-            {
-                "er_regist_oper_id": n,
-                "vn": vn,
-                "er_oper_code": 1 + n % len(codes.procedures.codes),
-                "doctor": doctor,
-            },
-        )
-    if n % 6 == 0:
-        world.add(
-            "doctor_operation",
-            {
-                "doctor_operation_id": n,
-                "vn": vn,
-                "icd9": codes.procedures.codes[n % len(codes.procedures.codes)],
-                "doctor": doctor,
-            },
-        )
-    if n % 7 == 0:
-        world.add(
-            "xray_report",
-            {
-                "xn": n,
-                "vn": vn,
-                "hn": hn,
-                "xray_items_code": 1,
-                "request_date": day,
-                "report_text": "ปอดปกติ ไม่พบความผิดปกติ",
-                "doctor_read": doctor,
-            },
-        )
-    if n % 8 == 0:
-        name = codes.drugs.names[n % len(codes.drugs.names)]
-        world.add(
-            "opd_allergy",
-            {
-                "hn": hn,
-                "agent": f"{name} แพ้ยา",
-                "report_date": day,
-                "symptom": "ผื่นแดง คัน",
-                "reporter": doctor,
-                "relation_level": 2,
-                "seriousness_id": 1,
-                "informant": "1",
-                "agent_code24": codes.drugs.codes[n % len(codes.drugs.codes)],
-                "update_datetime": at + timedelta(minutes=30),
-                "hos_guid": _guid(rng),
-            },
-        )
-    if admitted:
-        _admission(world, rng, codes, vn, an, hn, at, doctor, n)  # type: ignore[arg-type]
-
-
-def _admission(
-    world: HosxpWorld,
-    rng: np.random.Generator,
-    codes: CodeSets,
-    vn: str,
-    an: str,
-    hn: str,
-    at: datetime,
-    doctor: str,
-    n: int,
-) -> None:
-    world.add(
-        "ipt",
-        {
-            "an": an,
-            "hn": hn,
-            "vn": vn,
-            "regdate": at.date(),
-            "regtime": at.time(),
-            "dchdate": None,
-            "dchtime": None,
-            "ward": "0201",
-            "dchstts": None,
-            "dchtype": None,
-            "update_datetime": at + timedelta(hours=2),
-            "hos_guid": _guid(rng),
-        },
-    )
-    world.add(
-        "iptdiag",
-        {
-            "ipt_diag_id": n,
-            "an": an,
-            "icd10": codes.icd10.codes[int(rng.choice(codes.icd10.general()))],
-            "diagtype": "1",
-            "doctor": doctor,
-        },
-    )
-    world.add(
-        "iptoprt",
-        {
-            "iptoprt_id": n,
-            "an": an,
-            "icd9": codes.procedures.codes[n % len(codes.procedures.codes)],
-            "oprtdate": at.date(),
-            "doctor": doctor,
-        },
-    )
-    world.add(
-        "opitemrece",
-        {
-            "hos_guid": _guid(rng),
-            "vn": None,
-            "an": an,
-            "hn": hn,
-            "icode": f"1{int(rng.choice(codes.drugs.general())):06d}",
-            "qty": 3.0,
-            "unitprice": 2.0,
-            "rxdate": at.date(),
-            "rxtime": at.time(),
-            "doctor": doctor,
         },
     )
 
