@@ -64,7 +64,7 @@ RUN_LATE = (
     DeadlineAlert(
         reference=DeadlineReference.DAGRUN_LOGICAL_DATE,
         interval=timedelta(hours=RUN_DEADLINE_HOURS),
-        callback=AsyncCallback("warehouse.pipeline.alerts.run_late_callback"),
+        callback=AsyncCallback("warehouse.pipeline.late_run.run_late_callback"),
         name="run_late",
     )
     if RUN_DEADLINE_HOURS > 0

@@ -37,7 +37,7 @@ from tests.support.machine import START, TEST_KEY, throwaway_pg_database
 from tests.support.uvicorn_server import free_port
 from tests.support.warehouse_batches import prepare
 from warehouse.hospital_registry import Contact, Registry
-from warehouse.pipeline import alerts, ops, schema_drift
+from warehouse.pipeline import alerts, late_run, ops, schema_drift
 from warehouse.pipeline.daily_run import close_day
 from warehouse.settings import LOADER_ROLE, Settings, url_for_role
 from warehouse.storage.connection import connect
@@ -347,12 +347,12 @@ def test_the_cli_lists_the_alerts_with_their_delivery_status(world: World) -> No
 def test_a_late_run_raises_run_late_once_through_the_outbox(world: World) -> None:
     """What the DAG's DeadlineAlert callback does with the DAG run Airflow hands it."""
     dag_run = {"logical_date": "2026-11-25T19:00:00Z", "conf": {}}  # 02:00 on the 26th, Bangkok
-    day = alerts.run_day(dag_run)
+    day = late_run.run_day(dag_run)
     assert day == DAY3 + timedelta(days=1)
-    assert alerts.run_day({**dag_run, "conf": {"extract_date": str(DAY2)}}) == DAY2
+    assert late_run.run_day({**dag_run, "conf": {"extract_date": str(DAY2)}}) == DAY2
     posts = len(world.received.posts)
-    assert alerts.raise_run_late(day, world.settings, world.registry) == 1
-    assert alerts.raise_run_late(day, world.settings, world.registry) == 0
+    assert late_run.raise_run_late(day, world.settings, world.registry) == 1
+    assert late_run.raise_run_late(day, world.settings, world.registry) == 0
     late = [json.loads(body) for _, body in world.received.posts[posts:]]
     assert [(p["condition"], p["hospital_code"], p["extract_date"]) for p in late] == [
         ("run_late", "*", str(day))

@@ -22,7 +22,7 @@ from warehouse.clock import bangkok_today
 from warehouse.pipeline.alerts import CONDITIONS
 from warehouse.pipeline.batch import sync_batch
 from warehouse.settings import Settings
-from warehouse.storage.connection import connect
+from warehouse.storage.connection import connect, wanted_path
 from warehouse.storage.schema import setup_warehouse
 
 TOKEN = "scrape-token-for-the-test-0123456789"
@@ -109,6 +109,46 @@ def test_a_scrape_reads_the_ops_tables_behind_the_token(
             httpx.get(url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30).text
         )
         assert again[("healthlink_last_batch_loaded", (("hospital", other),))] == 1
+
+
+def test_a_duckdb_scrape_answers_while_a_sync_holds_the_writer_lock(
+    loaded: tuple[Deployment, str],
+) -> None:
+    """The scrape reads the pipeline's snapshot: it neither waits for the writer lock nor
+    asks for it (a SharedDuckDB holder would give the file up when asked)."""
+    deployment, code = loaded
+    settings = Settings(
+        home=deployment.duckdb_path.parent,
+        registry_dir=deployment.dataset / "registry",
+        pseudonym_key=TEST_KEY,  # type: ignore[arg-type]
+        environment="test",
+    )
+    rows_loaded = deployment.query(
+        "SELECT entity, rows_loaded FROM ops.batch_entity WHERE hospital_code = ? "
+        "AND extract_date = ?",
+        [code, START],
+    )
+    env = {**deployment.env, "HEALTHLINK_METRICS_TOKEN": TOKEN}
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    with metrics_server(env) as url, connect(settings) as writer, writer.transaction():
+        # A sync mid-load: the lock taken, the file open for writing, a transaction open.
+        writer.execute(
+            "UPDATE ops.batch SET duration_s = duration_s WHERE hospital_code = ?", [code]
+        )
+        wanted = wanted_path(settings)
+        announced = wanted.stat().st_mtime_ns if wanted.exists() else None
+
+        # Without the snapshot this scrape would wait for the lock (10 minutes): the timeout
+        # turns that into a failure.
+        scraped = httpx.get(url, headers=headers, timeout=20)
+
+        assert scraped.status_code == 200, scraped.text
+        values = samples(scraped.text)
+        for entity, loaded_rows in rows_loaded:
+            labels = (("entity", entity), ("hospital", code))
+            assert values[("healthlink_rows_loaded", labels)] == loaded_rows
+        assert values[("healthlink_metrics_snapshot_timestamp_seconds", ())] > 0
+        assert (wanted.stat().st_mtime_ns if wanted.exists() else None) == announced
 
 
 def test_production_refuses_to_serve_metrics_without_a_token(

@@ -140,6 +140,7 @@ def alerts(
     from datetime import date
 
     from warehouse.hospital_registry import load_registry
+    from warehouse.pipeline import metrics_snapshot
     from warehouse.pipeline.alerts import drain, list_alerts
     from warehouse.settings import get_settings
     from warehouse.storage.connection import connect
@@ -149,7 +150,10 @@ def alerts(
     settings = get_settings()
     with connect() as conn:
         setup_schema(conn)
-        counts = drain(conn, load_registry(settings.registry_dir), settings) if deliver else None
+        counts = None
+        if deliver:
+            counts = drain(conn, load_registry(settings.registry_dir), settings)
+            metrics_snapshot.refresh(conn, settings)
         rows = list_alerts(conn, first)
     if json_output:
         common.emit_json({"since": first, "delivered": counts, "alerts": rows})

@@ -14,7 +14,6 @@ Delivery states: pending (never tried) -> sent, or -> failed (due again at next_
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import smtplib
@@ -27,10 +26,9 @@ from typing import Any
 import httpx
 import structlog
 
-from warehouse.clock import bangkok_day, storage_now
+from warehouse.clock import storage_now
 from warehouse.hospital_registry import Registry
-from warehouse.settings import Settings, get_settings
-from warehouse.storage.connection import connect
+from warehouse.settings import Settings
 from warehouse.storage.protocol import WarehouseConnection
 
 log = structlog.get_logger(__name__)
@@ -401,33 +399,3 @@ def delivery_counts(conn: WarehouseConnection) -> dict[str, int]:
         if state in counts:
             counts[state] = int(count)
     return counts
-
-
-def raise_run_late(day: date, settings: Settings, registry: Registry | None = None) -> int:
-    """The daily run of `day` has not finished by its deadline (the DAG's DeadlineAlert): raise
-    `run_late` (once per day) and drain the outbox. Returns 1 if the alert is new."""
-    with connect(settings) as conn:
-        new = record_alerts(
-            conn, [Alert("run_late", PLATFORM, day, None, "deadline")], None, settings
-        )
-        drain(conn, registry, settings)
-    return new
-
-
-def run_day(dag_run: dict[str, Any]) -> date:
-    """The extract date of a DAG run as the DAG resolves it: the `extract_date` param (conf),
-    else the logical date in Bangkok."""
-    override = (dag_run.get("conf") or {}).get("extract_date")
-    if override:
-        return date.fromisoformat(str(override))
-    return bangkok_day(datetime.fromisoformat(str(dag_run["logical_date"]).replace("Z", "+00:00")))
-
-
-async def run_late_callback(context: dict[str, Any] | None = None, **_: Any) -> None:
-    """The DeadlineAlert's callback (Airflow runs it in the triggerer, with a simple context:
-    the DAG run as JSON). The write runs in a thread; a failure is logged, never raised."""
-    try:
-        day = run_day((context or {})["dag_run"])
-        await asyncio.to_thread(raise_run_late, day, get_settings())
-    except Exception as error:
-        log.error("run_late_alert_failed", error_type=type(error).__name__)

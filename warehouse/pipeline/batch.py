@@ -42,7 +42,7 @@ from expectations.validate import (
 from warehouse.clock import storage_now, to_storage
 from warehouse.consent import sender_choice
 from warehouse.hospital_registry import Hospital
-from warehouse.pipeline import landing, ops, schema_drift
+from warehouse.pipeline import landing, metrics_snapshot, ops, schema_drift
 from warehouse.pipeline.content_hash import with_content_hash
 from warehouse.pipeline.landing import LandedBatch
 from warehouse.pipeline.load import load_batch, refresh_statistics
@@ -182,12 +182,16 @@ def _quarantine(
     summary.rows_quarantined = summary.rows_read - summary.rows_rejected - summary.rows_filtered
     summary.rows_loaded = 0
     _finish(summary)
-    with connect(settings) as conn, conn.transaction():
-        if rejects is not None:
-            batch_id, records = rejects
-            ops.record_rejects(conn, summary.hospital_code, summary.extract_date, batch_id, records)
-        ops.record_batch(conn, summary, run_id)
-        ops.record_quarantine(conn, summary, files)
+    with connect(settings) as conn:
+        with conn.transaction():
+            if rejects is not None:
+                batch_id, records = rejects
+                ops.record_rejects(
+                    conn, summary.hospital_code, summary.extract_date, batch_id, records
+                )
+            ops.record_batch(conn, summary, run_id)
+            ops.record_quarantine(conn, summary, files)
+        metrics_snapshot.refresh(conn, settings)
     log.warning(
         "batch_quarantined",
         hospital=summary.hospital_code,
@@ -348,6 +352,7 @@ def _load(
                 conn, code, day, drift.schema, drift.changes, drift.policy, summary.finished_at
             )
         refresh_statistics(conn, landed.files)  # after commit: the planner sees the new rows
+        metrics_snapshot.refresh(conn, settings)
 
 
 def sync_batch(
@@ -426,5 +431,8 @@ def record_failure(
         started_at=now,
         finished_at=now,
     )
-    with connect(settings) as conn, conn.transaction():
-        ops.record_batch(conn, summary, run_id)
+    settings = settings or get_settings()
+    with connect(settings) as conn:
+        with conn.transaction():
+            ops.record_batch(conn, summary, run_id)
+        metrics_snapshot.refresh(conn, settings)

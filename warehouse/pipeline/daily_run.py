@@ -12,7 +12,7 @@ import structlog
 from warehouse.clock import after_today, storage_now
 from warehouse.consent import sender_choice
 from warehouse.hospital_registry import Registry, load_registry
-from warehouse.pipeline import alerts, ops
+from warehouse.pipeline import alerts, metrics_snapshot, ops
 from warehouse.pipeline.batch import record_failure, sync_batch
 from warehouse.pipeline.transform import publish, run_dbt
 from warehouse.settings import Settings, get_settings
@@ -149,7 +149,8 @@ def close_day(
     run_id: str, extract_date: date, registry: Registry, settings: Settings
 ) -> list[dict[str, Any]]:
     """What finish_run records once the day is published: the run summary, the ledger and its
-    alerts in one transaction, then the outbox's drain. Returns the run summary's rows."""
+    alerts in one transaction, then the outbox's drain and the metrics snapshot. Returns the
+    run summary's rows."""
     recorded_at = storage_now()
     with connect(settings) as conn:
         rows = ops.record_run_summary(conn, run_id, extract_date, recorded_at)
@@ -157,6 +158,7 @@ def close_day(
             record_ledger(conn, registry, extract_date, run_id, recorded_at)
             alerts.raise_alerts(conn, extract_date, registry, settings)
         alerts.drain(conn, registry, settings)
+        metrics_snapshot.refresh(conn, settings)
     return rows
 
 

@@ -1,4 +1,5 @@
-"""Prometheus metrics of the daily sync, read from the ops tables at scrape time.
+"""Prometheus metrics of the daily sync, from the ops tables (warehouse.pipeline
+.metrics_snapshot: live on PostgreSQL, the pipeline's snapshot on DuckDB).
 
 A custom collector, not counters kept in a process: the sync runs in Airflow workers and CLI
 processes that come and go, and ops.* is where every one of them records what it did, so a
@@ -12,74 +13,36 @@ server can connect as the read-only `healthlink_ops` role.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from warehouse.clock import bangkok_today
-from warehouse.pipeline.alerts import alert_counts, delivery_counts
+from warehouse.clock import as_utc, bangkok_today
+from warehouse.pipeline import metrics_snapshot
 from warehouse.settings import Settings
-from warehouse.storage.connection import WarehouseConnection, connect
-
-# The hospital's latest loaded extract date: the day its published data is as of.
-_LATEST_LOADED = (
-    "SELECT hospital_code, max(extract_date) AS extract_date FROM ops.batch "
-    "WHERE status = 'loaded' GROUP BY hospital_code"
-)
-
-
-def latest_loaded_counts(conn: WarehouseConnection) -> list[tuple[str, str, int, int]]:
-    """(hospital, entity, rows loaded, rows rejected) of each hospital's latest loaded day."""
-    return [
-        (code, entity, int(loaded or 0), int(rejected or 0))
-        for code, entity, loaded, rejected in conn.execute(
-            "SELECT e.hospital_code, e.entity, e.rows_loaded, e.rows_rejected "
-            f"FROM ops.batch_entity AS e JOIN ({_LATEST_LOADED}) AS l "
-            "ON e.hospital_code = l.hospital_code AND e.extract_date = l.extract_date "
-            "ORDER BY 1, 2"
-        ).fetchall()
-    ]
-
-
-def data_as_of(conn: WarehouseConnection) -> dict[str, date | None]:
-    """Every hospital with a batch: its latest loaded extract date (None: never loaded)."""
-    rows = conn.execute(
-        "SELECT b.hospital_code, l.extract_date FROM (SELECT DISTINCT hospital_code "
-        f"FROM ops.batch) AS b LEFT JOIN ({_LATEST_LOADED}) AS l "
-        "ON b.hospital_code = l.hospital_code ORDER BY 1"
-    ).fetchall()
-    return {code: day for code, day in rows}
-
-
-def last_batch_durations(conn: WarehouseConnection) -> list[tuple[str, str, float]]:
-    """(hospital, status, seconds) of each hospital's latest batch, whatever its outcome."""
-    return [
-        (code, status, float(seconds or 0.0))
-        for code, status, seconds in conn.execute(
-            "SELECT b.hospital_code, b.status, b.duration_s FROM ops.batch AS b JOIN ("
-            "SELECT hospital_code, max(extract_date) AS extract_date FROM ops.batch "
-            "GROUP BY hospital_code) AS l "
-            "ON b.hospital_code = l.hospital_code AND b.extract_date = l.extract_date "
-            "ORDER BY 1"
-        ).fetchall()
-    ]
 
 
 class OpsCollector(Collector):
-    """Reads the ops tables on every `collect()` (one short connection per scrape)."""
+    """Reads the ops figures on every `collect()` (metrics_snapshot.current)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
     def collect(self) -> Iterator[Metric]:
         today = bangkok_today()
-        with connect(self.settings) as conn:
-            counts = latest_loaded_counts(conn)
-            as_of = data_as_of(conn)
-            durations = last_batch_durations(conn)
-            alert_totals = alert_counts(conn)
-            deliveries = delivery_counts(conn)
+        snapshot = metrics_snapshot.current(self.settings)
+        if snapshot is None:  # DuckDB before the pipeline's first snapshot: nothing to show
+            return
+        counts, as_of, durations = snapshot.counts, snapshot.as_of, snapshot.durations
+        alert_totals, deliveries = snapshot.alerts, snapshot.deliveries
+
+        taken = GaugeMetricFamily(
+            "healthlink_metrics_snapshot_timestamp_seconds",
+            "When these figures were read from the ops tables (DuckDB: the pipeline's last "
+            "snapshot; PostgreSQL: this scrape)",
+        )
+        taken.add_metric([], as_utc(snapshot.written_at).timestamp())
+        yield taken
 
         loaded = GaugeMetricFamily(
             "healthlink_rows_loaded",
