@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import pymysql  # type: ignore[import-untyped]
 import yaml
 
@@ -80,9 +81,9 @@ def build_demo_hosxp_hospital(
     registry_dir: Path,
     *,
     hospital_code: str,
-    network: str,
     health_region: int,
     start: date,
+    network: str | None = None,
     days: int = 2,
     patients: int = 40,
     seed: int = 13,
@@ -93,7 +94,12 @@ def build_demo_hosxp_hospital(
 ) -> DemoHosxpHospital:
     """Create database `healthlink_demo_hosxp_<code>` (dropped first if it exists) with its
     reader login, the secrets file `out_dir/hosxp-secrets.json`, and the YAML in
-    `registry_dir/hospitals/` (participating from `start`, network `network` must exist)."""
+    `registry_dir/hospitals/` (participating from `start`, in `network`, by default the first
+    of `registry_dir/networks.yml`). Append `.registrations` to the demo's registrations file
+    (`append_registrations`) before importing it."""
+    if network is None:
+        networks = yaml.safe_load((registry_dir / "networks.yml").read_text(encoding="utf-8"))
+        network = str(networks["networks"][0]["code"])
     try:
         admin = pymysql.connect(
             host=host,
@@ -152,3 +158,11 @@ def build_demo_hosxp_hospital(
         registrations=hosxp_registrations(world, registered),
         world=world,
     )
+
+
+def append_registrations(csv_path: Path, registrations: pa.Table) -> None:
+    """Add rows to a consent/registrations.csv written by synthetic.consent (same columns,
+    no quoting: the values hold no commas or quotes)."""
+    with csv_path.open("ab") as handle:
+        options = pacsv.WriteOptions(quoting_style="none", include_header=False)
+        pacsv.write_csv(registrations, handle, options)

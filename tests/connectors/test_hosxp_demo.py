@@ -12,9 +12,15 @@ import pytest
 import yaml
 
 from connectors.registry import build_connector
-from synthetic.hosxp_demo import HosxpServerUnavailable, build_demo_hosxp_hospital
+from synthetic.consent import write_registrations
+from synthetic.hosxp_demo import (
+    HosxpServerUnavailable,
+    append_registrations,
+    build_demo_hosxp_hospital,
+)
 from tests.support.hosxp_database import connect_admin
 from tests.support.machine import START
+from warehouse.consent.bulk import read_registrations
 from warehouse.hospital_registry import load_registry
 
 CODE = "10914"
@@ -44,6 +50,12 @@ def test_the_demo_hospital_is_read_through_its_own_yaml(tmp_path: Path) -> None:
             demo.world.rows["ipt"]
         )
         assert demo.registrations.num_rows == len(demo.world.patients)
+        write_registrations(tmp_path, demo.registrations.slice(0, 3))
+        append_registrations(
+            tmp_path / "consent" / "registrations.csv", demo.registrations.slice(3)
+        )
+        read = read_registrations(tmp_path / "consent" / "registrations.csv")
+        assert read.table.num_rows == len(demo.world.patients) and not read.refused
         login = json.loads(demo.secrets_file.read_text())[CODE]
         with (
             pymysql.connect(**login) as reader,
