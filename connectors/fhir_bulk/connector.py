@@ -20,15 +20,8 @@ from connectors.base import Connector, Extract, Location, Reject, batch_id_for, 
 from connectors.contract import ENTITIES, schema_for
 from connectors.fhir_bulk.export_client import download_export, previous_transaction_time
 from connectors.fhir_bulk.export_folder import Line, parse_instant, read_export, read_manifest
-from connectors.fhir_bulk.mapping import (
-    MAPPERS,
-    Context,
-    Refused,
-    Row,
-    encounter_class,
-    national_id,
-    reject_entity,
-)
+from connectors.fhir_bulk.mapping import MAPPERS, reject_entity
+from connectors.fhir_bulk.rows import Context, Refused, Row, encounter_class, national_id
 from connectors.fhir_bulk.settings import FhirBulkSettings
 from connectors.fhir_bulk.values import Unreadable, last_updated, local_date, local_moment
 from connectors.window import ExtractWindow
