@@ -36,6 +36,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -240,7 +241,7 @@ def run_day(
         finally:
             sampler.stopped.set()
             cluster.stop_all()
-        day = read_run(cluster, run_id)
+        day = read_run(cluster.metadata, run_id)
     day.update(
         state=state,
         setup=setup,
@@ -264,11 +265,14 @@ def run_day(
 # ---------------------------------------------------------------- what the run recorded
 
 
-def read_run(cluster: CeleryCluster, run_id: str) -> dict[str, Any]:
-    ((run_start, run_end, queued),) = cluster.metadata(
+Metadata = Callable[[str, tuple[Any, ...]], list[tuple[Any, ...]]]
+
+
+def read_run(metadata: Metadata, run_id: str) -> dict[str, Any]:
+    ((run_start, run_end, queued),) = metadata(
         "SELECT start_date, end_date, queued_at FROM dag_run WHERE run_id = %s", (run_id,)
     )
-    rows = cluster.metadata(
+    rows = metadata(
         "SELECT task_id, map_index, rendered_map_index, state, hostname, queued_dttm,"
         " start_date, end_date FROM task_instance WHERE run_id = %s",
         (run_id,),
@@ -281,7 +285,7 @@ def read_run(cluster: CeleryCluster, run_id: str) -> dict[str, Any]:
         task["wait"] = (task["start"] - task["queued"]).total_seconds() if ran else None
     batches = {
         name: value
-        for name, value in cluster.metadata(
+        for name, value in metadata(
             "SELECT t.rendered_map_index, x.value FROM xcom x JOIN task_instance t"
             " ON t.run_id = x.run_id AND t.task_id = x.task_id AND t.map_index = x.map_index"
             " WHERE x.run_id = %s AND x.key = 'return_value' AND x.task_id LIKE %s",
@@ -426,9 +430,10 @@ def read_warehouse(warehouse_url: str, airflow_url: str, work: Path) -> dict[str
     import psycopg
 
     with psycopg.connect(warehouse_url) as conn:
-        published = {
+        published = {  # none before dbt has built them (a day stopped early)
             name: conn.execute(f"SELECT count(*) FROM published.{name}").fetchone()[0]  # type: ignore[index]
             for name in ("encounter", "diagnosis", "medication_dispense", "lab_result")
+            if conn.execute("SELECT to_regclass(%s)", [f"published.{name}"]).fetchone()[0]  # type: ignore[index]
         }
         sizes = conn.execute(
             "SELECT pg_database_size(current_database()),"
@@ -502,6 +507,33 @@ def raw_limit_postgres(registry_dir: Path, url: str) -> dict[str, Any]:
     }
 
 
+def snapshot(airflow_url: str, warehouse_url: str, out: Path) -> dict[str, Any]:
+    """How far a national run has got (or got before it was stopped), read from its metadata
+    and warehouse databases while they exist: the latest run's task states and times."""
+    import psycopg
+
+    def metadata(sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with psycopg.connect(airflow_url) as conn:
+            return conn.execute(sql, params).fetchall()
+
+    ((run_id,),) = metadata("SELECT run_id FROM dag_run ORDER BY id DESC LIMIT 1")
+    day = read_run(metadata, run_id)
+    ((state,),) = metadata("SELECT state FROM dag_run WHERE run_id = %s", (run_id,))
+    day["state"] = f"snapshot while {state}"
+    with psycopg.connect(warehouse_url) as conn:
+        day["ops_batch"] = dict(
+            conn.execute("SELECT status, count(*) FROM ops.batch GROUP BY status").fetchall()
+        )
+    report = {
+        "benchmark": "national",
+        "snapshot_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "day": day,
+        "load_average": _loadavg(),
+    }
+    out.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    return report
+
+
 # ---------------------------------------------------------------- 5. the report
 
 
@@ -516,9 +548,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=4 * 3600, help="seconds for the run")
     parser.add_argument("--data-dir", type=Path, default=ROOT / "bench" / "data")
     parser.add_argument("--out", type=Path)
+    parser.add_argument(
+        "--snapshot-of",
+        nargs=2,
+        metavar=("AIRFLOW_DB_URL", "WAREHOUSE_DB_URL"),
+        help="only report how far a running national day has got",
+    )
     args = parser.parse_args(argv)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = args.out or ROOT / "bench" / "results" / f"national-{stamp}.json"
+    if args.snapshot_of:
+        airflow_db, warehouse_db = args.snapshot_of
+        report = snapshot(airflow_db, warehouse_db, out)
+        print(json.dumps(report["day"]["task_states"]))
+        return 0
     load_before = _loadavg()
 
     def log(message: str) -> None:
