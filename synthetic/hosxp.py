@@ -127,13 +127,14 @@ def build_world(
             )
         )
     number = 0
+    allergies: set[tuple[str, str]] = set()
     for day in world.days:
         for visitor in np.flatnonzero(rng.random(patients) < 0.5):  # half the patients a day
             number += 1
             hn = world.patients[int(visitor)]["hn"]
             visit = Visit(number, hn, day, arrival(rng, day), rng, codes)
             height, bmi = float(people.height_cm[visitor]), float(people.bmi[visitor])
-            add_visit(world.add, visit, hospital_code, height, bmi)
+            add_visit(world.add, visit, hospital_code, height, bmi, allergies)
     return world
 
 

@@ -62,7 +62,15 @@ class Visit:
         return int(self.rng.choice(codes))
 
 
-def add_visit(add: Add, visit: Visit, hospital_code: str, height: float, bmi: float) -> None:
+def add_visit(
+    add: Add,
+    visit: Visit,
+    hospital_code: str,
+    height: float,
+    bmi: float,
+    allergies: set[tuple[str, str]],
+) -> None:
+    """`allergies`: the (hn, agent) already recorded (opd_allergy's key), shared by visits."""
     _outpatient(add, visit)
     _screening(add, visit, height, bmi)
     _diagnoses(add, visit)
@@ -78,7 +86,7 @@ def add_visit(add: Add, visit: Visit, hospital_code: str, height: float, bmi: fl
                             "report_text": "ปอดปกติ ไม่พบความผิดปกติ",
                             "doctor_read": visit.doctor})  # fmt: skip
     if visit.every(8):
-        _allergy(add, visit)
+        _allergy(add, visit, allergies)
     if visit.an:
         _admission(add, visit, visit.an)
 
@@ -159,9 +167,13 @@ def _procedures(add: Add, v: Visit) -> None:
                                  "icd9": _procedure_code(v), "doctor": v.doctor})  # fmt: skip
 
 
-def _allergy(add: Add, v: Visit) -> None:
+def _allergy(add: Add, v: Visit, recorded: set[tuple[str, str]]) -> None:
     drug = v.number % len(v.codes.drugs.codes)
-    add("opd_allergy", {"hn": v.hn, "agent": f"{v.codes.drugs.names[drug]} แพ้ยา",
+    agent = f"{v.codes.drugs.names[drug]} แพ้ยา"
+    if (v.hn, agent) in recorded:
+        return  # an allergy is recorded once per patient and drug
+    recorded.add((v.hn, agent))
+    add("opd_allergy", {"hn": v.hn, "agent": agent,
                         "report_date": v.day, "symptom": "ผื่นแดง คัน", "reporter": v.doctor,
                         "relation_level": 2, "seriousness_id": 1, "informant": "1",
                         "agent_code24": v.codes.drugs.codes[drug],
