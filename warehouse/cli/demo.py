@@ -1,5 +1,7 @@
 """`make demo`: generate a small country, run the daily DAG for two days, show the result
-(one hospital quarantined on day two and one late, for the operations views).
+(one hospital quarantined on day two and one late, for the operations views; one hospital
+sending FHIR bulk exports and, when a MariaDB server answers, one read from its HOSxP
+database, beside the 43-file ones).
 
 Runs the real DAG with `airflow dags test` in a throwaway AIRFLOW_HOME under the demo
 directory, on the embedded DuckDB warehouse, or wholly on PostgreSQL when
@@ -20,6 +22,7 @@ from pathlib import Path
 from rich.console import Console
 
 from warehouse.api.records import CATEGORY_VIEWS as RECORD_CATEGORY_VIEWS
+from warehouse.cli.demo_sources import add_connector_hospitals
 
 REPO = Path(__file__).resolve().parents[2]
 # The nine published category views, as the API reads them.
@@ -89,9 +92,12 @@ def main() -> None:
         env,
     )
     quarantined, late = _stage_operations_cases(out, start)
+    console.rule("1b. hospitals on other connectors: FHIR bulk export, HOSxP database")
+    sources = add_connector_hospitals(out, start, console)
     _run([*healthlink, "check"], env)
     _run([*healthlink, "migrate"], env)
-    _run([*healthlink, "consent", "import", str(out / "consent" / "registrations.csv")], env)
+    for feed in [out / "consent" / "registrations.csv", *sources.registrations]:
+        _run([*healthlink, "consent", "import", str(feed)], env)
 
     console.rule("2. Airflow metadata database (throwaway AIRFLOW_HOME)")
     _run([str(bin_dir / "airflow"), "db", "migrate"], env, quiet=True)
@@ -118,6 +124,7 @@ def main() -> None:
         f"(quarantined), hospital {late} sends nothing (late against its freshness promise)."
     )
     _run([*healthlink, "ops", "report", "--days", "2"], env)
+    console.print(f"Hospitals read from other connectors: {', '.join(sources.codes)}")
     _add_demo_physician(healthlink, env, out)
 
 
