@@ -15,7 +15,9 @@
    queries, audit append, serialisation), not the HTTP round trip.
 3. Bare SQL in the same run for the same patients, on a connection of the same role with
    the same physician context: the patient lookup by cid; the candidate query of the name
-   search; the patient row plus the nine category queries of the record.
+   search; the record's reads as the API makes them (warehouse.api.records.read_record,
+   without HTTP, session and audit; before 2026-12-06 it was the patient row plus the nine
+   published category views).
 4. bench/results/api-<UTC>.json (absolute ms and the API / SQL ratio per percentile).
    With --repeats N, steps 2-3 run N times on the same warehouse and server; each percentile
    reported is the median of the N runs' (every run's figures kept under "runs").
@@ -46,15 +48,11 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from warehouse.api.records import CATEGORY_VIEWS as RECORD_CATEGORY_VIEWS
-
 ROOT = Path(__file__).resolve().parent.parent
 START = date(2026, 11, 23)
 PINCODE = "482916"
 LICENCE = "99001"
 KEY = "test-pseudonym-key"  # the key tests/support/build_warehouse.py builds with
-# The nine published category views, as the API reads them.
-CATEGORY_VIEWS = tuple(view for _, view in RECORD_CATEGORY_VIEWS)
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
@@ -129,11 +127,11 @@ def measure_api(url: str, sample: list[tuple[str, str, str, str]]) -> dict[str, 
 
 
 def measure_sql(
-    conn: Any, sample: list[tuple[str, str, str, str]], hospital: str
+    conn: Any, sample: list[tuple[str, str, str, str]], hospital: str, gate_sql: str | None
 ) -> dict[str, list[float]]:
     from warehouse.api.gate import set_physician
-    from warehouse.api.name_index import blocking_keys
-    from warehouse.api.search import normalise_name
+    from warehouse.api.names import blocking_keys, normalise_name
+    from warehouse.api.records import read_record
 
     timings: dict[str, list[float]] = {"search_id": [], "search_name": [], "record": []}
 
@@ -165,11 +163,7 @@ def measure_sql(
         )
 
         def record(key: str = key) -> None:
-            conn.execute("SELECT * FROM published.patient WHERE patient_key = ?", [key]).fetchall()
-            for view in CATEGORY_VIEWS:
-                conn.execute(
-                    f"SELECT * FROM published.{view} WHERE patient_key = ?", [key]
-                ).fetchall()
+            read_record(conn, gate_sql, key)
 
         timed("record", record)
     return timings
@@ -238,6 +232,7 @@ def run_backend(
             warehouse=warehouse,
         )
         from warehouse.api import physicians
+        from warehouse.api.gate import compile_gate
         from warehouse.storage.connection import connect
         from warehouse.storage.schema import setup_schema
 
@@ -272,6 +267,8 @@ def run_backend(
             "HEALTHLINK_AUDIT_KEY": "bench-audit-chain-key-not-for-production",
             "HEALTHLINK_API_SEARCH_PER_MINUTE": "1000000",
         }
+        # DuckDB: the per-visit gate as the API compiles it, for the bare record read.
+        gate_sql = None if settings.uses_postgres else compile_gate(settings)
         started = time.perf_counter()
         # Start-up builds the name index from published.patient: minutes at 1M patients.
         with running_api(env, work / f"uvicorn-{backend}.log", startup_seconds=1800) as url:
@@ -279,7 +276,7 @@ def run_backend(
             runs = []
             for _ in range(repeats):
                 api = measure_api(url, sample)
-                sql = _bare_sql(settings, sample, hospital)
+                sql = _bare_sql(settings, sample, hospital, gate_sql)
                 runs.append((api, sql))
         result: dict[str, Any] = {
             "published_patients": patients,
@@ -315,7 +312,7 @@ def run_backend(
 
 
 def _bare_sql(
-    settings: Any, sample: list[tuple[str, str, str, str]], hospital: str
+    settings: Any, sample: list[tuple[str, str, str, str]], hospital: str, gate_sql: str | None
 ) -> dict[str, list[float]]:
     """The same queries on a connection of the API's own role (PostgreSQL: RLS applies)."""
     if settings.uses_postgres:
@@ -325,13 +322,13 @@ def _bare_sql(
 
         conn = PostgresConnection(open_postgres(url_for_role(settings.warehouse, API_ROLE)))
         try:
-            return measure_sql(conn, sample, hospital)
+            return measure_sql(conn, sample, hospital, gate_sql)
         finally:
             conn.raw.close()
     from warehouse.storage.connection import connect
 
     with connect(settings) as duck:  # the server waits on the file lock meanwhile
-        return measure_sql(duck, sample, hospital)
+        return measure_sql(duck, sample, hospital, gate_sql)
 
 
 def _commit() -> str:
@@ -380,6 +377,8 @@ def main() -> None:
         "commit": _commit(),
         "generate_seconds": round(generate_seconds, 1),
         "cpus": os.cpu_count(),
+        # The machine may be shared: 1/5/15-minute load averages before and after the runs.
+        "load_average_start": [round(x, 2) for x in os.getloadavg()],
     }
     with tempfile.TemporaryDirectory(prefix="healthlink-bench-api-") as work:
         for backend in backends:
@@ -388,6 +387,7 @@ def main() -> None:
                 backend, dataset, Path(work), requests, args.repeats, args.home
             )
             print(json.dumps({backend: results[backend]}, indent=1), flush=True)
+    results["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     out = ROOT / "bench" / "results" / f"api-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
     out.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {out.relative_to(ROOT)}")
