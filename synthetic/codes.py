@@ -9,6 +9,9 @@ from pathlib import Path
 import numpy as np
 
 DEFAULT_SEEDS_DIR = Path(__file__).resolve().parents[1] / "dbt_project" / "seeds"
+# The project's own reference code lists (an operator's fuller ones live elsewhere, for dbt;
+# the generator always draws from these).
+DEFAULT_REFERENCE_DIR = DEFAULT_SEEDS_DIR.parent / "reference_codes"
 
 
 def _rows(seeds_dir: Path, name: str) -> list[dict[str, str]]:
@@ -88,9 +91,12 @@ def _bound(text: str) -> float:
 
 
 def load_code_sets(seeds_dir: Path | None = None) -> CodeSets:
-    seeds_dir = Path(seeds_dir) if seeds_dir else DEFAULT_SEEDS_DIR
+    """`seeds_dir`: one folder holding every seed; default the project's seeds/ (value sets)
+    and reference_codes/ (code lists)."""
+    classes_dir = Path(seeds_dir) if seeds_dir else DEFAULT_SEEDS_DIR
+    seeds_dir = Path(seeds_dir) if seeds_dir else DEFAULT_REFERENCE_DIR
     prefixes: dict[str, list[tuple[str, str]]] = {}
-    for row in _rows(seeds_dir, "sensitivity_classes.csv"):
+    for row in _rows(classes_dir, "sensitivity_classes.csv"):
         prefixes.setdefault(row["code_system"], []).append(
             (row["code_prefix"], row["sensitivity_category"])
         )

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Development only: a fixed key makes demo runs reproducible. Production must set its own.
@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     audit_head_sink: Path | None = None
     # Default share of rejected rows above which a whole batch is quarantined.
     reject_threshold: float = 0.05
+    # An operator's fuller reference code lists (docs/onboarding.md "Fuller reference code
+    # lists"): a folder with every code list of dbt_project/reference_codes, same file names and
+    # columns. dbt reads the same variable (dbt_project.yml seed-paths), which resolves a
+    # relative path against the dbt project: so it must be absolute. None: the project's lists.
+    reference_codes_dir: Path | None = None
     # Bearer token Prometheus must present to scrape `healthlink metrics serve`; required in
     # production (docs/operations.md), compared in constant time.
     metrics_token: SecretStr = SecretStr("")
@@ -74,6 +79,13 @@ class Settings(BaseSettings):
     smtp_from: str = "healthlink-alerts@localhost"
     smtp_starttls: bool = False
     smtp_ca_file: Path | None = None
+
+    @field_validator("reference_codes_dir")
+    @classmethod
+    def _absolute_reference_codes_dir(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_absolute():
+            raise ValueError("HEALTHLINK_REFERENCE_CODES_DIR must be an absolute path")
+        return value
 
     @model_validator(mode="after")
     def _refuse_development_secrets(self) -> Settings:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from expectations.national_id import is_valid_thai_national_id
-from tests.onboarding.conftest import Onboarding, healthlink
+from tests.onboarding.conftest import Folder, Onboarding, healthlink
 
 # Planted in bad rows; none may come back in any output.
 BAD_CID = "3141592653589"
@@ -21,37 +21,6 @@ BAD_DRUG = "SECRETDRUG42"
 # Well-formed ICD-10-TM shapes in no reference seed (one per row: a visit's diagnoses are
 # keyed by code, so one code twice in a visit would be a duplicate).
 UNKNOWN_ICD = ("U997", "U998", "U999")
-
-
-class Folder:
-    """A header-first UTF-8 43-file folder edited field by field (synthetic rows only)."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-
-    def lines(self, name: str) -> list[list[str]]:
-        text = (self.folder / f"{name}.txt").read_text(encoding="utf-8")
-        return [line.split("|") for line in text.splitlines()]
-
-    def write(self, name: str, lines: list[list[str]]) -> None:
-        text = "\n".join("|".join(fields) for fields in lines) + "\n"
-        (self.folder / f"{name}.txt").write_text(text, encoding="utf-8")
-
-    def append(self, name: str, **values: str) -> int:
-        """Append a copy of the first data line with `values` set; its line number."""
-        lines = self.lines(name)
-        row = list(lines[1])
-        for field, value in values.items():
-            row[lines[0].index(field)] = value
-        lines.append(row)
-        self.write(name, lines)
-        return len(lines)
-
-    def set_field(self, name: str, line_numbers: list[int], field: str, value: str) -> None:
-        lines = self.lines(name)
-        for number in line_numbers:
-            lines[number - 1][lines[0].index(field)] = value
-        self.write(name, lines)
 
 
 @pytest.fixture

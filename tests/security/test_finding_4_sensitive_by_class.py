@@ -26,6 +26,7 @@ from tests.support.api_server import Server, add_physician, bearer, login
 from warehouse.api.fhir import resource_id
 
 SEEDS = Path(__file__).resolve().parents[2] / "dbt_project" / "seeds"
+REFERENCE_CODES = SEEDS.parent / "reference_codes"  # the code lists (dbt_project.yml)
 ICD10_SHAPE = re.compile(r"^[A-Z][0-9]{2}[0-9A-Z]{0,4}$")
 SENSITIVE_CATEGORIES = {"hiv", "mental_health", "substance_use", "sexual_reproductive"}
 # Categories whose rows belong to an encounter (allergies have none and always stay visible).
@@ -42,7 +43,8 @@ ENCOUNTER_VIEWS = (
 
 
 def _seed(name: str) -> list[dict[str, str]]:
-    with (SEEDS / name).open(encoding="utf-8", newline="") as handle:
+    folder = SEEDS if (SEEDS / name).is_file() else REFERENCE_CODES
+    with (folder / name).open(encoding="utf-8", newline="") as handle:
         return list(csv.DictReader(handle))
 
 

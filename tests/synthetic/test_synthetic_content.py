@@ -6,7 +6,7 @@ import csv
 from collections import defaultdict
 from pathlib import Path
 
-from synthetic.codes import DEFAULT_SEEDS_DIR
+from synthetic.codes import DEFAULT_REFERENCE_DIR
 from tests.support.synthetic_dataset import Dataset
 
 CATEGORY_FILES = {
@@ -22,7 +22,7 @@ CATEGORY_FILES = {
 
 
 def seed_codes(name: str, column: str) -> set[str]:
-    with (Path(DEFAULT_SEEDS_DIR) / name).open(encoding="utf-8") as handle:
+    with (Path(DEFAULT_REFERENCE_DIR) / name).open(encoding="utf-8") as handle:
         return {row[column] for row in csv.DictReader(handle)}
 
 

@@ -35,7 +35,7 @@ from warehouse.storage.connection import connect
 from warehouse.storage.schema import setup_warehouse
 
 DAY1, DAY2, DAY3 = START, START + timedelta(days=1), START + timedelta(days=2)
-UNMAPPED_ICD10 = "U999"  # well formed, not in dbt_project/seeds/icd10_tm.csv
+UNMAPPED_ICD10 = "U999"  # well formed, not in dbt_project/reference_codes/icd10_tm.csv
 OPS_ROLE = "healthlink_ops"
 LEDGER_COLUMNS = (
     "hospital_code, extract_date, expected, arrived, status, reason_code, rows_read, "

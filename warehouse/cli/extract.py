@@ -29,7 +29,7 @@ from warehouse.cli.common import (
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from warehouse.onboarding.extract_check import ExtractCheck, FileReport
+    from warehouse.onboarding.extract_check import ExtractCheck, ExtractFolder, FileReport
     from warehouse.onboarding.reference_codes import Coverage
 
 app = typer.Typer(help="Look at a hospital's extracts before onboarding it", no_args_is_help=True)
@@ -66,36 +66,52 @@ def run_check(
     folder: Path, hospital_code: str | None, date_: str | None, registry_dir: Path | None
 ) -> ExtractCheck:
     """The check of `folder` (exit 2 when there is nothing to check or no such hospital)."""
-    from warehouse.clock import bangkok_today
-    from warehouse.onboarding.extract_check import (
-        NoExtract,
-        check_extract,
-        find_extract,
-        folder_date,
-    )
-    from warehouse.pipeline.batch import effective_reject_threshold
-    from warehouse.settings import get_settings
+    from warehouse.onboarding.extract_check import NoExtract, find_extract
 
     try:
         extract = find_extract(folder)
     except NoExtract as error:
         console.print(f"[red]no extract:[/red] {error}")
         raise typer.Exit(2) from None
+    return check_found(extract, hospital_code, date_, registry_dir)
+
+
+def check_found(
+    extract: ExtractFolder,
+    hospital_code: str | None = None,
+    date_: str | None = None,
+    registry_dir: Path | None = None,
+) -> ExtractCheck:
+    """The check of a found extract, against the hospital's YAML when one is named, with the
+    reference code lists dbt would load (HEALTHLINK_REFERENCE_CODES_DIR or the project's)."""
+    from warehouse.clock import bangkok_today
+    from warehouse.onboarding.extract_check import check_extract, folder_date
+    from warehouse.onboarding.reference_codes import DEFAULT_DIR, ReferenceCodesMissing
+    from warehouse.pipeline.batch import effective_reject_threshold
+    from warehouse.settings import get_settings
+
     day = parse_date(date_) if date_ else folder_date(extract.path) or bangkok_today()
     settings = get_settings()
-    if hospital_code is None:
-        return check_extract(extract, day, reject_threshold=settings.reject_threshold)
-    chosen = registered_hospital(load_registry(registry_dir), hospital_code)
-    if chosen.connector.kind != "file43":
-        console.print(f"[red]hospital {hospital_code} is not a 43-file hospital[/red]")
-        raise typer.Exit(2)
-    return check_extract(
-        extract,
-        day,
-        hospital_code=hospital_code,
-        declared=chosen.connector,
-        reject_threshold=effective_reject_threshold(None, chosen, settings),
-    )
+    declared, threshold = None, settings.reject_threshold
+    if hospital_code is not None:
+        chosen = registered_hospital(load_registry(registry_dir), hospital_code)
+        if chosen.connector.kind != "file43":
+            console.print(f"[red]hospital {hospital_code} is not a 43-file hospital[/red]")
+            raise typer.Exit(2)
+        declared = chosen.connector
+        threshold = effective_reject_threshold(None, chosen, settings)
+    try:
+        return check_extract(
+            extract,
+            day,
+            hospital_code=hospital_code,
+            declared=declared,
+            reject_threshold=threshold,
+            reference_codes=settings.reference_codes_dir or DEFAULT_DIR,
+        )
+    except ReferenceCodesMissing as error:
+        console.print(f"[red]reference codes:[/red] {error}")
+        raise typer.Exit(2) from None
 
 
 def print_check(result: ExtractCheck) -> None:

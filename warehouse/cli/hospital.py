@@ -62,21 +62,13 @@ def add(
 
 def _check_latest(path: Path) -> Any:
     """The extract check of the latest extract under `path`, or None when there is none."""
-    from warehouse.clock import bangkok_today
-    from warehouse.onboarding.extract_check import (
-        NoExtract,
-        check_extract,
-        find_extract,
-        folder_date,
-    )
-    from warehouse.settings import get_settings
+    from warehouse.cli.extract import check_found
+    from warehouse.onboarding.extract_check import NoExtract, find_extract
 
     try:
-        folder = find_extract(path)
+        return check_found(find_extract(path))
     except NoExtract:
         return None
-    day = folder_date(folder.path) or bangkok_today()
-    return check_extract(folder, day, reject_threshold=get_settings().reject_threshold)
 
 
 def _report(target: Path, connector: dict[str, Any], checked: Any, json_output: bool) -> None:

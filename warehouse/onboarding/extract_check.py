@@ -28,7 +28,7 @@ from expectations.national_id import valid_national_id_mask
 from expectations.validate import reject_rate_exceeded, validate_entity
 from warehouse.onboarding.detect import FileFormat, detect_file
 from warehouse.onboarding.proposal import Disagreement, Proposal, disagreements, propose
-from warehouse.onboarding.reference_codes import Coverage, coverage
+from warehouse.onboarding.reference_codes import DEFAULT_DIR, Coverage, coverage
 from warehouse.pipeline.batch import apply_consent
 from warehouse.pseudonym import patient_keys
 
@@ -216,6 +216,7 @@ def check_extract(
     hospital_code: str | None = None,
     declared: File43Settings | None = None,
     reject_threshold: float,
+    reference_codes: Path = DEFAULT_DIR,
 ) -> ExtractCheck:
     folder, formats = extract.path, extract.formats
     proposal = propose(formats)
@@ -238,11 +239,13 @@ def check_extract(
     except ExtractError as error:
         check.read_error, check.read_error_code = str(error), error.reason_code
         return check
-    _validate(check, read, connector)
+    _validate(check, read, connector, reference_codes)
     return check
 
 
-def _validate(check: ExtractCheck, extract: Extract, connector: File43Connector) -> None:
+def _validate(
+    check: ExtractCheck, extract: Extract, connector: File43Connector, reference_codes: Path
+) -> None:
     """The batch's reject rules, in memory: unreadable lines, unreadable national IDs, the
     expectation suites; then per-file counts, date ranges and code coverage."""
     rejects: list[Reject] = list(extract.rejected)
@@ -261,7 +264,7 @@ def _validate(check: ExtractCheck, extract: Extract, connector: File43Connector)
         check.critical += [f"{entity}: {failure}" for failure in validation.critical_failures]
         accepted[entity] = validation.accepted
     _per_file(check, extract, rejects, accepted)
-    check.coverage = coverage(accepted)
+    check.coverage = coverage(accepted, reference_codes)
 
 
 class _EveryoneConsents:

@@ -1,6 +1,7 @@
 """Code coverage: the share of coded rows whose code the dbt reference seeds know.
 
-The seeds themselves (dbt_project/seeds) are the reference sets; this module only reads
+The seeds themselves (dbt_project/reference_codes, or an operator's fuller lists) are the
+reference sets; this module only reads
 their code column. Which contract column is looked up in which seed follows the coded
 intermediate models (models/intermediate/int_*__coded.sql), which join the same pairs.
 Codes of code systems are not personal data, so the unknown ones are named with counts;
@@ -18,13 +19,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-SEEDS_DIR: Final = Path(__file__).resolve().parents[2] / "dbt_project" / "seeds"
+# The project's own lists; HEALTHLINK_REFERENCE_CODES_DIR (Settings.reference_codes_dir)
+# names an operator's fuller ones, which dbt loads as the same seeds (dbt_project.yml).
+DEFAULT_DIR: Final = Path(__file__).resolve().parents[2] / "dbt_project" / "reference_codes"
 TOP_UNKNOWN: Final = 10
 
 
 @dataclass(frozen=True)
 class ReferenceSet:
-    seed: str  # dbt seed name (a CSV in SEEDS_DIR)
+    seed: str  # dbt seed name (a CSV of the reference code folder)
     seed_column: str
     entity: str
     column: str  # the coded contract column
@@ -66,9 +69,15 @@ class Coverage:
         }
 
 
+class ReferenceCodesMissing(FileNotFoundError):
+    """The reference code folder lacks a list (dbt would lack the seed as well)."""
+
+
 @cache
-def known_codes(seed: str, column: str, seeds_dir: Path = SEEDS_DIR) -> pa.Array:
-    path = seeds_dir / f"{seed}.csv"
+def known_codes(seed: str, column: str, folder: Path = DEFAULT_DIR) -> pa.Array:
+    path = folder / f"{seed}.csv"
+    if not path.is_file():
+        raise ReferenceCodesMissing(f"{path}: missing (a reference code folder holds every list)")
     table = pacsv.read_csv(
         path,
         convert_options=pacsv.ConvertOptions(
@@ -78,7 +87,7 @@ def known_codes(seed: str, column: str, seeds_dir: Path = SEEDS_DIR) -> pa.Array
     return pc.unique(table.column(column).combine_chunks())
 
 
-def coverage(tables: dict[str, pa.Table], seeds_dir: Path = SEEDS_DIR) -> list[Coverage]:
+def coverage(tables: dict[str, pa.Table], folder: Path = DEFAULT_DIR) -> list[Coverage]:
     """Coverage per reference set over the given canonical tables (entity -> table)."""
     found = []
     for reference in REFERENCE_SETS:
@@ -87,7 +96,7 @@ def coverage(tables: dict[str, pa.Table], seeds_dir: Path = SEEDS_DIR) -> list[C
             continue
         codes = table.column(reference.column).drop_null()
         known = pc.is_in(
-            codes, value_set=known_codes(reference.seed, reference.seed_column, seeds_dir)
+            codes, value_set=known_codes(reference.seed, reference.seed_column, folder)
         )
         unknown = codes.filter(pc.invert(known))
         counted = pc.value_counts(unknown) if len(unknown) else pa.array([], pa.struct([]))

@@ -23,9 +23,12 @@ class TransformError(RuntimeError):
 
 
 def dbt_environment(settings: Settings) -> dict[str, str]:
-    """Environment the dbt profile reads (dbt_project/profiles.yml)."""
+    """Environment the dbt profile reads (dbt_project/profiles.yml), and where the reference
+    code lists are (dbt_project.yml seed-paths) when an operator has fuller ones."""
+    reference = settings.reference_codes_dir
     return {
         **settings.dbt_environment(),
+        **({"HEALTHLINK_REFERENCE_CODES_DIR": str(reference)} if reference else {}),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
         "DO_NOT_TRACK": "1",
     }
