@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any, ClassVar, Final
 
@@ -176,18 +176,10 @@ class HosxpConnector(Connector):
 
 
 def _hash_line(values: Iterable[object]) -> bytes:
-    """A row as hashed into the batch id: its values' text, one row per line."""
-    return ("\x1f".join(_text(value) for value in values) + "\n").encode("utf-8")
-
-
-def _text(value: object) -> str:
-    if value is None:
-        return "\x00"
-    if isinstance(value, bytes | bytearray):
-        return value.hex()
-    if isinstance(value, date | datetime):
-        return value.isoformat()
-    return str(value)
+    """A row as hashed into the batch id: the repr of its values (None, str, int, Decimal,
+    float, bytes, date, datetime, timedelta: each repr is exact and stable), one per line.
+    One repr per row costs a third of joining each value's text."""
+    return (repr(tuple(values)) + "\n").encode("utf-8")
 
 
 def _unreadable_row(query: Query, row: SourceRow) -> Reject:

@@ -184,9 +184,14 @@ class Query:
                     found[column] = f"{self.aliases[match[1]]}.{match[2]}"
         return found
 
+    @cached_property
+    def readers(self) -> list[tuple[str, Callable[[SourceRow, str], Any]]]:
+        """(result column, SourceRow reader) per read, looked up once rather than per row."""
+        return [(name, getattr(SourceRow, read.kind)) for name, read in self.all_reads.items()]
+
     def rows(self, row: SourceRow) -> list[Canonical]:
         """The canonical rows of one result row (none, one, or several for vital signs)."""
-        values = {name: row.read(read.kind, name) for name, read in self.all_reads.items()}
+        values = {name: reader(row, name) for name, reader in self.readers}
         values["record_key"] = row.record_key()
         if self.parent is not None:
             values["encounter_class"] = self.parent.encounter_class

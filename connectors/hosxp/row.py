@@ -29,9 +29,6 @@ class SourceRow:
     def record_key(self, *extra: str) -> str:
         return "|".join((self.table, self.primary_key, *extra))
 
-    def read(self, kind: str, column: str) -> Any:
-        return getattr(self, kind)(column)
-
     def text(self, column: str) -> str | None:
         value = self.values[column]
         if value is None:
