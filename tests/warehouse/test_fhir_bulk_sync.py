@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from structlog.testing import capture_logs
 
 from connectors.registry import build_connector
 from synthetic.fhir_hospital import (
@@ -89,7 +90,11 @@ def test_every_category_of_a_thai_export_lands_in_raw(
     world: tuple[Settings, Registry, FhirHospital],
 ) -> None:
     settings, registry, _ = world
-    summary = sync_batch(registry.hospitals[THAI_SAMPLE], START, settings=settings)
+    with capture_logs() as logs:
+        summary = sync_batch(registry.hospitals[THAI_SAMPLE], START, settings=settings)
+    # Procedure pr2 is in the manifest's deleted Bundle: not loaded, and said so (a count).
+    (deletions,) = [e for e in logs if e["event"] == "source_deletions_not_applied"]
+    assert (deletions["hospital"], deletions["deleted"]) == (THAI_SAMPLE, 1)
     with connect(settings) as conn:
         loaded = {
             entity: conn.execute(

@@ -385,6 +385,14 @@ def sync_batch(
         files = _quarantined_files(error, extract_dir)
         return _quarantine(settings, summary, run_id, error.reason_code, str(error), files)
     summary.batch_id = extract.batch_id
+    if extract.deleted:
+        # raw has no delete path yet (docs/contract.md "Deletions"): said, never dropped silently.
+        log.warning(
+            "source_deletions_not_applied",
+            hospital=hospital.hospital_code,
+            extract_date=str(extract_date),
+            deleted=len(extract.deleted),
+        )
 
     checked = _check(extract, connector, summary, settings)
     drift = _drift(settings, hospital, extract)
