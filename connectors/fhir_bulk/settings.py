@@ -15,7 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 from connectors.window import WindowSettings
 
 # The code systems the contract's code columns are read from, best first; a resource coded
-# only in other systems keeps its first coding's code (validation then says what it is not).
+# only in other systems is refused (rows.declared_code). The ICD URIs are HL7's; the Thai ones
+# are this project's defaults, since hospitals name TMT, 24-digit and MOPH code systems
+# differently: a hospital's YAML declares the URIs its server actually sends.
 ICD10 = ("http://hl7.org/fhir/sid/icd-10", "http://hl7.org/fhir/sid/icd-10-tm")
 DEFAULT_CODE_SYSTEMS: dict[str, tuple[str, ...]] = {
     "diagnosis": ICD10,
