@@ -135,7 +135,8 @@ def print_check(result: ExtractCheck) -> None:
         ]
         console.print(table("Rows that would be rejected", rejects, list(rejects[0])))
     coverage = [_coverage_row(found) for found in result.coverage]
-    console.print(table("Code coverage", coverage, list(coverage[0]) if coverage else []))
+    if coverage:  # none when the folder could not be read
+        console.print(table("Code coverage", coverage, list(coverage[0])))
     _print_verdict(result)
 
 
