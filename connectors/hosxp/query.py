@@ -75,9 +75,15 @@ class Parent:
     encounter_class: str
 
 
+def change_stamp(updated: str, dated: str) -> str:
+    """SQL: the update column, or midnight of the date when it is null or a zero date
+    (HOSxP writes 0000-00-00 00:00:00 for "never"; NULLIF(x, 0) makes that null)."""
+    return f"COALESCE(NULLIF({updated}, 0), TIMESTAMP({dated}))"
+
+
 # Where a visit's and an admission's change stamps come from (docs/connectors.md).
-VISIT_STAMP: Final = "COALESCE(q.update_datetime, TIMESTAMP(o.vstdate))"
-ADMISSION_STAMP: Final = "COALESCE(i.update_datetime, TIMESTAMP(i.regdate))"
+VISIT_STAMP: Final = change_stamp("q.update_datetime", "o.vstdate")
+ADMISSION_STAMP: Final = change_stamp("i.update_datetime", "i.regdate")
 
 VISIT: Final = Parent(
     table="ovst",

@@ -9,6 +9,7 @@ from connectors.hosxp.query import (
     VISIT_STAMP,
     Canonical,
     Query,
+    change_stamp,
     day,
     in_window,
     moment,
@@ -86,7 +87,7 @@ ALLERGIES: Final = Query(
     },
     tables={"p": "patient"},
     joins="JOIN patient p ON p.hn = a.hn",
-    where=in_window("COALESCE(a.update_datetime, TIMESTAMP(a.report_date))"),
+    where=in_window(change_stamp("a.update_datetime", "a.report_date")),
 )
 
 # Not every HOSxP site runs the x-ray module: imaging is read where xray_report exists.

@@ -59,10 +59,15 @@ def test_a_visit_is_read_by_its_update_stamp_else_its_date(hosxp: HosxpHospital)
     # the last instant of D is in; midnight ending D is not
     add_visit(hosxp, "990000000006", DAY, datetime.combine(DAY, time(23, 59, 59)))
     add_visit(hosxp, "990000000007", DAY, datetime.combine(DAY + timedelta(days=1), time.min))
+    # a zero stamp (HOSxP's "never") falls back to the visit date, as a null one does
+    add_visit(hosxp, "990000000008", DAY, None)
+    hosxp.execute(
+        "UPDATE ovst_seq SET update_datetime = '0000-00-00 00:00:00' WHERE vn = '990000000008'"
+    )
 
     read = visits_read(hosxp, DAY)
     ours = {vn for vn in read if vn.startswith("99")}
-    assert ours == {"990000000001", "990000000003", "990000000006"}
+    assert ours == {"990000000001", "990000000003", "990000000006", "990000000008"}
     synthetic = {v["vn"] for v in hosxp.world.rows["ovst"]}
     assert synthetic <= read  # every synthetic visit was stamped inside the window
 
@@ -70,6 +75,9 @@ def test_a_visit_is_read_by_its_update_stamp_else_its_date(hosxp: HosxpHospital)
     assert {vn for vn in wider if vn.startswith("99")} == ours | {"990000000004"}
     tomorrow = visits_read(hosxp, DAY + timedelta(days=1), overlap_days=0)
     assert {vn for vn in tomorrow if vn.startswith("99")} == {"990000000005", "990000000007"}
+    encounters = hosxp.connector().read(HOSPITAL, None, DAY).tables["encounter"].to_pylist()
+    zero_stamped = next(e for e in encounters if e["encounter_id"] == "990000000008")
+    assert zero_stamped["recorded_at"] is None and zero_stamped["invalid_fields"] is None
 
 
 def test_the_overlap_reads_the_days_before_again(hosxp: HosxpHospital) -> None:
