@@ -35,7 +35,7 @@ def test_build_connector_accepts_a_mapping():
 
 @pytest.mark.parametrize("kind", ["fhir", None])
 def test_unknown_kind_is_a_clear_error(kind):
-    with pytest.raises(UnknownConnectorKind, match="known kinds: .*file43"):
+    with pytest.raises(UnknownConnectorKind, match=r"known kinds: .*file43"):
         build_connector({"kind": kind, "path": "x"})
 
 
