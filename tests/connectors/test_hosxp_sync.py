@@ -114,3 +114,24 @@ def test_a_hosxp_day_loads_accounts_for_every_row_and_reruns_idempotently(
     )
     with connect(settings) as conn:
         assert table_checksums(conn, ("raw",)) == before
+
+
+def test_a_column_the_contract_needs_quarantines_the_day_with_its_window(
+    hosxp: HosxpHospital, tmp_path: Path
+) -> None:
+    settings = hosxp_warehouse(hosxp, tmp_path)
+    hospital = prepare(settings, tmp_path).hospitals[HOSPITAL]
+    hosxp.execute("ALTER TABLE opitemrece DROP COLUMN qty")
+    summary = sync_batch(hospital, DAY, settings=settings)
+    assert (summary.status, summary.reason_code) == ("quarantined", "missing_column")
+    assert "opitemrece" in summary.reason and "qty" in summary.reason
+    window = hosxp.connector().window(DAY)
+    with connect(settings) as conn:
+        recorded = conn.execute(
+            "SELECT reason_code, window_start, window_end FROM ops.quarantine"
+        ).fetchone()
+        assert conn.execute("SELECT count(*) FROM raw.medication_dispense").fetchone()[0] == 0
+    assert recorded[0] == "missing_column"
+    # stored in UTC (docs/contract.md "Timestamps in storage")
+    assert recorded[1] == window.start_utc.replace(tzinfo=None)
+    assert recorded[2] == window.end_utc.replace(tzinfo=None)
