@@ -4,7 +4,7 @@ protocol, the day's window of changed rows mapped onto the canonical contract.""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -36,7 +36,7 @@ from connectors.hosxp.query import Canonical, Query
 from connectors.hosxp.results import ALLERGIES, IMAGING, IMMUNIZATIONS, LAB_RESULTS
 from connectors.hosxp.row import SourceRow
 from connectors.hosxp.settings import HosxpSettings
-from connectors.hosxp.source import HosxpSource, open_source
+from connectors.hosxp.source import open_source
 from connectors.hosxp.visits import ADMISSIONS, OUTPATIENT_VISITS, PATIENT, VITAL_SIGNS
 from connectors.window import ExtractWindow
 
@@ -88,11 +88,32 @@ class HosxpConnector(Connector):
 
     def read(self, hospital_code: str, extract_dir: Path | None, extract_date: date) -> Extract:
         window = self.window(extract_date)
+        params = {"start": window.start_local, "end": window.end_local}
+        return self._extract(hospital_code, extract_date, lambda q: q.sql, params, window)
+
+    def read_history(
+        self, hospital_code: str, national_ids: Sequence[str], extract_date: date
+    ) -> Extract:
+        """The full history of the named patients, whatever its dates (a history request of
+        newly consenting patients: ops.history_request); the extract has no window."""
+        if not national_ids:
+            raise ValueError("read_history needs at least one national ID")
+        params = {"national_ids": tuple(national_ids)}
+        return self._extract(hospital_code, extract_date, lambda q: q.history_sql, params, None)
+
+    def _extract(
+        self,
+        hospital_code: str,
+        extract_date: date,
+        sql_of: Callable[[Query], str],
+        params: dict[str, Any],
+        window: ExtractWindow | None,
+    ) -> Extract:
         credentials = load_credentials(self.settings)
         with open_source(credentials, self.settings.database) as source:
             present = source.columns()
             queries = self._queries_the_schema_serves(present)
-            reads = [self._read_table(source, query, window) for query in queries]
+            reads = [self._read_table(source.rows(sql_of(q), params), q) for q in queries]
         files = [read.source for read in reads]
         batch_id = batch_id_for(files)
         lineage = {
@@ -156,9 +177,9 @@ class HosxpConnector(Connector):
             serving.append(query)
         return serving
 
-    def _read_table(self, source: HosxpSource, query: Query, window: ExtractWindow) -> _TableRead:
+    def _read_table(self, results: Iterable[dict[str, Any]], query: Query) -> _TableRead:
         read = _TableRead(query)
-        for ordinal, values in enumerate(source.rows(query.sql, window), start=1):
+        for ordinal, values in enumerate(results, start=1):
             line = _hash_line(values.values())
             read.digest.update(line)
             read.size += len(line)

@@ -151,7 +151,7 @@ class Query:
         return found
 
     @cached_property
-    def sql(self) -> str:
+    def _select_from(self) -> str:
         selected = [f"{self.alias}.{column} AS pk_{column}" for column in self.key]
         for name, read in self.all_reads.items():
             selected.append(f"{read.source} AS {name}")
@@ -162,13 +162,27 @@ class Query:
             if self.parent.table != self.table:
                 joins.append(self.parent.join.format(alias=self.via or self.alias))
             joins.append(self.parent.joins)
-        assert self.where or self.parent, f"{self.table}: a query needs a window"
-        where = self.where or in_window(self.parent.stamp)  # type: ignore[union-attr]
-        order = ", ".join(f"{self.alias}.{column}" for column in self.key)
         return (
             f"SELECT {', '.join(selected)} FROM {self.table} {self.alias} "
-            f"{' '.join(j for j in joins if j)} WHERE {where} ORDER BY {order}"
+            f"{' '.join(j for j in joins if j)}"
         )
+
+    def _ordered(self, where: str) -> str:
+        order = ", ".join(f"{self.alias}.{column}" for column in self.key)
+        return f"{self._select_from} WHERE {where} ORDER BY {order}"
+
+    @cached_property
+    def sql(self) -> str:
+        """The rows changed in the window (parameters %(start)s, %(end)s)."""
+        assert self.where or self.parent, f"{self.table}: a query needs a window"
+        return self._ordered(self.where or in_window(self.parent.stamp))  # type: ignore[union-attr]
+
+    @cached_property
+    def history_sql(self) -> str:
+        """Every row of the patients named by national ID (parameter %(national_ids)s), in
+        or out of any window: a newly consenting patient's full history. Every query reads
+        the patient as alias p."""
+        return self._ordered("p.cid IN %(national_ids)s")
 
     @cached_property
     def needs(self) -> dict[str, set[str]]:

@@ -16,7 +16,6 @@ import pymysql.cursors  # type: ignore[import-untyped]
 
 from connectors.base import ExtractError
 from connectors.hosxp.credentials import Credentials
-from connectors.window import ExtractWindow
 
 CONNECT_TIMEOUT_S = 10
 # A day's extract of a large hospital streams for minutes; a stalled server must not hang
@@ -40,8 +39,7 @@ class HosxpSource:
                 found.setdefault(str(table).lower(), set()).add(str(column).lower())
         return found
 
-    def rows(self, sql: str, window: ExtractWindow) -> Iterator[dict[str, Any]]:
-        params = {"start": window.start_local, "end": window.end_local}
+    def rows(self, sql: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
         with self._connection.cursor(pymysql.cursors.SSDictCursor) as cursor:
             try:
                 cursor.execute(sql, params)

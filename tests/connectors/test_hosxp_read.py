@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
+
 from connectors.contract import ENTITIES, schema_for
 from connectors.hosxp.visits import SCREEN_VITALS
 from tests.support.hosxp_database import HOSPITAL, HosxpHospital
@@ -155,3 +157,29 @@ def test_rejects_and_validation_name_hosxp_columns(hosxp: HosxpHospital) -> None
     extract = connector.read(HOSPITAL, None, EXTRACT_DATE)
     assert extract.window == connector.window(EXTRACT_DATE)
     assert "ovst" in extract.source_schema and "vstdate" in extract.source_schema["ovst"]
+
+
+def test_a_patients_full_history_is_read_whatever_its_dates(hosxp: HosxpHospital) -> None:
+    rows = hosxp.world.rows
+    asked = [p for p in hosxp.world.patients if any(v["hn"] == p["hn"] for v in rows["ovst"])][:2]
+    hns = {p["hn"] for p in asked}
+    later = EXTRACT_DATE + timedelta(days=30)  # no window of that day holds these visits
+    assert hosxp.connector().read(HOSPITAL, None, later).tables["encounter"].num_rows == 0
+
+    history = hosxp.connector().read_history(HOSPITAL, [p["cid"] for p in asked], later)
+    assert history.window is None and history.rejected == []
+    assert set(history.tables["patient"].column("hn").to_pylist()) == hns
+    visits = {v["vn"] for v in rows["ovst"] if v["hn"] in hns}
+    admissions = {a["an"] for a in rows["ipt"] if a["hn"] in hns}
+    assert (
+        set(history.tables["encounter"].column("encounter_id").to_pylist()) == visits | admissions
+    )
+    diagnosed = [d for d in rows["ovstdiag"] if d["vn"] in visits]
+    assert history.tables["diagnosis"].num_rows == len(diagnosed) + sum(
+        d["an"] in admissions for d in rows["iptdiag"]
+    )
+    for table in history.tables.values():
+        assert set(table.column("pid").to_pylist()) <= hns
+        assert set(table.column("extract_date").to_pylist()) <= {later}
+    with pytest.raises(ValueError):
+        hosxp.connector().read_history(HOSPITAL, [], later)
