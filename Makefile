@@ -14,7 +14,7 @@ export SCARF_ANALYTICS := false
 DEMO_DIR := $(CURDIR)/.demo
 DEMO_START := 2026-11-23
 
-.PHONY: venv demo test test-long lint bench bench-api bench-daycost bench-national serve dbt-parse clean
+.PHONY: venv demo test test-long lint bench bench-api bench-connectors bench-daycost bench-national serve dbt-parse clean
 
 venv: $(STAMP)
 $(STAMP): requirements.txt pyproject.toml
@@ -55,6 +55,7 @@ bench: venv dbt-parse
 	$(BIN)/python -m bench.api
 	$(BIN)/python -m bench.ops
 	$(MAKE) bench-daycost
+	$(MAKE) bench-connectors
 
 bench-api: venv dbt-parse
 	$(BIN)/python -m bench.api
@@ -64,6 +65,13 @@ bench-api: venv dbt-parse
 bench-daycost: venv dbt-parse
 	bash scripts/ensure_services.sh
 	$(BIN)/python -m bench.daycost
+
+# The HOSxP and FHIR bulk connectors' read throughput against a raw read of the same source
+# (plain pymysql fetch; DuckDB read_json), 250,000 rows each (issue 13); BENCHMARKS.md
+# "Connectors". Needs MariaDB.
+bench-connectors: venv
+	bash scripts/ensure_services.sh
+	$(BIN)/python -m bench.connectors
 
 # The national day (issue 11): 1,100 hospitals, about 1 million visits, the DAG under the
 # CeleryExecutor with two workers on PostgreSQL. Long (an hour or more on 2 cores), so not

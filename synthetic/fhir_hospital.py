@@ -29,6 +29,18 @@ THAI_ID_SYSTEM: Final = "https://terms.sil-th.org/id/th-cid"
 _US_IDENTIFIERS: Final = frozenset(
     {"http://hl7.org/fhir/sid/us-ssn", "urn:oid:2.16.840.1.113883.4.3.25"}
 )
+# The sample's code systems (SNOMED CT, RxNorm, CVX), declared in a connector's
+# `code_systems` so its rows map instead of being refused (the defaults are the Thai systems).
+SNOMED: Final = "http://snomed.info/sct"
+RXNORM: Final = "http://www.nlm.nih.gov/research/umls/rxnorm"
+CVX: Final = "http://hl7.org/fhir/sid/cvx"
+SAMPLE_CODE_SYSTEMS: Final[dict[str, list[str]]] = {
+    "diagnosis": [SNOMED],
+    "medication_dispense": [RXNORM],
+    "procedure": [SNOMED],
+    "immunization": [CVX],
+    "allergy": [RXNORM],
+}
 REGISTRATION_COLUMNS: Final = (
     "cid,birth_date,registered_at,status,sender_scope,sender_networks,sender_hospitals,"
     "sensitive_allowed,verification_method,verified_at"

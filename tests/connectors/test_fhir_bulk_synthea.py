@@ -13,7 +13,12 @@ from stdnum.th import pin
 
 from connectors.base import Connector, ExtractError
 from connectors.registry import build_connector
-from synthetic.fhir_hospital import FHIR_SAMPLE, THAI_ID_SYSTEM, thai_export_copy
+from synthetic.fhir_hospital import (
+    FHIR_SAMPLE,
+    SAMPLE_CODE_SYSTEMS,
+    THAI_ID_SYSTEM,
+    thai_export_copy,
+)
 from tests.support.machine import START
 
 HOSPITAL = "10999"
@@ -39,26 +44,13 @@ def exports(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-SNOMED = "http://snomed.info/sct"
-RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
-CVX = "http://hl7.org/fhir/sid/cvx"
-# The sample's code systems, declared so its rows map (the defaults are the Thai systems).
-SAMPLE_SYSTEMS = {
-    "diagnosis": [SNOMED],
-    "medication_dispense": [RXNORM],
-    "procedure": [SNOMED],
-    "immunization": [CVX],
-    "allergy": [RXNORM],
-}
-
-
 def _connector(path: Path, **extra: object) -> Connector:
     return build_connector(
         {
             "kind": "fhir_bulk",
             "path": str(path),
             "national_id_system": THAI_ID_SYSTEM,
-            "code_systems": SAMPLE_SYSTEMS,
+            "code_systems": SAMPLE_CODE_SYSTEMS,
             **extra,
         }
     )

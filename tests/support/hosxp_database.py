@@ -59,13 +59,22 @@ def connect_admin() -> pymysql.connections.Connection:
 
 
 @contextmanager
-def hosxp_hospital(folder: Path, start: date, *, days: int = 3) -> Iterator[HosxpHospital]:
+def hosxp_hospital(
+    folder: Path,
+    start: date,
+    *,
+    days: int = 3,
+    patients: int = 30,
+    prefix: str = "hl13",
+) -> Iterator[HosxpHospital]:
+    """A hospital of `patients` patients over `days` days from `start` (bench/connectors.py
+    builds a large one, under its own database name `prefix`)."""
     admin = connect_admin()
-    database = f"hl13_{os.getpid()}_{secrets.token_hex(3)}"
+    database = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
     reader, password = f"{database}_r", secrets.token_urlsafe(12)
     try:
         world = create_hosxp_database(
-            admin, database, hospital_code=HOSPITAL, start=start, days=days
+            admin, database, hospital_code=HOSPITAL, start=start, days=days, patients=patients
         )
         grant_reader(admin, database, reader, password)
         secrets_file = folder / "hosxp-secrets.json"
