@@ -34,6 +34,7 @@ import os
 import shutil
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -196,6 +197,7 @@ def run_days(
             publish(settings)
             record["dbt_seconds"] = dbt["seconds"]
             record["publish_seconds"] = round(time.perf_counter() - clock, 3)
+            record["dbt_slowest_nodes"] = _slowest_nodes()
         results.append(record)
         print(
             f"    {day}: sync {record['sync_seconds']:.1f} s, {totals['rows_loaded']:,} rows "
@@ -204,6 +206,15 @@ def run_days(
             flush=True,
         )
     return results
+
+
+def _slowest_nodes(count: int = 15) -> dict[str, float]:
+    """The build's slowest models and tests (dbt's run_results.json): where a day's dbt time
+    goes, and what of it grows with the history."""
+    path = Path(os.environ["DBT_TARGET_PATH"]) / "run_results.json"
+    results = json.loads(path.read_text(encoding="utf-8"))["results"]
+    ranked = sorted(results, key=lambda node: -node["execution_time"])[:count]
+    return {node["unique_id"]: round(node["execution_time"], 2) for node in ranked}
 
 
 # ---------------------------------------------------------------- 3. saved states (parent side)
@@ -397,8 +408,8 @@ def main(argv: list[str] | None = None) -> int:
     measured = (START + timedelta(days=args.history_days)).isoformat()
     if not dataset["data_rows_per_day"].get(measured):
         raise RuntimeError(f"the dataset has no row for the measured day {measured}")
-    work = args.data_dir / f"daycost-run-{stamp}"
-    work.mkdir(parents=True)
+    # Unique even for two runs started in the same second (one per backend, say).
+    work = Path(tempfile.mkdtemp(prefix=f"daycost-run-{stamp}-", dir=args.data_dir))
     backends = ("duckdb", "postgres") if args.backend == "both" else (args.backend,)
     try:
         results = {b: run_backend(b, dataset, args, work, stamp) for b in backends}
