@@ -120,8 +120,8 @@ def _hosxp_raw(hospital: Any, window: Any) -> dict[str, Any]:
     }
 
 
-def _hosxp_connector(hospital: Any, extract_date: date) -> dict[str, Any]:
-    connector = hospital.connector(overlap_days=DAYS - 1)
+def _timed_read(connector: Any, extract_date: date) -> dict[str, Any]:
+    """The connector's own read of the day, into canonical Arrow tables."""
     started = time.perf_counter()
     extract = connector.read(HOSPITAL, None, extract_date)
     seconds = time.perf_counter() - started
@@ -149,7 +149,8 @@ def bench_hosxp(rows_target: int, repeats: int, work: Path) -> dict[str, Any]:
         raw_rows = _hosxp_raw(hospital, window)["source_rows"]
 
         def ours() -> dict[str, Any]:
-            return {**_hosxp_connector(hospital, extract_date), "source_rows": raw_rows}
+            connector = hospital.connector(overlap_days=DAYS - 1)
+            return {**_timed_read(connector, extract_date), "source_rows": raw_rows}
 
         measured = _median_runs(repeats, lambda: _hosxp_raw(hospital, window), ours)
     return {
@@ -231,14 +232,7 @@ def _fhir_connector(root: Path, extract_date: date) -> dict[str, Any]:
             "code_systems": SAMPLE_CODE_SYSTEMS,
         }
     )
-    started = time.perf_counter()
-    extract = connector.read(HOSPITAL, None, extract_date)
-    seconds = time.perf_counter() - started
-    return {
-        "seconds": round(seconds, 3),
-        "canonical_rows": {e: t.num_rows for e, t in extract.tables.items()},
-        "rejected": len(extract.rejected),
-    }
+    return _timed_read(connector, extract_date)
 
 
 def bench_fhir(rows_target: int, repeats: int, work: Path) -> dict[str, Any]:
@@ -257,10 +251,8 @@ def bench_fhir(rows_target: int, repeats: int, work: Path) -> dict[str, Any]:
 # ---------------------------------------------------------------- the report
 
 
-def _git_commit() -> str:
-    found = subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
-    )
+def _git(*args: str) -> str:
+    found = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
     return found.stdout.strip()
 
 
@@ -284,7 +276,11 @@ def main(argv: list[str] | None = None) -> int:
             "platform": platform.platform(),
             "python": platform.python_version(),
         },
-        "git_commit": _git_commit(),
+        "git_commit": _git("rev-parse", "HEAD"),
+        # what was measured: the working tree, which may differ from the commit here
+        "uncommitted_connector_files": _git(
+            "status", "--porcelain", "--", "connectors"
+        ).splitlines(),
         "load_average_before": _loadavg(),
         "connectors": {},
     }
