@@ -200,6 +200,63 @@ def test_ops_logins_page_views_and_refusals_are_audited(
     assert result.ok, result.problems
 
 
+def test_charts_follow_the_ledger_through_the_chart_cache(
+    ops_server: OpsPage, api_server: Server
+) -> None:
+    """The drawn charts are kept per filter, window and ledger version: the same page twice
+    shows the same charts, and a batch recorded in between (the ledger's version moves) is in
+    the next page's heatmap, never a stale drawing."""
+    from warehouse.clock import storage_now
+    from warehouse.hospital_registry import load_registry
+    from warehouse.pipeline import ops
+    from warehouse.pipeline.daily_run import record_ledger
+    from warehouse.storage.connection import connect
+
+    code = ops_server.codes[0]
+    params = {"hospital": code, "days": "3"}
+    with closing(_ops_client(ops_server)) as client:
+        before = client.get("/ops/", params=params)
+        again = client.get("/ops/", params=params)
+        assert before.status_code == again.status_code == 200
+        assert _charts(again.text) == _charts(before.text)
+        # The last day of the window turns failed: a batch and the day's ledger rewritten.
+        settings = api_server.settings
+        registry = load_registry(settings.registry_dir)
+        with connect(settings) as conn:
+            last = ops.ledger_window(conn, 1)
+            assert last is not None
+            day = last[1]
+            version = ops.ledger_version(conn)
+            failed = ops.BatchSummary(
+                hospital_code=code,
+                extract_date=day,
+                status="failed",
+                reason_code="unexpected_error",
+                reason="RuntimeError (see the task log)",
+                started_at=storage_now(),
+                finished_at=storage_now(),
+            )
+            with conn.transaction():
+                ops.record_batch(conn, failed, "chart-cache-test")
+                record_ledger(conn, registry, day, "chart-cache-test", storage_now())
+            assert ops.ledger_version(conn) != version
+        after = client.get("/ops/", params=params)
+        assert after.status_code == 200
+        assert _charts(after.text)[0] != _charts(before.text)[0]
+
+
+def test_the_chart_cache_keeps_the_newest_entries() -> None:
+    from warehouse.api.ops_chart_cache import ChartCache, Charts
+
+    cache = ChartCache(max_entries=2)
+    drawn = [Charts(f"heatmap-{n}", f"trend-{n}", n) for n in range(3)]
+    cache.put("a", drawn[0])
+    cache.put("b", drawn[1])
+    assert cache.get("a") == drawn[0]  # a is now the most recent
+    cache.put("c", drawn[2])
+    assert (cache.get("a"), cache.get("b"), cache.get("c")) == (drawn[0], None, drawn[2])
+
+
 def test_page_in_chromium_under_csp(ops_server: OpsPage) -> None:
     from playwright.sync_api import expect, sync_playwright
 

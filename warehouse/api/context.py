@@ -10,6 +10,7 @@ from functools import cached_property
 from warehouse.api.config import ApiSettings
 from warehouse.api.credentials import LocalPincodeVerifier, PincodeVerifier
 from warehouse.api.name_index import NameIndex
+from warehouse.api.ops_chart_cache import ChartCache
 from warehouse.api.records import published_fact_columns
 from warehouse.audit.trail import AuditTrail
 from warehouse.hospital_registry import Registry, load_registry
@@ -123,6 +124,11 @@ class ApiContext:
             pool = self.__dict__.pop(name, None)  # opened only if a request needed it
             if pool is not None:
                 pool.close()
+
+    @cached_property
+    def ops_charts(self) -> ChartCache:
+        """The operations page's drawn charts, per filter, window and ledger version."""
+        return ChartCache()
 
     @cached_property
     def registry(self) -> Registry:

@@ -420,6 +420,19 @@ def ledger_window(conn: WarehouseConnection, days: int) -> tuple[date, date] | N
     return date.fromordinal(last.toordinal() - days + 1), last
 
 
+def ledger_version(conn: WarehouseConnection) -> tuple[Any, ...]:
+    """Changes whenever a batch (with its entity counts) or a ledger row is written: what the
+    operations page's charts are cached by (warehouse.api.ops_chart_cache). Both tables are
+    written with the time of writing (finished_at, recorded_at), and rows are never deleted
+    but replaced, so (count, latest time) of each moves on every write."""
+    row = conn.execute(
+        "SELECT (SELECT count(*) FROM ops.hospital_day), "
+        "(SELECT max(recorded_at) FROM ops.hospital_day), "
+        "(SELECT count(*) FROM ops.batch), (SELECT max(finished_at) FROM ops.batch)"
+    ).fetchone()
+    return tuple(row) if row else ()
+
+
 def ops_report(
     conn: WarehouseConnection, first: date, last: date, hospital: str | None = None
 ) -> dict[str, list[dict[str, Any]]]:

@@ -24,7 +24,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Cookie, Form, HTTPException, Query, Request, status
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
-from warehouse.api import ops_accounts, ops_charts, refusals, sessions
+from warehouse.api import ops_accounts, ops_chart_cache, refusals, sessions
 from warehouse.api.audited import AuditActor, audited
 from warehouse.api.context import ApiContext
 from warehouse.api.deps import NO_NUL, UNAUTHORIZED, Context
@@ -205,15 +205,26 @@ def scope_codes(
 
 
 def page_data(
-    conn: WarehouseConnection, first: date, last: date, codes: list[str] | None
+    conn: WarehouseConnection,
+    first: date,
+    last: date,
+    codes: list[str] | None,
+    *,
+    charts: bool = True,
 ) -> dict[str, Any]:
-    """Everything the page shows, from the ledger (warehouse.pipeline.ops)."""
-    return {
-        "grid": ops.ledger_grid(conn, first, last, codes),
-        "trend": ops.reject_rate_trend(conn, first, last, codes),
+    """Everything the page shows, from the ledger (warehouse.pipeline.ops); without the
+    charts' rows when their drawing is cached (ops_chart_cache)."""
+    tables = {
         "quarantine": ops.quarantine_list(conn, first, last, codes),
         "top_rules": ops.top_reject_rules(conn, first, last, codes),
         "runs": ops.recent_runs(conn, codes),
+    }
+    if not charts:
+        return tables
+    return {
+        "grid": ops.ledger_grid(conn, first, last, codes),
+        "trend": ops.reject_rate_trend(conn, first, last, codes),
+        **tables,
     }
 
 
@@ -291,15 +302,21 @@ def operations_page(
                 reason=_filter_note(region_number, network, hospital, days),
             )
             window = ops.ledger_window(ledger, days)
-            data = None if window is None else page_data(ledger, *window, codes)
-        if window is None or data is None:
-            body = '<section><p class="muted" id="empty">The ledger is empty.</p></section>'
-            filters = _filters(registry, region_number, network, hospital, days)
-            return _page("Operations", f"<section>{filters}</section>{body}")
-        first, last = window
+            if window is None:
+                body = '<section><p class="muted" id="empty">The ledger is empty.</p></section>'
+                filters = _filters(registry, region_number, network, hospital, days)
+                return _page("Operations", f"<section>{filters}</section>{body}")
+            first, last = window
+            key = (None if codes is None else tuple(codes), first, last)
+            key += ops.ledger_version(ledger)
+            charts = context.ops_charts.get(key)
+            data = page_data(ledger, first, last, codes, charts=charts is None)
+    if charts is None:  # drawn outside the connection: it is CPU in this process only
+        charts = ops_chart_cache.draw(data["grid"], data["trend"], first, last)
+        context.ops_charts.put(key, charts)
     return _page(
         "Operations",
-        _render(context, data, first, last, region_number, network, hospital, days),
+        _render(context, data, charts, first, last, region_number, network, hospital, days),
     )
 
 
@@ -312,6 +329,7 @@ def _filter_note(region: int | None, network: str | None, hospital: str | None, 
 def _render(
     context: ApiContext,
     data: dict[str, Any],
+    charts: ops_chart_cache.Charts,
     first: date,
     last: date,
     region: int | None,
@@ -319,9 +337,7 @@ def _render(
     hospital: str | None,
     days: int,
 ) -> str:
-    heatmap = ops_charts.data_url(ops_charts.heatmap(data["grid"], first, last))
-    trend = ops_charts.data_url(ops_charts.reject_trend(data["trend"], first, last))
-    hospitals = len({row["hospital_code"] for row in data["grid"]})
+    heatmap, trend, hospitals = charts.heatmap, charts.trend, charts.hospitals
     return (
         f"<section>{_filters(context.registry, region, network, hospital, days)}"
         f'<p class="muted">{first.isoformat()} to {last.isoformat()}, {hospitals} hospitals'
