@@ -46,8 +46,9 @@ class Settings(BaseSettings):
     reject_threshold: float = 0.05
     # An operator's fuller reference code lists (docs/onboarding.md "Fuller reference code
     # lists"): a folder with every code list of dbt_project/reference_codes, same file names and
-    # columns. dbt reads the same variable (dbt_project.yml seed-paths), which resolves a
-    # relative path against the dbt project: so it must be absolute. None: the project's lists.
+    # columns, given relative to dbt_project/ (the deployment mounts or links it there). dbt
+    # reads the same variable (dbt_project.yml seed-paths); with an absolute seed path dbt 1.11
+    # writes its seed SQL over the CSV files themselves. None: the project's lists.
     reference_codes_dir: Path | None = None
     # Bearer token Prometheus must present to scrape `healthlink metrics serve`; required in
     # production (docs/operations.md), compared in constant time.
@@ -83,8 +84,11 @@ class Settings(BaseSettings):
     @field_validator("reference_codes_dir")
     @classmethod
     def _absolute_reference_codes_dir(cls, value: Path | None) -> Path | None:
-        if value is not None and not value.is_absolute():
-            raise ValueError("HEALTHLINK_REFERENCE_CODES_DIR must be an absolute path")
+        if value is not None and (value.is_absolute() or ".." in value.parts):
+            raise ValueError(
+                "HEALTHLINK_REFERENCE_CODES_DIR must be a folder inside dbt_project/ (mount or"
+                " link the operator's lists there)"
+            )
         return value
 
     @model_validator(mode="after")

@@ -9,6 +9,8 @@ import json
 import os
 import shutil
 import subprocess
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -16,20 +18,24 @@ import pytest
 
 from tests.onboarding.conftest import DAY, Folder, Onboarding
 from tests.support.cli_warehouse import HEALTHLINK
-from warehouse.onboarding.reference_codes import DEFAULT_DIR
+from warehouse.onboarding.reference_codes import DBT_PROJECT, DEFAULT_DIR
 
 UNKNOWN = "U999"  # well formed, in none of the project's lists
 
 
 @pytest.fixture(scope="module")
-def fuller(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The project's lists, ICD-10-TM with one more code (same columns)."""
+def fuller(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
+    """The project's lists, ICD-10-TM with one more code (same columns), linked into the dbt
+    project as a deployment would: (the setting, relative to dbt_project; the real folder)."""
     folder = tmp_path_factory.mktemp("operator_codes")
     for path in DEFAULT_DIR.glob("*.csv"):
         shutil.copy(path, folder / path.name)
     with (folder / "icd10_tm.csv").open("a", encoding="utf-8") as handle:
         handle.write(f"{UNKNOWN},Code of the operator's fuller list,รหัสจากรายการที่ครบกว่า\n")
-    return folder
+    link = Path(f"operator_reference_codes_{uuid.uuid4().hex[:12]}")  # .gitignore'd
+    (DBT_PROJECT / link).symlink_to(folder, target_is_directory=True)
+    yield link, folder
+    (DBT_PROJECT / link).unlink()
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +60,7 @@ def healthlink(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[s
 
 
 def environment(home: Path, onboarding: Onboarding, reference: Path | None) -> dict[str, str]:
+    """`reference`: HEALTHLINK_REFERENCE_CODES_DIR (relative to dbt_project), None unset."""
     env = {**os.environ, "HEALTHLINK_HOME": str(home)}
     env["HEALTHLINK_REGISTRY_DIR"] = str(onboarding.registry)
     env.pop("HEALTHLINK_REFERENCE_CODES_DIR", None)
@@ -86,20 +93,25 @@ def unmapped_icd10(
 
 
 def test_a_fuller_list_changes_the_unmapped_counts(
-    onboarding: Onboarding, planted: tuple[str, Path], fuller: Path, tmp_path: Path
+    onboarding: Onboarding, planted: tuple[str, Path], fuller: tuple[Path, Path], tmp_path: Path
 ) -> None:
+    setting, folder = fuller
+    lists = {path.name: path.read_bytes() for path in folder.iterdir()}
+
     coded, unmapped = unmapped_icd10(onboarding, planted, tmp_path / "project_lists", None)
     coded_fuller, unmapped_fuller = unmapped_icd10(
-        onboarding, planted, tmp_path / "operator_lists", fuller
+        onboarding, planted, tmp_path / "operator_lists", setting
     )
 
     assert coded == coded_fuller > 0
     assert unmapped > 0  # the planted rows that passed consent and validation
     assert unmapped_fuller == 0
+    # dbt read the lists and wrote nothing over them (it would over an absolute seed path)
+    assert {path.name: path.read_bytes() for path in folder.iterdir()} == lists
 
 
 def test_extract_check_measures_coverage_against_the_same_lists(
-    onboarding: Onboarding, planted: tuple[str, Path], fuller: Path, tmp_path: Path
+    onboarding: Onboarding, planted: tuple[str, Path], fuller: tuple[Path, Path], tmp_path: Path
 ) -> None:
     def icd10(reference: Path | None) -> dict:
         env = environment(tmp_path, onboarding, reference)
@@ -107,33 +119,42 @@ def test_extract_check_measures_coverage_against_the_same_lists(
         report = json.loads(done.stdout)
         return next(c for c in report["coverage"] if c["reference"] == "icd10_tm")
 
-    project, operator = icd10(None), icd10(fuller)
+    project, operator = icd10(None), icd10(fuller[0])
 
     assert UNKNOWN in {u["code"] for u in project["top_unknown"]}
     assert operator["top_unknown"] == []
     assert operator["known_rows"] == operator["coded_rows"] == project["coded_rows"]
 
 
-def test_a_relative_or_incomplete_folder_is_refused(
-    onboarding: Onboarding, planted: tuple[str, Path], fuller: Path, tmp_path: Path
+def test_a_folder_outside_the_dbt_project_or_incomplete_is_refused(
+    onboarding: Onboarding, planted: tuple[str, Path], fuller: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    relative = environment(tmp_path, onboarding, None)
-    relative["HEALTHLINK_REFERENCE_CODES_DIR"] = "operator_codes"
-    incomplete = tmp_path / "incomplete"
-    shutil.copytree(fuller, incomplete)
-    (incomplete / "lab_codes.csv").unlink()
+    setting, folder = fuller
+    outside = environment(tmp_path, onboarding, None)
+    outside["HEALTHLINK_REFERENCE_CODES_DIR"] = str(folder)  # absolute: dbt would overwrite it
+    incomplete = DBT_PROJECT / f"{setting}_incomplete"
+    incomplete.symlink_to(tmp_path / "incomplete", target_is_directory=True)
+    shutil.copytree(folder, tmp_path / "incomplete")
+    (tmp_path / "incomplete" / "lab_codes.csv").unlink()
+    try:
+        refused = subprocess.run(
+            [str(HEALTHLINK), "extract", "check", str(planted[1])],
+            env=outside,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        missing = healthlink(
+            environment(tmp_path, onboarding, Path(incomplete.name)),
+            "extract",
+            "check",
+            str(planted[1]),
+        )
+    finally:
+        incomplete.unlink()
 
-    refused = subprocess.run(
-        [str(HEALTHLINK), "extract", "check", str(planted[1])],
-        env=relative,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    missing = healthlink(
-        environment(tmp_path, onboarding, incomplete), "extract", "check", str(planted[1])
-    )
-
-    assert refused.returncode != 0 and "must be an absolute path" in refused.stderr + refused.stdout
+    assert refused.returncode != 0
+    said = " ".join((refused.stderr + refused.stdout).split())  # rich wraps long lines
+    assert "must be a folder inside dbt_project/" in said
     assert missing.returncode == 2 and "lab_codes.csv: missing" in missing.stdout

@@ -86,7 +86,7 @@ def check_found(
     reference code lists dbt would load (HEALTHLINK_REFERENCE_CODES_DIR or the project's)."""
     from warehouse.clock import bangkok_today
     from warehouse.onboarding.extract_check import check_extract, folder_date
-    from warehouse.onboarding.reference_codes import DEFAULT_DIR, ReferenceCodesMissing
+    from warehouse.onboarding.reference_codes import ReferenceCodesMissing, reference_folder
     from warehouse.pipeline.batch import effective_reject_threshold
     from warehouse.settings import get_settings
 
@@ -107,7 +107,7 @@ def check_found(
             hospital_code=hospital_code,
             declared=declared,
             reject_threshold=threshold,
-            reference_codes=settings.reference_codes_dir or DEFAULT_DIR,
+            reference_codes=reference_folder(settings.reference_codes_dir),
         )
     except ReferenceCodesMissing as error:
         console.print(f"[red]reference codes:[/red] {error}")

@@ -21,7 +21,16 @@ import pyarrow.csv as pacsv
 
 # The project's own lists; HEALTHLINK_REFERENCE_CODES_DIR (Settings.reference_codes_dir)
 # names an operator's fuller ones, which dbt loads as the same seeds (dbt_project.yml).
-DEFAULT_DIR: Final = Path(__file__).resolve().parents[2] / "dbt_project" / "reference_codes"
+DBT_PROJECT: Final = Path(__file__).resolve().parents[2] / "dbt_project"
+DEFAULT_DIR: Final = DBT_PROJECT / "reference_codes"
+
+
+def reference_folder(configured: Path | None) -> Path:
+    """Where dbt loads the code lists from: Settings.reference_codes_dir is relative to the
+    dbt project, as dbt_project.yml's seed-paths reads it."""
+    return DBT_PROJECT / configured if configured is not None else DEFAULT_DIR
+
+
 TOP_UNKNOWN: Final = 10
 
 
