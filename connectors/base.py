@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -182,6 +182,10 @@ class Connector(abc.ABC):
     """
 
     kind: ClassVar[str]
+    # A source that can be asked for a patient's full history (a database, a FHIR server)
+    # serves ops.history_request in the daily sync (warehouse.pipeline.history); a file
+    # source cannot: the hospital's side sends the history in its files.
+    supports_history: ClassVar[bool] = False
 
     @abc.abstractmethod
     def read(self, hospital_code: str, extract_dir: Path | None, extract_date: date) -> Extract:
@@ -207,3 +211,16 @@ class Connector(abc.ABC):
     def window(self, extract_date: date) -> ExtractWindow | None:
         """The update window a database or FHIR source reads for `extract_date`."""
         return None
+
+    def national_ids(self) -> Iterator[str | None]:
+        """Every patient's national ID at the source, read cheaply (HOSxP: patient.cid), so
+        that history requests, which name patients by key only, can be resolved. The IDs
+        are personal: the caller keeps them in memory only. Sources with supports_history."""
+        raise NotImplementedError(f"{self.kind} sources cannot be asked for a history")
+
+    def read_history(
+        self, hospital_code: str, national_ids: Sequence[str], extract_date: date
+    ) -> Extract:
+        """The full history of the named patients, whatever its dates (rows carry
+        `extract_date`); the extract has no window. Sources with supports_history."""
+        raise NotImplementedError(f"{self.kind} sources cannot be asked for a history")

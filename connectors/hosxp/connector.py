@@ -4,7 +4,7 @@ protocol, the day's window of changed rows mapped onto the canonical contract.""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -79,6 +79,7 @@ class _TableRead:
 
 class HosxpConnector(Connector):
     kind: ClassVar[str] = "hosxp"
+    supports_history: ClassVar[bool] = True
 
     def __init__(self, settings: HosxpSettings) -> None:
         self.settings = settings
@@ -90,6 +91,12 @@ class HosxpConnector(Connector):
         window = self.window(extract_date)
         params = {"start": window.start_local, "end": window.end_local}
         return self._extract(hospital_code, extract_date, lambda q: q.sql, params, window)
+
+    def national_ids(self) -> Iterator[str | None]:
+        """patient.cid of every patient (to resolve history requests' keys)."""
+        credentials = load_credentials(self.settings)
+        with open_source(credentials, self.settings.database) as source:
+            yield from source.national_ids()
 
     def read_history(
         self, hospital_code: str, national_ids: Sequence[str], extract_date: date

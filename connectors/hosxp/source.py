@@ -39,6 +39,16 @@ class HosxpSource:
                 found.setdefault(str(table).lower(), set()).add(str(column).lower())
         return found
 
+    def national_ids(self) -> Iterator[str | None]:
+        """patient.cid of every patient, streamed (personal: never logged or stored)."""
+        with self._connection.cursor(pymysql.cursors.SSCursor) as cursor:
+            try:
+                cursor.execute("SELECT cid FROM patient")
+                for (cid,) in cursor:
+                    yield cid
+            except pymysql.MySQLError as error:
+                raise _as_extract_error(error, "reading") from None
+
     def rows(self, sql: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
         with self._connection.cursor(pymysql.cursors.SSDictCursor) as cursor:
             try:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
+import pyarrow as pa
 import yaml
 
 from synthetic.consent import write_registrations
@@ -13,7 +14,9 @@ from synthetic.hosxp_demo import hospital_yaml, write_hospital_yaml
 from tests.support.hosxp_database import HOSPITAL, HosxpHospital
 from tests.support.machine import START, TEST_KEY
 from tests.support.warehouse_batches import prepare, table_checksums
+from warehouse.consent.effects import HISTORY_SCHEMA
 from warehouse.pipeline.batch import sync_batch
+from warehouse.pseudonym import patient_key
 from warehouse.settings import Settings
 from warehouse.storage.connection import connect
 from warehouse.storage.schema import setup_warehouse
@@ -135,3 +138,122 @@ def test_a_column_the_contract_needs_quarantines_the_day_with_its_window(
     # stored in UTC (docs/contract.md "Timestamps in storage")
     assert recorded[1] == window.start_utc.replace(tzinfo=None)
     assert recorded[2] == window.end_utc.replace(tzinfo=None)
+
+
+LATER = START + timedelta(days=10)  # no visit of the synthetic hospital is in its window
+NOT_AT_SOURCE = "0" * 32  # a patient key no national ID at the source has
+
+
+def ask_history(settings: Settings, keys: list[str], day: date) -> None:
+    """What the consent side writes for newly consenting patients (ops.history_request)."""
+    with connect(settings) as conn:
+        conn.insert_arrow(
+            "ops.history_request",
+            pa.Table.from_pydict(
+                {
+                    "hospital_code": [HOSPITAL] * len(keys),
+                    "extract_date": [day] * len(keys),
+                    "patient_key": keys,
+                    "reason": ["newly_consenting"] * len(keys),
+                    "requested_at": [datetime.combine(day, time(1))] * len(keys),
+                },
+                schema=HISTORY_SCHEMA,
+            ),
+        )
+
+
+def requests(settings: Settings) -> dict[str, date | None]:
+    with connect(settings) as conn:
+        rows = conn.execute("SELECT patient_key, fulfilled_on FROM ops.history_request").fetchall()
+    return dict(rows)
+
+
+def test_a_history_request_is_served_in_the_days_batch_and_reruns_idempotently(
+    hosxp: HosxpHospital, tmp_path: Path
+) -> None:
+    settings = hosxp_warehouse(hosxp, tmp_path)
+    hospital = prepare(settings, tmp_path).hospitals[HOSPITAL]
+    secret = settings.pseudonym_key.get_secret_value().encode("utf-8")
+    rows = hosxp.world.rows
+    registered = hosxp.world.patients[UNREGISTERED + 1 :]
+    old, touched = [p for p in registered if any(v["hn"] == p["hn"] for v in rows["ovst"])][:2]
+    # `touched` changed its address on LATER: its patient row is in the window and the history
+    hosxp.execute(
+        "UPDATE patient SET last_update = %s WHERE hn = %s",
+        (datetime.combine(LATER, time(10)), touched["hn"]),
+    )
+    connector = hosxp.connector()
+    window = connector.read(HOSPITAL, None, LATER)
+    assert window.tables["encounter"].num_rows == 0
+    assert window.tables["patient"].column("hn").to_pylist() == [touched["hn"]]
+    history = connector.read_history(HOSPITAL, [old["cid"], touched["cid"]], LATER)
+    distinct = {
+        entity: set(window.tables[entity].column("record_key").to_pylist())
+        | set(table.column("record_key").to_pylist())
+        for entity, table in history.tables.items()
+    }
+    keys = {p["hn"]: patient_key(p["cid"], secret) for p in (old, touched)}
+    ask_history(settings, [*keys.values(), NOT_AT_SOURCE], LATER - timedelta(days=1))
+
+    first = sync_batch(hospital, LATER, settings=settings)
+    assert first.status == "loaded", first.reason
+    assert first.rows_read == sum(len(k) for k in distinct.values())  # the patient row once
+    assert first.rows_read == first.rows_loaded + first.rows_rejected + first.rows_filtered
+    assert first.rows_loaded > 0
+    old_visits = {v["vn"] for v in rows["ovst"] if v["hn"] == old["hn"]}
+    old_admissions = {a["an"] for a in rows["ipt"] if a["hn"] == old["hn"]}
+    with connect(settings) as conn:
+        encounters = conn.execute(
+            "SELECT encounter_id, extract_date, batch_id FROM raw.encounter WHERE patient_key = ?",
+            [keys[old["hn"]]],
+        ).fetchall()
+        patients = conn.execute(
+            "SELECT count(*) FROM raw.patient WHERE patient_key = ?", [keys[touched["hn"]]]
+        ).fetchone()[0]
+        per_entity = conn.execute(
+            "SELECT entity, rows_read, rows_loaded, rows_rejected, rows_filtered"
+            " FROM ops.batch_entity"
+        ).fetchall()
+        before = table_checksums(conn, ("raw",))
+    assert {e for e, _, _ in encounters} == old_visits | old_admissions
+    assert {(d, b) for _, d, b in encounters} == {(LATER, first.batch_id)}
+    assert patients == 1
+    for entity, read, ok, rejected, filtered in per_entity:
+        assert read == ok + rejected + filtered == len(distinct[entity]), entity
+    answered = requests(settings)
+    assert answered == {**{k: LATER for k in keys.values()}, NOT_AT_SOURCE: None}
+
+    again = sync_batch(hospital, LATER, settings=settings)
+    assert again.status == "loaded", again.reason
+    assert again.batch_id == first.batch_id
+    assert (again.rows_read, again.rows_loaded, again.rows_rejected, again.rows_filtered) == (
+        first.rows_read,
+        first.rows_loaded,
+        first.rows_rejected,
+        first.rows_filtered,
+    )
+    with connect(settings) as conn:
+        assert table_checksums(conn, ("raw",)) == before
+    assert requests(settings) == answered
+
+    # the next day's window does not send the answered histories again
+    following = sync_batch(hospital, LATER + timedelta(days=1), settings=settings)
+    assert following.status == "loaded", following.reason
+    assert following.rows_read == 1  # touched's patient row, still in the overlap
+    assert requests(settings) == answered
+
+
+def test_a_quarantined_day_leaves_history_requests_pending(
+    hosxp: HosxpHospital, tmp_path: Path
+) -> None:
+    settings = hosxp_warehouse(hosxp, tmp_path)
+    hospital = prepare(settings, tmp_path).hospitals[HOSPITAL]
+    secret = settings.pseudonym_key.get_secret_value().encode("utf-8")
+    asked = patient_key(hosxp.world.patients[UNREGISTERED + 1]["cid"], secret)
+    ask_history(settings, [asked], LATER)
+    hosxp.execute("ALTER TABLE opitemrece DROP COLUMN qty")
+    summary = sync_batch(hospital, LATER, settings=settings)
+    assert (summary.status, summary.reason_code) == ("quarantined", "missing_column")
+    assert requests(settings) == {asked: None}
+    with connect(settings) as conn:
+        assert conn.execute("SELECT count(*) FROM raw.encounter").fetchone()[0] == 0

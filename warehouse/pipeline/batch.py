@@ -42,7 +42,7 @@ from expectations.validate import (
 from warehouse.clock import storage_now, to_storage
 from warehouse.consent import sender_choice
 from warehouse.hospital_registry import Hospital
-from warehouse.pipeline import landing, metrics_snapshot, ops, schema_drift
+from warehouse.pipeline import history, landing, metrics_snapshot, ops, schema_drift
 from warehouse.pipeline.content_hash import with_content_hash
 from warehouse.pipeline.landing import LandedBatch
 from warehouse.pipeline.load import load_batch, refresh_statistics
@@ -334,9 +334,10 @@ def _load(
     landed: LandedBatch,
     checked: Checked,
     drift: Drift,
+    history_fulfilled: list[str],
 ) -> None:
-    """One transaction: raw, the batch record, its rejects, validation documents and the
-    source's schema as loaded."""
+    """One transaction: raw, the batch record, its rejects, validation documents, the
+    source's schema as loaded and the history requests the batch answered."""
     summary.status = "loaded"
     code, day = summary.hospital_code, summary.extract_date
     assert summary.started_at is not None
@@ -351,6 +352,7 @@ def _load(
             schema_drift.record_loaded(
                 conn, code, day, drift.schema, drift.changes, drift.policy, summary.finished_at
             )
+            history.mark_fulfilled(conn, code, day, history_fulfilled)
         refresh_statistics(conn, landed.files)  # after commit: the planner sees the new rows
         metrics_snapshot.refresh(conn, settings)
 
@@ -381,6 +383,9 @@ def sync_batch(
     try:
         with _stage(summary, "parse"):
             extract = connector.read(hospital.hospital_code, extract_dir, extract_date)
+            # A source that can be asked sends pending history requests in the same batch.
+            served = history.serve(connector, extract, settings)
+            extract = served.extract
     except ExtractError as error:
         files = _quarantined_files(error, extract_dir)
         return _quarantine(settings, summary, run_id, error.reason_code, str(error), files)
@@ -408,7 +413,7 @@ def sync_batch(
         landed = _land(settings, summary, extract.batch_id, checked.accepted)
     summary.landing_path = str(landed.directory)
     with _stage(summary, "load"):
-        _load(settings, summary, run_id, extract.batch_id, landed, checked, drift)
+        _load(settings, summary, run_id, extract.batch_id, landed, checked, drift, served.fulfilled)
     log.info(
         "batch_loaded",
         hospital=hospital.hospital_code,
