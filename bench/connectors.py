@@ -253,7 +253,7 @@ def bench_fhir(rows_target: int, repeats: int, work: Path) -> dict[str, Any]:
 
 def _git(*args: str) -> str:
     found = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
-    return found.stdout.strip()
+    return found.stdout.rstrip()
 
 
 def main(argv: list[str] | None = None) -> int:
