@@ -26,6 +26,7 @@ LAYERS: list[set[str]] = [
     {"warehouse.storage"},
     {"warehouse.consent", "warehouse.audit"},
     {"warehouse.pipeline"},
+    {"warehouse.onboarding"},
     {"warehouse.api"},
     {"warehouse.cli"},
     {"dags"},

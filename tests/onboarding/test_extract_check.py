@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.onboarding.conftest import DAY, Onboarding, healthlink
+from tests.support.onboarding import DAY, Onboarding, healthlink
 
 QUIRKS: dict[str, dict[str, object]] = {
     "plain": {"encoding": "utf-8", "date_era": "gregorian", "header": True},

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from connectors.file43 import File43Settings
-from tests.onboarding.conftest import DAY, Onboarding, healthlink
+from tests.support.onboarding import DAY, Onboarding, healthlink
 from warehouse.hospital_registry import load_hospital, load_registry
 
 NEW_CODE = "77001"

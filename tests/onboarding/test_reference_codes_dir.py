@@ -16,8 +16,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.onboarding.conftest import DAY, Folder, Onboarding
 from tests.support.cli_warehouse import HEALTHLINK
+from tests.support.onboarding import DAY, Folder, Onboarding
 from warehouse.onboarding.reference_codes import DBT_PROJECT, DEFAULT_DIR
 
 UNKNOWN = "U999"  # well formed, in none of the project's lists

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from expectations.national_id import is_valid_thai_national_id
-from tests.onboarding.conftest import Folder, Onboarding, healthlink
+from tests.support.onboarding import Folder, Onboarding, healthlink
 
 # Planted in bad rows; none may come back in any output.
 BAD_CID = "3141592653589"
