@@ -10,8 +10,9 @@ hospitals to each). A run is triggered for a logical date, like a scheduled one,
 reads the outcome from the metadata database: the run's state, every task instance's state
 and the worker that ran it, and the published rows from the warehouse.
 
-Slow (about 20 minutes on this shared 2-core machine: some 80 task processes, each starting
-Python, Airflow and the DAG with cosmos): `make test-long` runs it, `make test` skips it. It
+Slow (15 minutes on this shared 2-core machine at load average 15: over 100 task processes,
+each forked from a worker that preloaded the DAG's modules, then dbt's model tasks one by one):
+`make test-long` runs it, `make test` skips it. It
 fails, never skips, when PostgreSQL or Redis does not answer (scripts/ensure_services.sh starts
 both). The failing-hospital case is left to `airflow dags test`
 (test_daily_sync_dag.py::test_a_failed_hospital_fails_the_run_after_the_others_publish): the
