@@ -16,7 +16,7 @@ from expectations.gx_context import BUILT, context
 from tests.support.machine import START
 from tests.support.warehouse_batches import prepare
 from warehouse.hospital_registry import Hospital
-from warehouse.pipeline.batch import extract_dir_for, sync_batch
+from warehouse.pipeline.batch import sync_batch
 from warehouse.settings import Settings
 from warehouse.storage.connection import connect
 
@@ -33,7 +33,7 @@ def _documents(settings: Settings, code: str, day: date) -> dict[str, dict]:
 
 def _empty_the_extract(hospital: Hospital, day: date) -> None:
     """Every file stays; only its header line (or nothing, for a headerless hospital) is left."""
-    for path in sorted(extract_dir_for(hospital, day).glob("*.txt")):
+    for path in sorted(hospital.connector.extract_dir(day).glob("*.txt")):
         first = path.read_bytes().split(b"\n", 1)[0]
         path.write_bytes(first + b"\n" if hospital.connector.header else b"")
 
