@@ -38,6 +38,7 @@ def rebuilt(secured: SecuredWarehouse) -> SecuredWarehouse:
         "consent.hospital",
         "staging.stg_consent__patient_consent",
         "intermediate.int_consent__patient_hospital",
+        "intermediate.int_consent__visible_rows",
         "ops.transform_pending",
         "audit.access_log",
     ],
