@@ -16,25 +16,19 @@ Encounter the export does not hold: those are fetched by id (`Patient?_id=...`) 
 from __future__ import annotations
 
 import shutil
-import time
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Final
 
-import httpx
 import orjson
 
 from connectors.base import ExtractError
 from connectors.fhir_bulk.export_folder import MANIFEST_NAME, read_manifest
+from connectors.fhir_bulk.server_session import ServerRefused, ServerSession, server_session
 from connectors.fhir_bulk.settings import ExportServer
-from connectors.fhir_bulk.smart import AccessToken
 from connectors.fhir_bulk.values import reference_id
 
-FHIR_JSON: Final = "application/fhir+json"
-DEFAULT_RETRY_S: Final = 2.0
-MAX_RETRY_S: Final = 120.0
 REFERENCED: Final = ("Patient", "Encounter")
 _IDS_PER_SEARCH: Final = 50
 
@@ -58,16 +52,11 @@ def download_export(
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     try:
-        with httpx.Client(timeout=60, headers={"Accept": FHIR_JSON}) as client:
-            session = _Session(client, server)
-            manifest = session.export(since, sorted(types))
-            local = session.download(manifest, partial)
-            session.fetch_referenced(local, partial)
-    except httpx.HTTPError as error:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise ExtractError(
-            "source_unreachable", f"bulk export failed: {type(error).__name__}"
-        ) from None
+        with server_session(server) as fhir:
+            export = _Export(fhir)
+            manifest = export.kick_off(since, sorted(types))
+            local = export.download(manifest, partial)
+            export.fetch_referenced(local, partial)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)  # never a half export that looks whole
         raise
@@ -76,62 +65,30 @@ def download_export(
     partial.rename(folder)
 
 
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parsed = httpx.URL(url)
-    return parsed.scheme, parsed.host, parsed.port
+class _Export:
+    def __init__(self, fhir: ServerSession) -> None:
+        self.fhir = fhir
 
-
-class _Session:
-    def __init__(self, client: httpx.Client, server: ExportServer) -> None:
-        self.client = client
-        self.server = server
-        self.base = str(server.base_url).rstrip("/")
-        self.token = AccessToken(client, server)
-
-    def _bearer(self, url: str) -> dict[str, str]:
-        """The token, for the server's own origin only: a status or file URL elsewhere (a
-        storage bucket) must be marked `requiresAccessToken: false`, or the token would leak."""
-        if _origin(url) != _origin(self.base):
-            raise ExtractError(
-                "source_unreachable", "the server named a URL on another origin for its token"
-            )
-        return self.token.header()
-
-    def _get(
-        self, url: str, params: dict[str, str] | None = None, headers: dict[str, str] | None = None
-    ) -> httpx.Response:
-        return self.client.get(url, params=params, headers={**self._bearer(url), **(headers or {})})
-
-    def export(self, since: datetime, types: list[str]) -> dict[str, Any]:
-        kickoff = self._get(
-            f"{self.base}/{self.server.export_path}",
+    def kick_off(self, since: datetime, types: list[str]) -> dict[str, Any]:
+        kickoff = self.fhir.get(
+            f"{self.fhir.base}/{self.fhir.server.export_path}",
+            "$export kick-off",
             params={"_type": ",".join(types), "_since": _instant(since)},
             headers={"Prefer": "respond-async"},
         )
         if kickoff.status_code != 202 or "Content-Location" not in kickoff.headers:
-            raise ExtractError(
-                "source_unreachable", f"$export kick-off answered HTTP {kickoff.status_code}"
-            )
+            raise ServerRefused("$export kick-off", kickoff.status_code)
         return self._poll(kickoff.headers["Content-Location"])
 
     def _poll(self, status_url: str) -> dict[str, Any]:
-        deadline = time.monotonic() + self.server.timeout_s
         while True:
-            status = self._get(status_url)
+            status = self.fhir.get(status_url, "$export")  # a 429 is waited out there
             if status.status_code == 200:
                 manifest: dict[str, Any] = status.json()
                 return manifest
-            if status.status_code not in (202, 429):  # 429: too many polls, wait as told
-                raise ExtractError(
-                    "source_unreachable", f"$export status answered HTTP {status.status_code}"
-                )
-            wait = _retry_after(status.headers.get("Retry-After"))
-            if time.monotonic() + wait > deadline:
-                raise ExtractError(
-                    "source_unreachable",
-                    f"$export not complete within {self.server.timeout_s:.0f} s",
-                )
-            time.sleep(wait)
+            if status.status_code != 202:
+                raise ServerRefused("$export status", status.status_code)
+            self.fhir.wait_as_told(status, "$export")
 
     def download(self, manifest: dict[str, Any], into: Path) -> dict[str, Any]:
         """Every output and deleted file, saved under a local name; the manifest naming them."""
@@ -146,8 +103,9 @@ class _Session:
         return local
 
     def _save(self, url: str, path: Path, with_token: bool) -> None:
-        headers = {"Accept": "application/fhir+ndjson", **(self._bearer(url) if with_token else {})}
-        with self.client.stream("GET", url, headers=headers) as response:
+        token = self.fhir.bearer(url) if with_token else {}
+        headers = {"Accept": "application/fhir+ndjson", **token}
+        with self.fhir.client.stream("GET", url, headers=headers) as response:
             if response.status_code != 200:
                 raise ExtractError(
                     "source_unreachable",
@@ -188,42 +146,12 @@ class _Session:
         with path.open("wb") as handle:
             for start in range(0, len(ids), _IDS_PER_SEARCH):
                 chunk = ids[start : start + _IDS_PER_SEARCH]
-                url: str | None = f"{self.base}/{kind}"
-                params: dict[str, str] | None = {"_id": ",".join(chunk), "_count": str(len(chunk))}
-                while url:
-                    response = self._get(url, params=params)
-                    if response.status_code != 200:
-                        raise ExtractError(
-                            "source_unreachable",
-                            f"{kind} search answered HTTP {response.status_code}",
-                        )
-                    bundle = response.json()
-                    for entry in bundle.get("entry") or []:
-                        handle.write(orjson.dumps(entry["resource"]) + b"\n")
-                    url = next(
-                        (
-                            link["url"]
-                            for link in bundle.get("link") or []
-                            if link.get("relation") == "next"
-                        ),
-                        None,
-                    )
-                    params = None
+                params = {"_id": ",".join(chunk), "_count": str(len(chunk))}
+                for resource in self.fhir.search(
+                    f"{self.fhir.base}/{kind}", f"{kind} search", params
+                ):
+                    handle.write(orjson.dumps(resource) + b"\n")
 
 
 def _instant(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _retry_after(value: str | None) -> float:
-    """Seconds to wait: `Retry-After` as seconds or an HTTP date, bounded."""
-    if not value:
-        return DEFAULT_RETRY_S
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            seconds = (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds()
-        except (TypeError, ValueError):
-            seconds = DEFAULT_RETRY_S
-    return min(max(seconds, 0.0), MAX_RETRY_S)
