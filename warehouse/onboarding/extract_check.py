@@ -11,7 +11,6 @@ codes: never a value of a row.
 from __future__ import annotations
 
 import re
-import secrets
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date
@@ -19,24 +18,18 @@ from pathlib import Path
 from typing import Any, Final
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from connectors.base import Extract, ExtractError, Reject
 from connectors.file43 import File43Connector, File43Settings
 from connectors.file43.layout import FILE_NAMES, LAYOUTS
-from expectations.national_id import valid_national_id_mask
-from expectations.validate import reject_rate_exceeded, validate_entity
+from expectations.validate import reject_rate_exceeded
+from warehouse.onboarding.batch_rules import apply_batch_rules, row_dates
 from warehouse.onboarding.detect import FileFormat, detect_file
 from warehouse.onboarding.proposal import Disagreement, Proposal, disagreements, propose
 from warehouse.onboarding.reference_codes import DEFAULT_DIR, Coverage, coverage
-from warehouse.pipeline.batch import apply_consent
-from warehouse.pseudonym import patient_keys
 
 LINES_SHOWN: Final = 100  # line numbers listed per (file, rule, field); the count is whole
 _DAY_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-# The date a row is about, per entity, for the files' date ranges (never a birth date; a
-# PERSON row is dated by its last update).
-_ROW_DATE: Final = ("service_date", "recorded_date", "recorded_at")
 # Hospital code put on the rows' lineage when no hospital is named (validation needs one).
 UNNAMED_HOSPITAL: Final = "00000"
 
@@ -246,46 +239,13 @@ def check_extract(
 def _validate(
     check: ExtractCheck, extract: Extract, connector: File43Connector, reference_codes: Path
 ) -> None:
-    """The batch's reject rules, in memory: unreadable lines, unreadable national IDs, the
-    expectation suites; then per-file counts, date ranges and code coverage."""
-    rejects: list[Reject] = list(extract.rejected)
-    accepted: dict[str, pa.Table] = {}
-    check.rows_read = len(extract.rejected)
-    check.rows_rejected = len(extract.rejected)
-    everyone = _EveryoneConsents(extract.tables)
-    for entity, table in extract.tables.items():
-        check.rows_read += table.num_rows
-        readable = everyone.apply(entity, table, connector)
-        validation = validate_entity(
-            entity, readable.table, check.extract_date, connector.source_field
-        )
-        rejects += readable.rejects + validation.rejects
-        check.rows_rejected += len(readable.rejects) + validation.rejected_row_count
-        check.critical += [f"{entity}: {failure}" for failure in validation.critical_failures]
-        accepted[entity] = validation.accepted
-    _per_file(check, extract, rejects, accepted)
-    check.coverage = coverage(accepted, reference_codes)
-
-
-class _EveryoneConsents:
-    """The sync step's national ID rule with every readable patient let through: the key is
-    made for this check and forgotten, so the pseudonyms it makes match nothing anywhere.
-    The allowed keys are made once for the whole extract (an entity repeats the patients of
-    another); apply_consent then keys each entity's rows as a batch does."""
-
-    def __init__(self, tables: dict[str, pa.Table]) -> None:
-        self.key = secrets.token_bytes(32)
-        distinct = [pc.unique(t.column("cid")) for t in tables.values() if t.num_rows]
-        ids = (
-            pc.unique(pa.chunked_array(distinct, pa.string()))
-            if distinct
-            else pa.array([], pa.string())
-        )
-        readable = ids.filter(valid_national_id_mask(ids))
-        self.allowed = patient_keys(readable, self.key)
-
-    def apply(self, entity: str, table: pa.Table, connector: File43Connector) -> Any:
-        return apply_consent(entity, table, self.allowed, self.key, connector.source_field)
+    """The batch's reject rules, in memory (batch_rules); then per-file counts, date ranges
+    and code coverage."""
+    found = apply_batch_rules(extract, connector, check.extract_date)
+    check.rows_read, check.rows_rejected = found.rows_read, found.rows_rejected
+    check.critical = found.critical
+    _per_file(check, extract, found.rejects, found.accepted)
+    check.coverage = coverage(found.accepted, reference_codes)
 
 
 def _per_file(
@@ -320,10 +280,10 @@ def _per_file(
 
 
 def _add_date_ranges(reports: dict[str, FileReport], table: pa.Table) -> None:
-    column = next((c for c in _ROW_DATE if c in table.column_names), None)
-    if column is None or table.num_rows == 0:
+    days = row_dates(table)
+    if days is None or table.num_rows == 0:
         return
-    dated = pa.table({"source_file": table.column("source_file"), "day": _as_date(table, column)})
+    dated = pa.table({"source_file": table.column("source_file"), "day": days})
     ranges = dated.group_by("source_file").aggregate([("day", "min"), ("day", "max")])
     for name, first, last in zip(
         ranges.column("source_file").to_pylist(),
@@ -336,11 +296,6 @@ def _add_date_ranges(reports: dict[str, FileReport], table: pa.Table) -> None:
             report.first_date = min(filter(None, (report.first_date, first)))
         if last is not None:
             report.last_date = max(filter(None, (report.last_date, last)))
-
-
-def _as_date(table: pa.Table, column: str) -> pa.ChunkedArray:
-    values = table.column(column)
-    return values if pa.types.is_date(values.type) else values.cast(pa.date32())
 
 
 __all__ = ["ExtractCheck", "ExtractFolder", "NoExtract", "check_extract", "find_extract"]

@@ -1,0 +1,87 @@
+"""A batch's reject rules applied in memory to what any connector read, for the onboarding
+checks: the connector's own rejects, the sync step's national ID rule and every entity's
+expectation suite (warehouse/pipeline/batch.py runs the same three before it writes).
+
+Nothing is filtered by consent (no patient is known here) and nothing is written. Shared by
+the 43-file folder check (extract_check) and the database / FHIR source check (source_check).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Final
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from connectors.base import Connector, Extract, Reject
+from expectations.national_id import valid_national_id_mask
+from expectations.validate import validate_entity
+from warehouse.pipeline.batch import apply_consent
+from warehouse.pseudonym import patient_keys
+
+# The date a row is about, per entity, for date ranges (never a birth date; a patient row is
+# dated by its last update).
+ROW_DATE: Final = ("service_date", "recorded_date", "recorded_at")
+
+
+@dataclass
+class Validated:
+    """What a batch would make of an extract: rejects by rule, the rows it would load."""
+
+    rejects: list[Reject] = field(default_factory=list)
+    accepted: dict[str, pa.Table] = field(default_factory=dict)  # entity -> rows that pass
+    rows_read: int = 0
+    rows_rejected: int = 0
+    critical: list[str] = field(default_factory=list)  # "<entity>: <failure>"
+
+
+def apply_batch_rules(extract: Extract, connector: Connector, extract_date: date) -> Validated:
+    """Unreadable records, unreadable national IDs, the expectation suites: in memory."""
+    found = Validated(
+        rejects=list(extract.rejected),
+        rows_read=len(extract.rejected),
+        rows_rejected=len(extract.rejected),
+    )
+    everyone = _EveryoneConsents(extract.tables)
+    for entity, table in extract.tables.items():
+        found.rows_read += table.num_rows
+        readable = everyone.apply(entity, table, connector)
+        validation = validate_entity(entity, readable.table, extract_date, connector.source_field)
+        found.rejects += readable.rejects + validation.rejects
+        found.rows_rejected += len(readable.rejects) + validation.rejected_row_count
+        found.critical += [f"{entity}: {failure}" for failure in validation.critical_failures]
+        found.accepted[entity] = validation.accepted
+    return found
+
+
+class _EveryoneConsents:
+    """The sync step's national ID rule with every readable patient let through: the key is
+    made for this check and forgotten, so the pseudonyms it makes match nothing anywhere.
+    The allowed keys are made once for the whole extract (an entity repeats the patients of
+    another); apply_consent then keys each entity's rows as a batch does."""
+
+    def __init__(self, tables: dict[str, pa.Table]) -> None:
+        self.key = secrets.token_bytes(32)
+        distinct = [pc.unique(t.column("cid")) for t in tables.values() if t.num_rows]
+        ids = (
+            pc.unique(pa.chunked_array(distinct, pa.string()))
+            if distinct
+            else pa.array([], pa.string())
+        )
+        readable = ids.filter(valid_national_id_mask(ids))
+        self.allowed = patient_keys(readable, self.key)
+
+    def apply(self, entity: str, table: pa.Table, connector: Connector) -> Any:
+        return apply_consent(entity, table, self.allowed, self.key, connector.source_field)
+
+
+def row_dates(table: pa.Table) -> pa.ChunkedArray | None:
+    """The date each row is about (ROW_DATE's first column the entity has), or None."""
+    column = next((c for c in ROW_DATE if c in table.column_names), None)
+    if column is None:
+        return None
+    values = table.column(column)
+    return values if pa.types.is_date(values.type) else values.cast(pa.date32())
