@@ -158,31 +158,22 @@ class HosxpConnector(Connector):
         """The HOSxP table and the row's primary key (record_key is `<table>|<key>`)."""
         return Location.in_table(source_file, _BY_TABLE[source_file].primary_key_of(record_key))
 
+    def schema_gaps(self) -> list[SchemaGap]:
+        """Every table and column the contract's queries need and the database lacks (for
+        onboarding: all of them at once, where a read stops at the first)."""
+        credentials = load_credentials(self.settings)
+        with open_source(credentials, self.settings.database) as source:
+            return schema_gaps(source.columns())
+
     def _queries_the_schema_serves(self, present: dict[str, set[str]]) -> list[Query]:
         """The queries to run; a table or column the contract needs and the schema lacks
         quarantines the batch, naming it (an optional table, imaging, is skipped instead)."""
-        serving = []
-        for query in QUERIES:
-            missing_tables = [table for table in query.needs if table not in present]
-            if missing_tables and query.optional:
-                continue
-            if missing_tables:
-                raise ExtractError(
-                    "missing_table",
-                    f"HOSxP table not found (needed for {query.entity})",
-                    source_file=missing_tables[0],
-                )
-            for table, columns in query.needs.items():
-                missing = sorted(columns - present[table])
-                if missing:
-                    raise ExtractError(
-                        "missing_column",
-                        f"HOSxP column not found (needed for {query.entity})",
-                        source_file=table,
-                        field=missing[0],
-                    )
-            serving.append(query)
-        return serving
+        gaps = schema_gaps(present)
+        for gap in gaps:
+            if not gap.optional:
+                raise gap.error()
+        skipped = {gap.query.table for gap in gaps}  # a query's table names it (_BY_TABLE)
+        return [query for query in QUERIES if query.table not in skipped]
 
     def _read_table(self, results: Iterable[dict[str, Any]], query: Query) -> _TableRead:
         read = _TableRead(query)
@@ -201,6 +192,47 @@ class HosxpConnector(Connector):
                 for canonical in built
             )
         return read
+
+
+@dataclass(frozen=True)
+class SchemaGap:
+    """A table (column None) or column a query needs that the database lacks."""
+
+    query: Query
+    table: str
+    column: str | None
+
+    @property
+    def optional(self) -> bool:
+        """A table an optional query reads (imaging) is skipped; its columns are not."""
+        return self.query.optional and self.column is None
+
+    @property
+    def reason_code(self) -> str:
+        return "missing_table" if self.column is None else "missing_column"
+
+    def error(self) -> ExtractError:
+        thing = "table" if self.column is None else "column"
+        return ExtractError(
+            self.reason_code,
+            f"HOSxP {thing} not found (needed for {self.query.entity})",
+            source_file=self.table,
+            field=self.column,
+        )
+
+
+def schema_gaps(present: dict[str, set[str]]) -> list[SchemaGap]:
+    """What each query needs and `present` (table -> columns, lower case) lacks; a missing
+    table hides its columns."""
+    gaps = []
+    for query in QUERIES:
+        missing_tables = [table for table in query.needs if table not in present]
+        gaps += [SchemaGap(query, table, None) for table in missing_tables]
+        if missing_tables:
+            continue
+        for table, columns in query.needs.items():
+            gaps += [SchemaGap(query, table, column) for column in sorted(columns - present[table])]
+    return gaps
 
 
 def _hash_line(values: Iterable[object]) -> bytes:
