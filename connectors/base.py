@@ -182,10 +182,6 @@ class Connector(abc.ABC):
     """
 
     kind: ClassVar[str]
-    # A source that can be asked for a patient's full history (a database, a FHIR server)
-    # serves ops.history_request in the daily sync (warehouse.pipeline.history); a file
-    # source cannot: the hospital's side sends the history in its files.
-    supports_history: ClassVar[bool] = False
 
     @abc.abstractmethod
     def read(self, hospital_code: str, extract_dir: Path | None, extract_date: date) -> Extract:
@@ -211,6 +207,14 @@ class Connector(abc.ABC):
     def window(self, extract_date: date) -> ExtractWindow | None:
         """The update window a database or FHIR source reads for `extract_date`."""
         return None
+
+    @property
+    def supports_history(self) -> bool:
+        """Whether the source can be asked for a patient's full history (a database, a FHIR
+        server): such a source serves ops.history_request in the daily sync
+        (warehouse.pipeline.history). A file source cannot (the hospital's side sends the
+        history in its files), nor can a FHIR hospital that only delivers export folders."""
+        return False
 
     def national_ids(self) -> Iterator[str | None]:
         """Every patient's national ID at the source, read cheaply (HOSxP: patient.cid), so

@@ -9,6 +9,7 @@ line); resources the manifest's `deleted` Bundles name are left out and reported
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import ClassVar, Final
@@ -21,8 +22,10 @@ from connectors.contract import ENTITIES, schema_for
 from connectors.fhir_bulk.export_client import download_export, previous_transaction_time
 from connectors.fhir_bulk.export_folder import Line, parse_instant, read_export, read_manifest
 from connectors.fhir_bulk.mapping import MAPPERS, reject_entity
+from connectors.fhir_bulk.patient_history import as_files, list_patients, patient_record
 from connectors.fhir_bulk.rows import Context, Refused, Row, encounter_class, national_id
-from connectors.fhir_bulk.settings import FhirBulkSettings
+from connectors.fhir_bulk.server_session import server_session
+from connectors.fhir_bulk.settings import ExportServer, FhirBulkSettings
 from connectors.fhir_bulk.values import Unreadable, last_updated, local_date, local_moment
 from connectors.window import ExtractWindow
 
@@ -92,6 +95,59 @@ class FhirBulkConnector(Connector):
 
     def __init__(self, settings: FhirBulkSettings) -> None:
         self.settings = settings
+        # national_ids() notes which Patient ids carry each national ID, for read_history to
+        # ask the server by Patient id (a national ID is never sent). Personal: kept in
+        # memory, for this connector's sync only, and dropped once the history is read.
+        self._patients_by_national_id: dict[str, list[str]] | None = None
+
+    @property
+    def supports_history(self) -> bool:
+        """A server can be asked for a patient's record; a folder of exports cannot."""
+        return self.settings.server is not None
+
+    def national_ids(self) -> Iterator[str | None]:
+        """The national ID of every Patient the server holds (a Patient search, paged)."""
+        by_national_id: dict[str, list[str]] = {}
+        with server_session(self._server()) as session:
+            for patient_id, cid in list_patients(session, self.settings.national_id_system):
+                if cid:
+                    by_national_id.setdefault(cid, []).append(patient_id)
+                yield cid
+        self._patients_by_national_id = by_national_id
+
+    def read_history(
+        self, hospital_code: str, national_ids: Sequence[str], extract_date: date
+    ) -> Extract:
+        """The named patients' whole records (`Patient/<id>/$everything`), whatever their
+        dates, mapped as an export's resources are; the extract has no window."""
+        if not national_ids:
+            raise ValueError("read_history needs at least one national ID")
+        if self._patients_by_national_id is None:
+            for _ in self.national_ids():
+                pass
+        known = self._patients_by_national_id or {}
+        patient_ids = sorted({pid for cid in national_ids for pid in known.get(cid, ())})
+        self._patients_by_national_id = None
+        with server_session(self._server()) as session:
+            record = [r for pid in patient_ids for r in patient_record(session, pid, WANTED)]
+        files, lines = as_files(record, WANTED)
+        latest = list(_latest(lines).values())
+        rows, rejected = self._rows(latest, self._context(latest))
+        batch_id = batch_id_for(files)
+        lineage = (hospital_code, extract_date, batch_id)
+        return Extract(
+            hospital_code=hospital_code,
+            extract_date=extract_date,
+            batch_id=batch_id,
+            files=files,
+            tables={entity: _table(entity, rows[entity], lineage) for entity in ENTITIES},
+            rejected=rejected,
+        )
+
+    def _server(self) -> ExportServer:
+        if self.settings.server is None:
+            raise NotImplementedError("a FHIR hospital without a server cannot be asked")
+        return self.settings.server
 
     def extract_dir(self, extract_date: date) -> Path:
         return self.settings.extract_dir(extract_date)

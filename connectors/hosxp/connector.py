@@ -79,7 +79,10 @@ class _TableRead:
 
 class HosxpConnector(Connector):
     kind: ClassVar[str] = "hosxp"
-    supports_history: ClassVar[bool] = True
+
+    @property
+    def supports_history(self) -> bool:
+        return True
 
     def __init__(self, settings: HosxpSettings) -> None:
         self.settings = settings

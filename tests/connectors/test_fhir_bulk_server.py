@@ -4,85 +4,32 @@ manifest's deletions and transactionTime, every resource type the contract takes
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import orjson
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fhir.resources.R4B import get_fhir_model_class
 
 from connectors.base import Connector, ExtractError, Location
 from connectors.fhir_bulk.connector import WANTED
 from connectors.registry import build_connector
-from synthetic.fhir_hospital import THAI_ID_SYSTEM
 from tests.support.fhir_bulk_samples import (
     CIDS,
     DAY,
-    HN_SYSTEM,
     TRANSACTION_TIME,
     deleted_bundle,
     exported,
     referenced,
 )
-from tests.support.fhir_bulk_server import CLIENT_ID, BulkServer, running_bulk_server
+from tests.support.fhir_bulk_server import BulkServer, connector_settings, pem
 
 HOSPITAL = "10998"
 
 
-def _pem(key: rsa.RSAPrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-
-
-@pytest.fixture(scope="module")
-def client_key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-@pytest.fixture
-def server(client_key: rsa.RSAPrivateKey) -> Iterator[BulkServer]:
-    public = client_key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    state = BulkServer(public, exported(), [deleted_bundle()], referenced())
-    with running_bulk_server(state) as running:
-        yield running
-
-
-@pytest.fixture
-def credentials(
-    tmp_path: Path, client_key: rsa.RSAPrivateKey, monkeypatch: pytest.MonkeyPatch
-) -> Path:
-    """The client's id and key where the connector looks: the environment, a secrets file."""
-    secrets = tmp_path / "secrets" / "fhir-10998.pem"
-    secrets.parent.mkdir()
-    secrets.write_bytes(_pem(client_key))
-    monkeypatch.setenv("HEALTHLINK_FHIR_CLIENT_ID_H10998", CLIENT_ID)
-    monkeypatch.setenv("HEALTHLINK_FHIR_PRIVATE_KEY_FILE_H10998", str(secrets))
-    return secrets
-
-
 def _connector(server: BulkServer, path: Path, **server_extra: object) -> Connector:
-    return build_connector(
-        {
-            "kind": "fhir_bulk",
-            "path": str(path),
-            "national_id_system": THAI_ID_SYSTEM,
-            "hn_system": HN_SYSTEM,
-            "server": {
-                "base_url": server.fhir_base,
-                "token_url": server.token_url,
-                "credentials": "H10998",
-                **server_extra,
-            },
-        }
-    )
+    return build_connector(connector_settings(server, path, **server_extra))
 
 
 def test_the_samples_are_valid_r4b() -> None:
@@ -200,7 +147,7 @@ def test_a_re_run_reads_the_saved_export_and_a_later_day_starts_from_its_transac
 def test_a_key_the_server_does_not_know_is_refused(
     server: BulkServer, credentials: Path, tmp_path: Path
 ) -> None:
-    credentials.write_bytes(_pem(rsa.generate_private_key(public_exponent=65537, key_size=2048)))
+    credentials.write_bytes(pem(rsa.generate_private_key(public_exponent=65537, key_size=2048)))
     with pytest.raises(ExtractError) as refused:
         _connector(server, tmp_path / "exports").read(HOSPITAL, None, DAY)
     assert refused.value.reason_code == "source_unreachable"

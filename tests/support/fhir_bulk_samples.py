@@ -21,6 +21,9 @@ DAY: Final = date(2026, 11, 23)  # the extract date the samples are dated for
 IN_WINDOW: Final = "2026-11-23T03:00:00Z"
 TRANSACTION_TIME: Final = "2026-11-23T20:00:00Z"
 CIDS: Final = [str(c) for c in unique_cids(np.random.default_rng(5), 2, thai_cards_only=True)]
+# A patient the server holds whose history nobody asks for.
+OTHER_CID: Final = str(unique_cids(np.random.default_rng(6), 1, thai_cards_only=True)[0])
+OLDER: Final = "2025-06-10T03:00:00Z"  # p1's visit of last year, long before any window
 Resource = dict[str, Any]
 
 
@@ -291,6 +294,51 @@ def exported() -> dict[str, list[Resource]]:
 def referenced() -> list[Resource]:
     """Patients the server holds but the export does not (last updated long ago)."""
     return [_patient("p2", CIDS[1], "2025-01-01T00:00:00Z")]
+
+
+def older_record() -> list[Resource]:
+    """p1's visit of last year: what only a history read brings (one Condition is coded in
+    SNOMED CT only, a reject)."""
+    encounter = {
+        "resourceType": "Encounter",
+        "id": "e0",
+        "meta": _meta(OLDER),
+        "status": "finished",
+        "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+        "subject": {"reference": "Patient/p1"},
+        "period": {"start": "2025-06-10T09:00:00+07:00", "end": "2025-06-10T09:30:00+07:00"},
+    }
+    conditions = [
+        {
+            "resourceType": "Condition",
+            "id": condition_id,
+            "meta": _meta(OLDER),
+            "code": _concept(system, code),
+            "subject": {"reference": "Patient/p1"},
+            "encounter": {"reference": "Encounter/e0"},
+        }
+        for condition_id, system, code in (
+            ("c0", "http://hl7.org/fhir/sid/icd-10", "E11.9"),
+            ("c9", "http://snomed.info/sct", "44054006"),
+        )
+    ]
+    return [encounter, *conditions]
+
+
+def server_store() -> list[Resource]:
+    """Every record the server holds: the export's latest versions (pr2 deleted), the
+    referenced Patient, p1's older visit and a Patient nobody asks about."""
+    latest: dict[tuple[str, str], Resource] = {}
+    for resources in exported().values():
+        for resource in resources:
+            key = (resource["resourceType"], resource["id"])
+            if (
+                key not in latest
+                or latest[key]["meta"]["lastUpdated"] <= resource["meta"]["lastUpdated"]
+            ):
+                latest[key] = resource
+    latest.pop(("Procedure", "pr2"))
+    return [*latest.values(), *referenced(), *older_record(), _patient("p3", OTHER_CID, OLDER)]
 
 
 def deleted_bundle() -> Resource:
