@@ -2,11 +2,12 @@
 
 ops.history_request names, by pseudonymous key, the patients whose full history a hospital
 should send. A 43-file hospital's side reads it and sends the history in its files; a
-source that can be asked (`Connector.supports_history`: HOSxP) is asked here, in the daily
-sync: after the day's window is read, the hospital's pending requests are resolved to the
-source's patients by computing the keys of the source's national IDs (held in memory only,
-never stored or logged), those patients' full history is read, and its rows join the day's
-batch, so the consent filter, validation, accounting and landing apply to them unchanged.
+source that can be asked (`Connector.supports_history`: HOSxP, a FHIR hospital's server) is
+asked here, in the daily sync: after the day's window is read, the hospital's pending requests
+are resolved to the source's patients by computing the keys of the source's national IDs (held
+in memory only, never stored or logged), those patients' full history is read, and its rows
+join the day's batch, so the consent filter, validation, accounting and landing apply to them
+unchanged.
 The requests answered are marked fulfilled in the load transaction (`mark_fulfilled`); a
 quarantined batch leaves them pending, as does a request for a patient the source lacks.
 
