@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from fhir.resources.R4B import get_fhir_model_class
 
@@ -25,8 +26,8 @@ def _connector(server: BulkServer, path: Path) -> FhirBulkConnector:
     return connector
 
 
-def _ids(extract_table: object) -> set[str]:
-    return set(extract_table.column("record_key").to_pylist())  # type: ignore[attr-defined]
+def _ids(table: pa.Table) -> set[str]:
+    return set(table.column("record_key").to_pylist())
 
 
 def test_the_server_records_are_valid_r4b() -> None:
