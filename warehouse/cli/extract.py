@@ -9,6 +9,7 @@ as declared (or, with no hospital, as detected) or its batch would be quarantine
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -25,65 +26,143 @@ from warehouse.cli.common import (
     registered_hospital,
     table,
 )
+from warehouse.cli.extract_source import (
+    fhir_export_day,
+    listed,
+    print_coverage,
+    print_source_check,
+    run_source_check,
+    yesterday,
+)
 
 if TYPE_CHECKING:
     from rich.table import Table
 
+    from warehouse.hospital_registry import Hospital
     from warehouse.onboarding.extract_check import ExtractCheck, ExtractFolder, FileReport
-    from warehouse.onboarding.reference_codes import Coverage
+    from warehouse.onboarding.source_check import SourceCheck
 
 app = typer.Typer(help="Look at a hospital's extracts before onboarding it", no_args_is_help=True)
-
-_LINES_PRINTED = 10  # line numbers per table cell; --json gives up to LINES_SHOWN
 
 
 @app.command("check")
 def check(
     folder: Annotated[
-        Path, typer.Argument(help="An extract folder, or a connector path (its latest day)")
-    ],
+        Path | None,
+        typer.Argument(
+            help="A 43-file or FHIR export folder, or a connector path (its latest day); "
+            "default: the --hospital's path"
+        ),
+    ] = None,
     hospital: Annotated[
         str | None, typer.Option("--hospital", help="Compare with this hospital's YAML")
     ] = None,
     date_: Annotated[
         str | None,
-        typer.Option("--date", help="Extract date (default: the folder's name, else today)"),
+        typer.Option(
+            "--date",
+            help="Extract date (default: a folder's name; a database or server: yesterday)",
+        ),
     ] = None,
     registry: RegistryOption = None,
     json_output: JsonFlag = False,
 ) -> None:
-    """Read a 43-file folder as an ingest would, write nothing, report what it found."""
+    """Read an extract as an ingest would (a folder, or the hospital's HOSxP database or FHIR
+    export), write nothing, report what it found."""
     result = run_check(folder, hospital, date_, registry)
     if json_output:
         emit_json(result.to_dict())
     else:
-        print_check(result)
+        print_any(result)
     if not result.ok:
         raise typer.Exit(1)
 
 
 def run_check(
-    folder: Path, hospital_code: str | None, date_: str | None, registry_dir: Path | None
-) -> ExtractCheck:
-    """The check of `folder` (exit 2 when there is nothing to check or no such hospital)."""
+    folder: Path | None, hospital_code: str | None, date_: str | None, registry_dir: Path | None
+) -> ExtractCheck | SourceCheck:
+    """The check of `folder` or of the hospital's source (exit 2 when there is nothing to
+    check or no such hospital)."""
     from warehouse.onboarding.extract_check import NoExtract, find_extract
+    from warehouse.onboarding.fhir_export import find_fhir_export
 
+    chosen = None
+    if hospital_code is not None:
+        chosen = registered_hospital(load_registry(registry_dir), hospital_code)
+        if chosen.connector.kind != "file43":
+            return check_hospital_source(chosen, folder, date_)
+        folder = folder or chosen.connector.path
+    if folder is None:
+        console.print("[red]name a folder, or a hospital with --hospital[/red]")
+        raise typer.Exit(2)
+    export = find_fhir_export(folder) if chosen is None else None
+    if export is not None:
+        return _check_fhir_folder(export, date_)
     try:
         extract = find_extract(folder)
     except NoExtract as error:
         console.print(f"[red]no extract:[/red] {error}")
         raise typer.Exit(2) from None
-    return check_found(extract, hospital_code, date_, registry_dir)
+    return check_found(extract, chosen, date_)
+
+
+def check_hospital_source(chosen: Hospital, folder: Path | None, date_: str | None) -> SourceCheck:
+    """A HOSxP or FHIR hospital's source read through its connector as the YAML declares it
+    (a FHIR export `folder` when one is named)."""
+    from connectors.fhir_bulk import FhirBulkSettings
+    from connectors.hosxp import HosxpSettings
+    from warehouse.onboarding.fhir_export import find_fhir_export
+    from warehouse.pipeline.batch import effective_reject_threshold
+    from warehouse.settings import get_settings
+
+    settings = chosen.connector
+    assert isinstance(settings, HosxpSettings | FhirBulkSettings)
+    extract_dir, day = fhir_export_day(settings, date_)
+    if folder is not None:
+        extract_dir = find_fhir_export(folder) if isinstance(settings, FhirBulkSettings) else None
+        if extract_dir is None:
+            console.print(f"[red]{folder}: not a FHIR export for a {settings.kind} hospital[/red]")
+            raise typer.Exit(2)
+        day = parse_date(date_) if date_ else _folder_day(extract_dir)
+    return run_source_check(
+        settings,
+        day,
+        hospital_code=chosen.hospital_code,
+        declared=True,
+        extract_dir=extract_dir,
+        reject_threshold=effective_reject_threshold(None, chosen, get_settings()),
+    )
+
+
+def _check_fhir_folder(export: Path, date_: str | None) -> SourceCheck:
+    """An export folder of no named hospital, read with the settings it calls for."""
+    from warehouse.onboarding.extract_check import UNNAMED_HOSPITAL
+    from warehouse.onboarding.source_check import proposed_fhir_settings
+    from warehouse.settings import get_settings
+
+    return run_source_check(
+        proposed_fhir_settings(export),
+        parse_date(date_) if date_ else _folder_day(export),
+        hospital_code=UNNAMED_HOSPITAL,
+        declared=False,
+        extract_dir=export,
+        reject_threshold=get_settings().reject_threshold,
+    )
+
+
+def _folder_day(folder: Path) -> date:
+    from warehouse.onboarding.extract_check import folder_date
+
+    return folder_date(folder) or yesterday()
 
 
 def check_found(
-    extract: ExtractFolder,
-    hospital_code: str | None = None,
-    date_: str | None = None,
-    registry_dir: Path | None = None,
+    extract: ExtractFolder, chosen: Hospital | None = None, date_: str | None = None
 ) -> ExtractCheck:
-    """The check of a found extract, against the hospital's YAML when one is named, with the
-    reference code lists dbt would load (HEALTHLINK_REFERENCE_CODES_DIR or the project's)."""
+    """The check of a found 43-file extract, against the hospital's YAML when one is named,
+    with the reference code lists dbt would load (HEALTHLINK_REFERENCE_CODES_DIR or the
+    project's)."""
+    from connectors.file43 import File43Settings
     from warehouse.clock import bangkok_today
     from warehouse.onboarding.extract_check import check_extract, folder_date
     from warehouse.onboarding.reference_codes import ReferenceCodesMissing, reference_folder
@@ -93,18 +172,15 @@ def check_found(
     day = parse_date(date_) if date_ else folder_date(extract.path) or bangkok_today()
     settings = get_settings()
     declared, threshold = None, settings.reject_threshold
-    if hospital_code is not None:
-        chosen = registered_hospital(load_registry(registry_dir), hospital_code)
-        if chosen.connector.kind != "file43":
-            console.print(f"[red]hospital {hospital_code} is not a 43-file hospital[/red]")
-            raise typer.Exit(2)
+    if chosen is not None:
+        assert isinstance(chosen.connector, File43Settings)
         declared = chosen.connector
         threshold = effective_reject_threshold(None, chosen, settings)
     try:
         return check_extract(
             extract,
             day,
-            hospital_code=hospital_code,
+            hospital_code=None if chosen is None else chosen.hospital_code,
             declared=declared,
             reject_threshold=threshold,
             reference_codes=reference_folder(settings.reference_codes_dir),
@@ -112,6 +188,15 @@ def check_found(
     except ReferenceCodesMissing as error:
         console.print(f"[red]reference codes:[/red] {error}")
         raise typer.Exit(2) from None
+
+
+def print_any(result: ExtractCheck | SourceCheck) -> None:
+    from warehouse.onboarding.source_check import SourceCheck
+
+    if isinstance(result, SourceCheck):
+        print_source_check(result)
+    else:
+        print_check(result)
 
 
 def print_check(result: ExtractCheck) -> None:
@@ -129,14 +214,12 @@ def print_check(result: ExtractCheck) -> None:
                 "rule": r.rule,
                 "field": r.field,
                 "rows": len(r.lines),
-                "lines": _lines(r.lines),
+                "lines": listed(r.lines),
             }
             for r in result.rejects
         ]
         console.print(table("Rows that would be rejected", rejects, list(rejects[0])))
-    coverage = [_coverage_row(found) for found in result.coverage]
-    if coverage:  # none when the folder could not be read
-        console.print(table("Code coverage", coverage, list(coverage[0])))
+    print_coverage(result.coverage)
     _print_verdict(result)
 
 
@@ -170,27 +253,10 @@ def _file_row(report: FileReport) -> dict[str, object]:
         "era": found.era,
         "lines": found.data_lines,
         "rows": report.rows,
-        "bad field count": f"{len(anomalies)} (lines {_lines(anomalies)})" if anomalies else 0,
+        "bad field count": f"{len(anomalies)} (lines {listed(anomalies)})" if anomalies else 0,
         "rejected lines": report.rejected_lines,
         "dates": f"{report.first_date} .. {report.last_date}" if report.first_date else None,
     }
-
-
-def _coverage_row(found: Coverage) -> dict[str, object]:
-    share = found.share_known
-    return {
-        "reference": found.reference,
-        "column": f"{found.entity}.{found.column}",
-        "coded rows": found.coded_rows,
-        "known": None if share is None else f"{share:.1%}",
-        "top unknown codes": ", ".join(f"{code} ({rows})" for code, rows in found.top_unknown),
-    }
-
-
-def _lines(lines: list[int]) -> str:
-    shown = ", ".join(str(n) for n in lines[:_LINES_PRINTED])
-    more = len(lines) - _LINES_PRINTED
-    return shown + (f" and {more} more" if more > 0 else "")
 
 
 def _print_verdict(result: ExtractCheck) -> None:
@@ -214,4 +280,4 @@ def _print_verdict(result: ExtractCheck) -> None:
         console.print(f"[red]{verdict}[/red]; {summary} (threshold {result.reject_threshold:.1%})")
 
 
-__all__ = ["app", "print_check", "run_check"]
+__all__ = ["app", "check_found", "check_hospital_source", "print_any", "print_check", "run_check"]

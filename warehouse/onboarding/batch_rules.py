@@ -39,7 +39,9 @@ class Validated:
 
 
 def apply_batch_rules(extract: Extract, connector: Connector, extract_date: date) -> Validated:
-    """Unreadable records, unreadable national IDs, the expectation suites: in memory."""
+    """Unreadable records, unreadable national IDs, the expectation suites: in memory, each
+    reject located as the batch locates it (the connector's row_location: a file line, a
+    table and primary key, a resource type and id)."""
     found = Validated(
         rejects=list(extract.rejected),
         rows_read=len(extract.rejected),
@@ -49,7 +51,9 @@ def apply_batch_rules(extract: Extract, connector: Connector, extract_date: date
     for entity, table in extract.tables.items():
         found.rows_read += table.num_rows
         readable = everyone.apply(entity, table, connector)
-        validation = validate_entity(entity, readable.table, extract_date, connector.source_field)
+        validation = validate_entity(
+            entity, readable.table, extract_date, connector.source_field, connector.row_location
+        )
         found.rejects += readable.rejects + validation.rejects
         found.rows_rejected += len(readable.rejects) + validation.rejected_row_count
         found.critical += [f"{entity}: {failure}" for failure in validation.critical_failures]
@@ -75,7 +79,9 @@ class _EveryoneConsents:
         self.allowed = patient_keys(readable, self.key)
 
     def apply(self, entity: str, table: pa.Table, connector: Connector) -> Any:
-        return apply_consent(entity, table, self.allowed, self.key, connector.source_field)
+        return apply_consent(
+            entity, table, self.allowed, self.key, connector.source_field, connector.row_location
+        )
 
 
 def row_dates(table: pa.Table) -> pa.ChunkedArray | None:

@@ -7,6 +7,7 @@ consent reaches it, the DAG maps it) only when someone sets that date (DESIGN §
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,10 @@ _HEADER = (
     "# Written by `healthlink hospital add`. participating_since is not set: the hospital\n"
     "# joins on the date someone sets there (docs/onboarding.md).\n"
 )
+
+
+# `hospital add` options that go under a fhir_bulk connector's `server:` block.
+_SERVER_OPTIONS = ("base_url", "export_path", "token_url", "credentials")
 
 
 class HospitalExists(RegistryError):
@@ -60,7 +65,7 @@ def write_hospital(
         "name": name,
         "network": network,
         "health_region": health_region,
-        "connector": {**connector, "path": _relative(Path(str(connector["path"])), target.parent)},
+        "connector": _paths_relative(connector, target.parent),
         "contacts": [],
     }
     try:
@@ -86,6 +91,33 @@ def _require_network(registry_dir: Path, network: str) -> None:
     codes = sorted(n.code for n in known.networks)
     if network not in codes:
         raise RegistryError(f"{path}: unknown network {network!r}; known: {', '.join(codes)}")
+
+
+def connector_block(kind: str, options: Mapping[str, object]) -> dict[str, Any]:
+    """A `connector:` block from `hospital add`'s options: the ones given, nested as the
+    kind's settings model reads them (a FHIR server's under `server:`). Which options a kind
+    takes is the settings model's to say (write_hospital validates the block)."""
+    given = {
+        name: str(value) if isinstance(value, Path) else value
+        for name, value in options.items()
+        if value is not None
+    }
+    server = {name: given.pop(name) for name in _SERVER_OPTIONS if name in given}
+    block: dict[str, Any] = {"kind": kind, **given}
+    if server:
+        block["server"] = server
+    return block
+
+
+def _paths_relative(connector: dict[str, Any], start: Path) -> dict[str, Any]:
+    """The connector's `path` relative to the YAML (as the registry reads it); a secrets
+    file is written absolute, as the connector reads it."""
+    written = dict(connector)
+    if written.get("path") is not None:
+        written["path"] = _relative(Path(str(written["path"])), start)
+    if written.get("secrets_file") is not None:
+        written["secrets_file"] = str(Path(str(written["secrets_file"])).resolve())
+    return written
 
 
 def _relative(path: Path, start: Path) -> str:
