@@ -137,3 +137,52 @@ def test_logout_then_rating_once(api_server: Server) -> None:
         assert client.post("/ratings", json=rating).status_code == 204
         assert client.post("/ratings", json=rating).status_code == 404
         assert client.post("/ratings", json=rating | {"score": 6}).status_code == 422
+
+
+def test_logins_are_audited_naming_only_registered_accounts(api_server: Server) -> None:
+    """Every physician and admin login, refused or not, is an audit row on the keyed chain;
+    an unknown licence or admin name is request input and, like every secret, appears
+    nowhere."""
+    from warehouse.api import physicians
+    from warehouse.storage.connection import connect
+
+    hospital = api_server.cast.one_time_hospitals[0]
+    add_physician(api_server.settings, "10005", [hospital])
+    with connect(api_server.settings) as conn:
+        physicians.add_admin(conn, "admin-10005", hospital, "admin-password-5")
+        before = int(conn.execute("SELECT max(access_id) FROM audit.access_log").fetchone()[0])
+    with api_server.client() as client:
+        for licence, pincode in (("10005", "000000"), ("99998", PINCODE), ("10005", PINCODE)):
+            client.post("/auth/login", json={"licence": licence, "pincode": pincode})
+        for username, password in (
+            ("admin-10005", "wrong-password-9"),
+            ("admin-nobody", "wrong-password-9"),
+            ("admin-10005", "admin-password-5"),
+        ):
+            client.post("/admin/login", json={"username": username, "password": password})
+    with connect(api_server.settings) as conn:
+        rows = conn.execute(
+            "SELECT action, outcome, physician_licence, purpose FROM audit.access_log "
+            "WHERE access_id > ? ORDER BY access_id",
+            [before],
+        ).fetchall()
+        written = repr(
+            conn.execute("SELECT * FROM audit.access_log WHERE access_id > ?", [before]).fetchall()
+        )
+    assert [tuple(row) for row in rows] == [
+        ("login", "refused:401:invalid_credentials", "10005", "physician"),
+        ("login", "refused:401:invalid_credentials", None, "physician"),
+        ("login", "ok", "10005", "physician"),
+        ("login", "refused:401:invalid_credentials", "admin:admin-10005", "admin"),
+        ("login", "refused:401:invalid_credentials", None, "admin"),
+        ("login", "ok", "admin:admin-10005", "admin"),
+    ]
+    for secret in (
+        "99998",
+        "admin-nobody",
+        "000000",
+        PINCODE,
+        "wrong-password-9",
+        "admin-password-5",
+    ):
+        assert secret not in written

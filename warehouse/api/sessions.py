@@ -143,6 +143,44 @@ ADMIN = AccountKind("admin")
 OPS = AccountKind("ops")
 KINDS = {kind.name: kind for kind in (PHYSICIAN, ADMIN, OPS)}
 
+# The HTTP status each login refusal answers with, also written in its audit outcome.
+LOGIN_REFUSAL_STATUS = {"locked": 429, "suspended": 403, "invalid_credentials": 401}
+
+
+@dataclass(frozen=True)
+class LoginActor:
+    """A registered account at login, before it has a session: a physician by licence (as
+    their reads are audited), an admin as "admin:<name>"."""
+
+    kind: AccountKind
+    subject: str
+
+    def audit_fields(self) -> dict[str, Any]:
+        if self.kind is PHYSICIAN:
+            return {"physician_licence": self.subject}
+        return {
+            "physician_licence": self.kind.audit_subject(self.subject),
+            "purpose": self.kind.name,
+        }
+
+
+def login_outcome(refused: LoginRefused | None) -> str:
+    """The audit outcome of a login: ok, or refused:<status>:<code>."""
+    if refused is None:
+        return "ok"
+    return f"refused:{LOGIN_REFUSAL_STATUS.get(refused.code, 401)}:{refused.code}"
+
+
+def login_actor(conn: WarehouseConnection, kind: AccountKind, subject: str) -> LoginActor | None:
+    """The actor a login names, only when the account exists: an unknown licence or name is
+    request input (perhaps a mistyped secret) and is recorded nowhere."""
+    table, column = {
+        PHYSICIAN: ("api.physician", "licence"),
+        ADMIN: ("api.admin_account", "username"),
+    }[kind]
+    row = conn.execute(f"SELECT 1 FROM {table} WHERE {column} = ?", [subject]).fetchone()
+    return LoginActor(kind, subject) if row else None
+
 
 def login(
     conn: WarehouseConnection,

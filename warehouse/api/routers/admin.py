@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from warehouse.api import physicians, sessions, throttle
 from warehouse.api.credentials import PINCODE_POLICY, pincode_is_acceptable
 from warehouse.api.deps import NO_NUL, UNAUTHORIZED, BearerToken, Context, Responses
-from warehouse.api.routers.auth import LOCKED, client_address, refuse_login
+from warehouse.api.routers.auth import LOCKED, audit_login, client_address, refuse_login
 from warehouse.storage.connection import WarehouseConnection
 
 router = APIRouter(prefix="/admin", tags=["admin"])
@@ -91,7 +91,9 @@ def admin_login(body: AdminLogin, request: Request, context: Context) -> AdminTo
                 conn, context.api, body.username, body.password, client_address(request)
             )
         except sessions.LoginRefused as refused:
+            audit_login(context, conn, sessions.ADMIN, body.username, refused)
             raise refuse_login(refused) from None
+        audit_login(context, conn, sessions.ADMIN, body.username)
         return AdminToken(token=token, hospital_code=hospital)
 
 

@@ -9,6 +9,8 @@ from fastapi import APIRouter, Body, HTTPException, Request, status
 from pydantic import BaseModel, Field
 
 from warehouse.api import sessions
+from warehouse.api.audited import audited
+from warehouse.api.context import ApiContext
 from warehouse.api.deps import (
     NO_NUL,
     UNAUTHORIZED,
@@ -17,6 +19,7 @@ from warehouse.api.deps import (
     Responses,
     physician_session,
 )
+from warehouse.storage.connection import WarehouseConnection
 
 router = APIRouter(tags=["auth"])
 
@@ -107,8 +110,21 @@ def refuse_login(refused: sessions.LoginRefused) -> HTTPException:
             "locked",
             {"Retry-After": str(refused.retry_after or 1)},
         )
-    code = {"suspended": status.HTTP_403_FORBIDDEN}.get(refused.code, 401)
-    return HTTPException(code, refused.code)
+    return HTTPException(sessions.LOGIN_REFUSAL_STATUS.get(refused.code, 401), refused.code)
+
+
+def audit_login(
+    context: ApiContext,
+    conn: WarehouseConnection,
+    kind: sessions.AccountKind,
+    subject: str,
+    refused: sessions.LoginRefused | None = None,
+) -> None:
+    """One audit row per login, refused or not (the login throttle bounds how many), naming
+    the account only when it exists; the secret is never anywhere."""
+    actor = sessions.login_actor(conn, kind, subject)
+    with audited(context, conn, actor) as audit:
+        audit.record("login", sessions.login_outcome(refused), purpose=kind.name)
 
 
 @router.post(
@@ -133,7 +149,9 @@ def login(body: LoginRequest, request: Request, context: Context) -> LoginRespon
                 client_address(request),
             )
         except sessions.LoginRefused as refused:
+            audit_login(context, conn, sessions.PHYSICIAN, body.licence, refused)
             raise refuse_login(refused) from None
+        audit_login(context, conn, sessions.PHYSICIAN, body.licence)
         session = physician_session(conn, context, token, ready=False)
         return LoginResponse(token=token, **_info(context, session).model_dump())
 

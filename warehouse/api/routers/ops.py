@@ -35,7 +35,6 @@ from warehouse.storage.connection import WarehouseConnection
 
 router = APIRouter(prefix="/ops", tags=["ops"])
 COOKIE = ops_accounts.SESSION_COOKIE
-LOGIN_REFUSAL_STATUS = {"locked": 429, "invalid_credentials": 401}
 CSS = Path(__file__).resolve().parents[1] / "ops_static" / "ops.css"
 MAX_DAYS = 92
 
@@ -161,9 +160,8 @@ def _audit_login(
     refused: sessions.LoginRefused,
 ) -> None:
     """One audit row per refused ops login (the rate limit on /ops bounds how many)."""
-    outcome = f"refused:{LOGIN_REFUSAL_STATUS.get(refused.code, 401)}:{refused.code}"
     with audited(context, conn, actor) as audit:
-        audit.record("ops_login", outcome, purpose=ops_accounts.KIND)
+        audit.record("ops_login", sessions.login_outcome(refused), purpose=ops_accounts.KIND)
 
 
 @router.post(
