@@ -11,7 +11,10 @@ Rules every connector follows (see docs/contract.md):
   text is kept in `invalid_fields` so validation can say what was wrong and where;
 - `record_key` identifies the record within its hospital and entity, so that a re-sent
   record replaces the earlier copy;
-- `cid` is the 13-digit Thai national ID exactly as the source wrote it (trimmed).
+- `cid` is the 13-digit Thai national ID exactly as the source wrote it (trimmed);
+- `code_system` (on the entities of CODE_COLUMNS) is null when the code is in the entity's
+  native Thai system (NATIVE_CODE_SYSTEMS; dbt tells them apart by shape), else the name of
+  the system it is in (CODE_SYSTEM_NAMES; `local` for a hospital's own codes).
 """
 
 from __future__ import annotations
@@ -71,6 +74,7 @@ ENTITY_FIELDS: Final[dict[str, list[pa.Field]]] = {
         pa.field("diagnosis_type", pa.string()),  # 1 principal .. 5 external cause
         pa.field("icd10_code", pa.string()),  # ICD-10-TM, no dot
         pa.field("provider_id", pa.string()),
+        pa.field("code_system", pa.string()),
     ],
     "medication_dispense": [
         *ENCOUNTER_REF,
@@ -79,11 +83,13 @@ ENTITY_FIELDS: Final[dict[str, list[pa.Field]]] = {
         pa.field("quantity", pa.float64()),
         pa.field("unit", pa.string()),
         pa.field("provider_id", pa.string()),
+        pa.field("code_system", pa.string()),
     ],
     "procedure": [
         *ENCOUNTER_REF,
         pa.field("procedure_code", pa.string()),
         pa.field("provider_id", pa.string()),
+        pa.field("code_system", pa.string()),
     ],
     "immunization": [
         *ENCOUNTER_REF,
@@ -102,6 +108,7 @@ ENTITY_FIELDS: Final[dict[str, list[pa.Field]]] = {
         pa.field("lab_code", pa.string()),  # MOPH lab code
         pa.field("result_value", pa.float64()),
         pa.field("result_text", pa.string()),
+        pa.field("code_system", pa.string()),
     ],
     "imaging_report": [
         *ENCOUNTER_REF,
@@ -120,10 +127,47 @@ ENTITY_FIELDS: Final[dict[str, list[pa.Field]]] = {
         pa.field("severity", pa.string()),
         pa.field("symptom", pa.string()),
         pa.field("informant", pa.string()),
+        pa.field("code_system", pa.string()),
     ],
 }
 
 ENTITIES: Final[tuple[str, ...]] = tuple(ENTITY_FIELDS)
+
+# The entities whose rows say which code system their code is in (`code_system`, last in
+# the schema: raw tables older than it gain it at the end), and that code's column.
+CODE_COLUMNS: Final[dict[str, str]] = {
+    "diagnosis": "icd10_code",
+    "medication_dispense": "drug_code",
+    "procedure": "procedure_code",
+    "lab_result": "lab_code",
+    "allergy": "drug_code",
+}
+# What `code_system` may say. Names, not URIs: connectors map their sources' system
+# identifiers onto these (the FHIR one in connectors/fhir_bulk/code_systems.py).
+CODE_SYSTEM_NAMES: Final[tuple[str, ...]] = (
+    "icd10",  # ICD-10 / ICD-10-TM
+    "icd9cm",  # ICD-9-CM procedures
+    "icd10tm_pcs",  # ICD-10-TM procedures (7 digits)
+    "tmt",  # Thai Medicines Terminology
+    "drug_24_digit",  # MOPH 24-digit drug code
+    "moph_lab",  # MOPH lab code
+    "moph_vaccine",  # MOPH 3-character vaccine code
+    "atc",  # WHO ATC
+    "snomed",  # SNOMED CT
+    "rxnorm",  # RxNorm
+    "loinc",  # LOINC
+    "cvx",  # CDC vaccine codes
+    "local",  # a hospital's own code system: its codes mean nothing elsewhere
+)
+# The systems each code column natively holds: a row coded in one of them says null, and
+# the warehouse reads the code as every 43-file and HOSxP code is read (by its shape).
+NATIVE_CODE_SYSTEMS: Final[dict[str, frozenset[str]]] = {
+    "diagnosis": frozenset({"icd10"}),
+    "medication_dispense": frozenset({"tmt", "drug_24_digit"}),
+    "procedure": frozenset({"icd9cm", "icd10tm_pcs"}),
+    "lab_result": frozenset({"moph_lab"}),
+    "allergy": frozenset({"tmt", "drug_24_digit"}),
+}
 
 # Vital sign codes and their units (canonical, UCUM).
 VITAL_CODES: Final[dict[str, str]] = {

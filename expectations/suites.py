@@ -23,7 +23,7 @@ import great_expectations as gx
 from great_expectations.expectations.row_conditions import Column
 
 import expectations.custom as custom
-from connectors.contract import ENTITIES, VITAL_CODES, schema_for
+from connectors.contract import CODE_COLUMNS, CODE_SYSTEM_NAMES, ENTITIES, VITAL_CODES, schema_for
 from expectations.gx_context import add_suite
 
 E = gx.expectations
@@ -88,6 +88,8 @@ VALUE_SETS: Final[dict[str, dict[str, tuple[str, ...]]]] = {
     "diagnosis": {"diagnosis_type": ("1", "2", "3", "4", "5")},
     "vital_sign": {"vital_code": tuple(VITAL_CODES)},
 }
+for _entity in CODE_COLUMNS:
+    VALUE_SETS.setdefault(_entity, {})["code_system"] = CODE_SYSTEM_NAMES
 
 # Plausible (not normal) ranges: outside them the reading is a typo or a unit mix-up.
 VITAL_RANGES: Final[dict[str, tuple[float, float]]] = {
@@ -219,17 +221,7 @@ def _required_rules(entity: str) -> list[Rule]:
 def _code_rules(entity: str) -> list[Rule]:
     """Well-formed codes and keys; the patient's national ID passes its check digit."""
     patterns = {**COMMON_PATTERNS, **CODE_PATTERNS.get(entity, {})}
-    rules = [
-        Rule(
-            "regex",
-            "row",
-            name,
-            E.ExpectColumnValuesToMatchRegex(column=name, regex=regex),
-            {"regex": regex},
-            label,
-        )
-        for name, (label, regex) in patterns.items()
-    ]
+    rules = [_regex_rule(entity, name, label, regex) for name, (label, regex) in patterns.items()]
     if entity == "patient":
         rules.append(
             Rule(
@@ -240,6 +232,24 @@ def _code_rules(entity: str) -> list[Rule]:
             )
         )
     return rules
+
+
+def _regex_rule(entity: str, name: str, label: str, regex: str) -> Rule:
+    """A code column's pattern is its native system's shape: a row that names another system
+    (code_system, connectors.contract) is checked by that name's value set instead."""
+    if CODE_COLUMNS.get(entity) != name:
+        expectation = E.ExpectColumnValuesToMatchRegex(column=name, regex=regex)
+        return Rule("regex", "row", name, expectation, {"regex": regex}, label)
+    native = Column("code_system").is_null()
+    return Rule(
+        "regex",
+        "row",
+        name,
+        E.ExpectColumnValuesToMatchRegex(column=name, regex=regex, row_condition=native),
+        {"regex": regex, "row_condition": "code_system is null"},
+        label,
+        frame_columns=(name, "code_system"),
+    )
 
 
 def _value_set_rules(entity: str) -> list[Rule]:

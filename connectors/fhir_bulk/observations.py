@@ -118,7 +118,7 @@ def _lab(resource: Resource, context: Context) -> Row:
     row = Row("lab_result")
     person(row, resource, context, "subject")
     visit(row, resource, context, period_start(resource, "effectiveDateTime", "effectivePeriod"))
-    row["lab_code"] = declared_code(resource, "code", "lab_result", context)
+    row["lab_code"] = declared_code(row, resource, "code", context)
     quantity = resource.get("valueQuantity")
     row["result_value"] = None
     row["result_text"] = resource.get("valueString") or concept_text(
@@ -140,7 +140,7 @@ def diagnostic_report(resource: Resource, context: Context) -> list[Row]:
     visit(row, resource, context, period_start(resource, "effectiveDateTime", "effectivePeriod"))
     identifier = first(resource.get("identifier")) or {}
     row["study_id"] = identifier.get("value") or resource.get("id")
-    row["study_code"] = declared_code(resource, "code", "imaging_report", context)
+    row["study_code"] = declared_code(row, resource, "code", context)
     row["conclusion"] = resource.get("conclusion")
     row["provider_id"] = actor_id(resource.get("resultsInterpreter"), "self")
     return [row]

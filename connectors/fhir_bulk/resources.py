@@ -67,8 +67,9 @@ def condition(resource: Resource, context: Context) -> list[Row]:
     row = Row("diagnosis")
     person(row, resource, context, "subject")
     visit(row, resource, context, resource.get("onsetDateTime") or resource.get("recordedDate"))
-    code = declared_code(resource, "code", "diagnosis", context)
-    row["icd10_code"] = code.replace(".", "") if code else None  # ICD-10 with its dot
+    code = declared_code(row, resource, "code", context)
+    native = row["code_system"] is None  # ICD-10 with its dot; other systems as sent
+    row["icd10_code"] = code.replace(".", "") if code is not None and native else code
     row["provider_id"] = actor_id(resource.get("asserter") or resource.get("recorder"), "self")
     return [row]
 
@@ -85,9 +86,7 @@ def medication(resource: Resource, context: Context) -> list[Row]:
     )
     visit(row, resource, context, when)
     concept = resource.get("medicationCodeableConcept")
-    row["drug_code"] = declared_code(
-        resource, "medicationCodeableConcept", "medication_dispense", context
-    )
+    row["drug_code"] = declared_code(row, resource, "medicationCodeableConcept", context)
     row["drug_name"] = concept_text(concept)
     quantity = (
         resource.get("quantity")
@@ -108,7 +107,7 @@ def procedure(resource: Resource, context: Context) -> list[Row]:
     row = Row("procedure")
     person(row, resource, context, "subject")
     visit(row, resource, context, period_start(resource, "performedDateTime", "performedPeriod"))
-    row["procedure_code"] = declared_code(resource, "code", "procedure", context)
+    row["procedure_code"] = declared_code(row, resource, "code", context)
     row["provider_id"] = actor_id(resource.get("performer"))
     return [row]
 
@@ -117,7 +116,7 @@ def immunization(resource: Resource, context: Context) -> list[Row]:
     row = Row("immunization")
     person(row, resource, context, "patient")
     visit(row, resource, context, resource.get("occurrenceDateTime"))
-    row["vaccine_code"] = declared_code(resource, "vaccineCode", "immunization", context)
+    row["vaccine_code"] = declared_code(row, resource, "vaccineCode", context)
     row["vaccine_place"] = (resource.get("location") or {}).get("display")
     row["provider_id"] = actor_id(resource.get("performer"))
     return [row]
@@ -130,7 +129,7 @@ def allergy(resource: Resource, context: Context) -> list[Row]:
     person(row, resource, context, "patient")
     row.read("recorded_date", local_date, resource.get("recordedDate"))
     concept = resource.get("code")
-    row["drug_code"] = declared_code(resource, "code", "allergy", context)
+    row["drug_code"] = declared_code(row, resource, "code", context)
     row["drug_name"] = concept_text(concept)
     row["allergy_type"] = resource.get("type")
     row["severity"] = resource.get("criticality")

@@ -9,13 +9,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Final
 
+from connectors.contract import CODE_COLUMNS
+from connectors.fhir_bulk.code_systems import contract_code_system
 from connectors.fhir_bulk.settings import FhirBulkSettings
 from connectors.fhir_bulk.values import (
     ForeignCode,
     Resource,
     Unreadable,
     local_date,
-    pick_code,
+    pick_coding,
     reference_id,
 )
 
@@ -59,17 +61,26 @@ class Context:
     visits: dict[str, tuple[str | None, date | None]] = field(default_factory=dict)
 
 
-def declared_code(resource: Resource, element: str, entity: str, context: Context) -> str | None:
-    """The code of `element` in a system the hospital declares for `entity`."""
+def declared_code(row: Row, resource: Resource, element: str, context: Context) -> str | None:
+    """The code of `element` in a system the hospital declares for the row's entity; on the
+    entities whose rows name their code system (contract.CODE_COLUMNS) it sets `code_system`
+    too, so a SNOMED or local code is never read as a Thai one."""
     concept = resource.get(element)
     try:
-        return pick_code(concept, context.settings.systems(entity))
+        system, code = pick_coding(concept, context.settings.systems(row.entity))
     except ForeignCode:
         raise Refused(
             element,
             "code_system_declared",
-            f"{element} is coded in no system declared for {entity} (code_systems)",
+            f"{element} is coded in no system declared for {row.entity} (code_systems)",
         ) from None
+    if row.entity in CODE_COLUMNS:
+        row["code_system"] = (
+            None
+            if code is None
+            else contract_code_system(row.entity, system, context.settings.code_system_names)
+        )
+    return code
 
 
 def national_id(resource: Resource, system: str) -> str | None:

@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
+from connectors.contract import CODE_SYSTEM_NAMES
 from connectors.window import WindowSettings
 
 # The code systems the contract's code columns are read from, best first; a resource coded
@@ -73,6 +74,11 @@ class FhirBulkSettings(WindowSettings):
         default_factory=lambda: dict(DEFAULT_CODE_SYSTEMS),
         description="per entity, the code systems read first, best first",
     )
+    code_system_names: dict[str, str] = Field(
+        default_factory=dict,
+        description="system URI -> contract code_system name, for the URIs the server uses "
+        "that connectors/fhir_bulk/code_systems.py does not know (any other is `local`)",
+    )
     server: ExportServer | None = None
 
     @model_validator(mode="after")
@@ -82,6 +88,9 @@ class FhirBulkSettings(WindowSettings):
         unknown = set(self.code_systems) - set(DEFAULT_CODE_SYSTEMS)
         if unknown:
             raise ValueError(f"code_systems: unknown entities {sorted(unknown)}")
+        names = set(self.code_system_names.values()) - set(CODE_SYSTEM_NAMES)
+        if names:
+            raise ValueError(f"code_system_names: unknown names {sorted(names)}")
         return self
 
     def systems(self, entity: str) -> tuple[str, ...]:

@@ -95,8 +95,13 @@ def concept_text(concept: Any) -> str | None:
 def pick_code(concept: Any, systems: Iterable[str]) -> str | None:
     """The code from the first of `systems` the concept carries (any system when `systems`
     is empty). Raises ForeignCode when it is coded, but in none of them."""
+    return pick_coding(concept, systems)[1]
+
+
+def pick_coding(concept: Any, systems: Iterable[str]) -> tuple[str | None, str | None]:
+    """(system, code) of the coding pick_code picks; (None, None) when there is none."""
     if not isinstance(concept, dict):
-        return None
+        return None, None
     listed = concept.get("coding")
     codings = (
         [c for c in listed if isinstance(c, dict) and c.get("code") not in (None, "")]
@@ -105,14 +110,14 @@ def pick_code(concept: Any, systems: Iterable[str]) -> str | None:
     )
     systems = tuple(systems)
     if not systems:
-        return str(codings[0]["code"]) if codings else None
+        return (codings[0].get("system"), str(codings[0]["code"])) if codings else (None, None)
     for system in systems:
         for coding in codings:
             if coding.get("system") == system:
-                return str(coding["code"])
+                return system, str(coding["code"])
     if codings:
         raise ForeignCode
-    return None
+    return None, None
 
 
 def has_code(concept: Any, system: str | None, codes: Iterable[str]) -> bool:

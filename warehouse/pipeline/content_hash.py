@@ -10,7 +10,8 @@ it hashes the pseudonymised row (`patient_key`; `cid` only in the patient entity
 the values stored in raw must not change, or every row's `received_at` would start again.
 Recipe: md5 (hex) of the accepted row's columns except LINEAGE_ONLY, in the table's order
 (contract order, `patient_key` last), each cast to VARCHAR by DuckDB (null as U+0000), joined
-by U+001F.
+by U+001F; a column of ADDED_LATER is left out while null (concat_ws skips a null), so the rows
+of sources that never fill it hash as they did before the column existed.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import pyarrow as pa
 
 LINEAGE_ONLY = {"source_file", "source_line", "extract_date", "batch_id", "row_hash", "received_at"}
 UNIT_SEPARATOR = "chr(31)"
+# Contract columns added after raw held rows (connectors.contract: code_system).
+ADDED_LATER = {"code_system"}
 
 
 # One in-memory DuckDB per process (opening one costs about 35 ms, ten times a batch), opened
@@ -46,7 +49,12 @@ def with_content_hash(table: pa.Table) -> pa.Table:
     if not table.num_rows:
         return table.append_column("row_hash", pa.array([], pa.string()))
     columns = [name for name in table.column_names if name not in LINEAGE_ONLY]
-    parts = ", ".join(f'coalesce(CAST("{name}" AS VARCHAR), chr(0))' for name in columns)
+    parts = ", ".join(
+        f'CAST("{name}" AS VARCHAR)'
+        if name in ADDED_LATER
+        else f'coalesce(CAST("{name}" AS VARCHAR), chr(0))'
+        for name in columns
+    )
     conn = _cursor()
     try:
         conn.register("incoming", table)

@@ -42,8 +42,9 @@ def _replace_entity(
             [hospital_code, extract_date],
         )
         return
-    names = [f.name for f in raw_columns(entity)]
-    landed = [n for n in names if n != "received_at"]
+    # A file landed before a column was added to the contract lacks it: the column stays null.
+    in_file = set(pq.read_schema(parquet).names)
+    landed = [f.name for f in raw_columns(entity) if f.name in in_file]
     incoming_columns = ", ".join(f'"{n}"' for n in landed)
     conn.create_temp_table("incoming", f"SELECT {incoming_columns} FROM raw.{entity} WHERE 1 = 0")
     conn.insert_parquet("incoming", parquet, landed)

@@ -23,7 +23,7 @@ from importlib import resources
 
 import psycopg
 
-from connectors.contract import ENTITIES
+from connectors.contract import CODE_COLUMNS, ENTITIES
 from warehouse.clock import to_storage
 from warehouse.settings import Settings
 from warehouse.storage import migrations
@@ -55,8 +55,12 @@ __all__ = [
 # The sources dbt reads and the pipeline writes (raw, consent, ops): the same text on both
 # dialects; the dbt test fixtures build these (tests/support/raw_fixture.py).
 TABLES_DDL = RAW_DDL + CONSENT_DDL + OPS_DDL
+# raw tables created before the contract said which code system a code is in (issue 13).
+RAW_ADDED_COLUMNS = [
+    AddedColumn(f"raw.{entity}", "code_system", "VARCHAR") for entity in CODE_COLUMNS
+]
 # What ensure_schema adds to tables older than their columns.
-ADDED_COLUMNS = CONSENT_ADDED_COLUMNS + AUDIT_ADDED_COLUMNS + API_ADDED_COLUMNS
+ADDED_COLUMNS = RAW_ADDED_COLUMNS + CONSENT_ADDED_COLUMNS + AUDIT_ADDED_COLUMNS + API_ADDED_COLUMNS
 # PostgreSQL only (DuckDB's zone maps serve the same scans).
 POSTGRES_INDEXES = RAW_INDEXES + CONSENT_INDEXES + AUDIT_INDEXES
 
