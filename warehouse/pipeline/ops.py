@@ -52,6 +52,9 @@ class BatchSummary:
     rows_rejected: int = 0
     rows_filtered: int = 0
     rows_quarantined: int = 0
+    # Records the source said were deleted (tombstones), outside read = loaded + rejected
+    # + filtered: a deletion is not a row read.
+    rows_deleted: int = 0
     reason_code: str | None = None
     reason: str | None = None
     landing_path: str | None = None
@@ -78,7 +81,8 @@ def record_batch(conn: WarehouseConnection, summary: BatchSummary, run_id: str) 
     key = [summary.hospital_code, summary.extract_date]
     conn.execute("DELETE FROM ops.batch WHERE hospital_code = ? AND extract_date = ?", key)
     conn.execute(
-        "INSERT INTO ops.batch VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO ops.batch VALUES"
+        " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             summary.hospital_code,
             summary.extract_date,
@@ -98,6 +102,7 @@ def record_batch(conn: WarehouseConnection, summary: BatchSummary, run_id: str) 
             summary.duration_s,
             summary.window_start,
             summary.window_end,
+            summary.rows_deleted,
         ],
     )
     if summary.status == "quarantined":

@@ -35,6 +35,9 @@ OPS_DDL = [
     "ALTER TABLE ops.batch ADD COLUMN IF NOT EXISTS window_end TIMESTAMP",
     "ALTER TABLE ops.quarantine ADD COLUMN IF NOT EXISTS window_start TIMESTAMP",
     "ALTER TABLE ops.quarantine ADD COLUMN IF NOT EXISTS window_end TIMESTAMP",
+    # Records the batch's source said were deleted (raw.deleted_record); not rows read, so
+    # outside the accounting read = loaded + rejected + filtered.
+    "ALTER TABLE ops.batch ADD COLUMN IF NOT EXISTS rows_deleted BIGINT",
     # Schema drift (warehouse.pipeline.schema_drift): each hospital's sources as last loaded
     # (columns: a JSON list), and every change seen, with the policy that met it.
     """CREATE TABLE IF NOT EXISTS ops.source_schema (

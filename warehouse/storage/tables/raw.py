@@ -1,5 +1,6 @@
 """raw.<entity>: the canonical contract minus the national ID (kept only in raw.patient),
-plus the pseudonymous key, a content hash and the first time that content was received."""
+plus the pseudonymous key, a content hash and the first time that content was received;
+raw.deleted_record: the records a source said were deleted (tombstones)."""
 
 from __future__ import annotations
 
@@ -39,8 +40,21 @@ def create_table_sql(name: str, fields: list[pa.Field]) -> str:
     return f"CREATE TABLE IF NOT EXISTS {name} ({columns})"
 
 
-RAW_DDL = ["CREATE SCHEMA IF NOT EXISTS raw"] + [
-    create_table_sql(f"raw.{entity}", raw_columns(entity)) for entity in ENTITIES
+# A source's deletions (docs/contract.md "Deletions"; warehouse.pipeline.deletions): the
+# records of every entity that the extract of (hospital, day) deleted, one row per record key
+# found in the hospital's earlier days when that day was loaded. The source names a record
+# by a key prefix (FHIR `<Type>|<id>`), which the load resolves here once, so an Observation's
+# vital rows (`<Type>|<id>|<code>`) are tombstoned one by one and dbt joins on equal keys.
+# Replaced with the day's rows by every load of that day.
+DELETED_RECORD_DDL = """CREATE TABLE IF NOT EXISTS raw.deleted_record (
+    hospital_code VARCHAR NOT NULL, extract_date DATE NOT NULL, batch_id VARCHAR NOT NULL,
+    entity VARCHAR NOT NULL, record_key VARCHAR NOT NULL,
+    PRIMARY KEY (hospital_code, extract_date, entity, record_key))"""
+
+RAW_DDL = [
+    "CREATE SCHEMA IF NOT EXISTS raw",
+    *(create_table_sql(f"raw.{entity}", raw_columns(entity)) for entity in ENTITIES),
+    DELETED_RECORD_DDL,
 ]
 
 # PostgreSQL only: the loader deletes a (hospital, day) and looks up first-seen hashes
