@@ -13,10 +13,20 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from connectors.fhir_bulk import FhirBulkSettings
 from connectors.hosxp import HosxpSettings
 from synthetic.fhir_hospital import FHIR_SAMPLE, THAI_ID_SYSTEM, ThaiPatient, thai_export_copy
+from tests.support.fhir_bulk_samples import DAY as EXPORT_DAY
+from tests.support.fhir_bulk_samples import deleted_bundle, exported, referenced, server_store
+from tests.support.fhir_bulk_server import (
+    CREDENTIALS,
+    BulkServer,
+    install_credentials,
+    public_pem,
+    running_bulk_server,
+)
 from tests.support.hosxp_database import HosxpHospital, hosxp_hospital
 from tests.support.machine import START
 from tests.support.onboarding import healthlink
@@ -46,6 +56,17 @@ def fhir_exports(tmp_path: Path) -> tuple[Path, list[ThaiPatient]]:
     """A folder of dated exports holding one: the Synthea sample with Thai national IDs."""
     root = tmp_path / "fhir"
     return root, thai_export_copy(FHIR_SAMPLE, root / START.isoformat())
+
+
+@pytest.fixture
+def bulk_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[BulkServer]:
+    """A Bulk Data server exporting the Thai samples, and the client's credentials installed."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    install_credentials(tmp_path, key, monkeypatch)
+    state = BulkServer(public_pem(key), exported(), [deleted_bundle()], referenced())
+    state.store = server_store()
+    with running_bulk_server(state) as running:
+        yield running
 
 
 def add(registry: Path, *options: str) -> tuple[int, str]:
@@ -260,3 +281,32 @@ def test_hospital_add_fhir_bulk_detects_the_id_system_and_a_wrong_one_is_flagged
         }
     ]
     assert not flagged["readable"]
+
+
+def test_a_fhir_server_is_checked_through_its_export_and_leaves_no_download(
+    registry: Path, bulk_server: BulkServer, tmp_path: Path
+) -> None:
+    exports = tmp_path / "exports"
+    exports.mkdir()
+
+    exit_code, output = add(
+        registry, "--connector", "fhir_bulk", "--path", str(exports), "--national-id-system",
+        THAI_ID_SYSTEM, "--base-url", bulk_server.fhir_base, "--token-url",
+        bulk_server.token_url, "--credentials", CREDENTIALS, "--date", EXPORT_DAY.isoformat(),
+        "--json",
+    )  # fmt: skip
+
+    document = yaml.safe_load((registry / "hospitals" / f"{NEW_CODE}.yml").read_text("utf-8"))
+    assert document["connector"]["server"] == {
+        "base_url": bulk_server.fhir_base,
+        "token_url": bulk_server.token_url,
+        "credentials": CREDENTIALS,
+    }
+    report = json.loads(output)["check"]
+    assert report["findings"] == [] and report["window"] is not None
+    assert len(bulk_server.kickoffs) == 1
+    entities = by_entity(report)
+    assert entities["encounter"]["rows"] == 2 and entities["patient"]["rows"] == 1
+    assert report["deleted_records"] == 1
+    assert exit_code == (0 if report["ok"] else 1)
+    assert list(exports.iterdir()) == []  # the download went to a scratch folder, now gone
