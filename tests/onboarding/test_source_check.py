@@ -283,6 +283,28 @@ def test_hospital_add_fhir_bulk_detects_the_id_system_and_a_wrong_one_is_flagged
     assert not flagged["readable"]
 
 
+def test_a_fhir_folder_without_an_export_yet_is_registered_unchecked(
+    registry: Path, tmp_path: Path
+) -> None:
+    empty = tmp_path / "no-export-yet"
+    empty.mkdir()
+
+    exit_code, output = add(
+        registry, "--connector", "fhir_bulk", "--path", str(empty), "--layout", "single",
+        "--national-id-system", THAI_ID_SYSTEM,
+    )  # fmt: skip
+
+    assert exit_code == 0, output
+    assert "no extract" in output and "participating_since not set" in output
+    connector = load_hospital(registry / "hospitals" / f"{NEW_CODE}.yml").connector
+    assert isinstance(connector, FhirBulkSettings) and connector.layout == "single"
+
+    (registry / "hospitals" / f"{NEW_CODE}.yml").unlink()
+    no_id_system, refused = add(registry, "--connector", "fhir_bulk", "--path", str(empty))
+    assert no_id_system == 2 and "--national-id-system" in refused
+    assert not (registry / "hospitals" / f"{NEW_CODE}.yml").exists()
+
+
 def test_a_fhir_server_is_checked_through_its_export_and_leaves_no_download(
     registry: Path, bulk_server: BulkServer, tmp_path: Path
 ) -> None:

@@ -122,7 +122,7 @@ def add(
     except RegistryError as error:
         console.print(f"[red]registry error:[/red] {error}")
         raise typer.Exit(2) from None
-    if connector != "file43":
+    if connector != "file43" and not _nothing_to_check_yet(written.connector, date_):
         from warehouse.cli.extract import check_hospital_source
 
         checked = check_hospital_source(written, None, date_)
@@ -130,6 +130,17 @@ def add(
     _report(target, written.connector.model_dump(mode="json"), checked, json_output)
     if checked is not None and not checked.ok:
         raise typer.Exit(1)
+
+
+def _nothing_to_check_yet(settings: object, date_: str | None) -> bool:
+    """A FHIR export folder with no export in it yet (and no --date asking for a day): as for
+    a 43-file folder without an extract, the YAML is written and there is nothing to read."""
+    from connectors.fhir_bulk import FhirBulkSettings
+    from warehouse.onboarding.fhir_export import find_fhir_export
+
+    if not isinstance(settings, FhirBulkSettings) or settings.server or date_ is not None:
+        return False
+    return find_fhir_export(settings.path) is None
 
 
 def _required(value: Path | None, option: str) -> Path:
@@ -185,7 +196,10 @@ def _report(target: Path, connector: dict[str, Any], checked: Any, json_output: 
     if checked is not None:
         print_any(checked)
     else:
-        console.print("no extract under the path yet: the connector's defaults were written")
+        console.print(
+            "no extract under the path yet: nothing was checked (the YAML holds the options "
+            "given and the connector's defaults)"
+        )
     console.print(
         f"[green]wrote[/green] {target} (participating_since not set: the hospital joins "
         "when someone sets it)"
