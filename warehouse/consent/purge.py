@@ -32,22 +32,21 @@ each warehouse then guarantees.
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 import structlog
 
 from warehouse.clock import to_storage, utc_now
 from warehouse.consent import storage
 from warehouse.consent.sender_choice import allows_sql
+from warehouse.pipeline.landing import rewrite_without
 from warehouse.storage.protocol import WarehouseConnection
 
 log = structlog.get_logger(__name__)
@@ -232,37 +231,21 @@ def _delete_pairs(
     return deleted
 
 
-def _rewrite_landing(landing_dir: Path, pairs: list[tuple[str, str]]) -> int:
-    """Rewrite landing files of the affected hospitals without the purged patients.
+def _of_patients(purged: pa.Array, _entity: str, patient_keys: pa.ChunkedArray) -> pa.ChunkedArray:
+    return pc.is_in(patient_keys, value_set=purged)
 
-    Same naming as warehouse.pipeline.landing (entity-<content hash>.parquet), written then renamed.
-    """
+
+def _rewrite_landing(landing_dir: Path, pairs: list[tuple[str, str]]) -> int:
+    """Rewrite landing files of the affected hospitals without the purged patients."""
     keys_by_hospital: dict[str, set[str]] = defaultdict(set)
     for key, hospital in pairs:
         keys_by_hospital[hospital].add(key)
-    rewritten = 0
-    for hospital, keys in sorted(keys_by_hospital.items()):
-        for path in sorted((landing_dir / f"hospital={hospital}").glob("**/*.parquet")):
-            table = pq.read_table(path)
-            if "patient_key" not in table.column_names:
-                continue
-            purged = pc.is_in(table.column("patient_key"), value_set=pa.array(sorted(keys)))
-            purged = pc.fill_null(purged, False)
-            if not pc.any(purged).as_py():
-                continue
-            kept = table.filter(pc.invert(purged))
-            buffer = io.BytesIO()
-            pq.write_table(kept, buffer, compression="zstd")
-            content = buffer.getvalue()
-            entity = path.name.rsplit("-", 1)[0]
-            target = path.with_name(f"{entity}-{hashlib.sha256(content).hexdigest()[:16]}.parquet")
-            partial = target.with_suffix(".partial")
-            partial.write_bytes(content)
-            partial.replace(target)
-            if target != path:
-                path.unlink()
-            rewritten += 1
-    return rewritten
+    return sum(
+        rewrite_without(
+            landing_dir, hospital, "patient_key", partial(_of_patients, pa.array(sorted(keys)))
+        )
+        for hospital, keys in sorted(keys_by_hospital.items())
+    )
 
 
 def _erase_derived(conn: WarehouseConnection, pairs: list[tuple[str, str]]) -> dict[str, int]:

@@ -3,18 +3,21 @@
 Each entity file is named by the hash of its content, so landing the same content twice
 writes nothing. A batch directory holds exactly the current files of that batch: when a
 replay under a changed consent state lands different content, the superseded files are
-removed, so a purged patient does not survive in the landing zone.
+removed, so a purged patient does not survive in the landing zone. `rewrite_without` removes
+rows from the files already landed (a consent purge, a source's deletions).
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 
@@ -73,3 +76,46 @@ def land(
                 leftover.unlink()
             sibling.rmdir()
     return LandedBatch(directory=directory, files=files, written=written)
+
+
+# Which rows of a landed entity file go, given the file's entity and its values of one column:
+# a boolean mask (null counts as keep), or None to leave the file as it is.
+RowsToDrop = Callable[[str, pa.ChunkedArray], pa.Array | pa.ChunkedArray | None]
+
+
+def rewrite_without(
+    landing_dir: Path,
+    hospital_code: str,
+    column: str,
+    dropped: RowsToDrop,
+    *,
+    before: date | None = None,
+) -> int:
+    """Rewrite the hospital's landing files (of extract dates before `before`, when given)
+    without the rows `dropped` marks by their `column`; returns the files rewritten. Only the
+    column is read until a file has rows to drop. Same naming as `land`
+    (entity-<content hash>.parquet), written then renamed: a crash leaves the old file or the
+    new one."""
+    rewritten = 0
+    for path in sorted((landing_dir / f"hospital={hospital_code}").glob("**/*.parquet")):
+        extract_date = date.fromisoformat(path.parent.parent.name.split("=", 1)[1])
+        if (before is not None and extract_date >= before) or column not in pq.read_schema(
+            path
+        ).names:
+            continue
+        entity = path.name.rsplit("-", 1)[0]
+        mask = dropped(entity, pq.read_table(path, columns=[column]).column(column))
+        if mask is None:
+            continue
+        mask = pc.fill_null(mask, False)
+        if not pc.any(mask).as_py():
+            continue
+        content = _parquet_bytes(pq.read_table(path).filter(pc.invert(mask)))
+        target = path.with_name(f"{entity}-{hashlib.sha256(content).hexdigest()[:16]}.parquet")
+        partial = target.with_suffix(".partial")
+        partial.write_bytes(content)
+        partial.replace(target)
+        if target != path:
+            path.unlink()
+        rewritten += 1
+    return rewritten
