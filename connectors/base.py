@@ -167,8 +167,9 @@ class Extract:
     # that could be data (a file "header" that is really a data line) are never listed here.
     source_schema: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # Records the source says were deleted since the last extract (FHIR: the manifest's
-    # `deleted` Bundles), by resource type and id. raw has no delete path yet: a deletion is
-    # reported here and nothing of it is loaded (docs/contract.md "Deletions").
+    # `deleted` Bundles), by resource type and id; nothing of them is in `tables`. The load
+    # deletes their earlier versions (Connector.deleted_record_key, docs/contract.md
+    # "Deletions").
     deleted: list[Location] = field(default_factory=list)
 
 
@@ -199,6 +200,11 @@ class Connector(abc.ABC):
         consent filter and validation make of it: a file's line by default; a database or
         FHIR source names its table or resource type and key instead (never a national ID)."""
         return Location.in_file(source_file, source_line)
+
+    def deleted_record_key(self, deleted: Location) -> str:
+        """The record key prefix of a record on `Extract.deleted`: the record's rows, in any
+        entity, have it as record_key or start with it and `|`. Sources reporting deletions."""
+        raise NotImplementedError(f"{self.kind} sources report no deletions")
 
     def extract_dir(self, extract_date: date) -> Path | None:
         """Where a file source's extract for `extract_date` is; None for other sources."""

@@ -171,6 +171,11 @@ class FhirBulkConnector(Connector):
         resource_type, resource_id, *_ = record_key.split("|")
         return Location.fhir(resource_type, resource_id)
 
+    def deleted_record_key(self, deleted: Location) -> str:
+        """`Type|id`: the resource's rows in every entity (a vital adds `|code`)."""
+        assert deleted.key is not None
+        return record_key(deleted.source, deleted.key)
+
     def read(self, hospital_code: str, extract_dir: Path | None, extract_date: date) -> Extract:
         folder = extract_dir or self.extract_dir(extract_date)
         window = self.window(extract_date)
@@ -335,12 +340,17 @@ def _reject(line: Line, refused: Refused) -> Reject:
     )
 
 
+def record_key(resource_type: str, resource_id: str) -> str:
+    """A resource's record key (docs/connectors.md "Lineage"); a row may add a suffix."""
+    return f"{resource_type}|{resource_id}"
+
+
 def _table(entity: str, rows: list[tuple[Line, Row]], lineage: tuple[str, date, str]) -> pa.Table:
     hospital_code, extract_date, batch_id = lineage
     records = []
     for line, row in rows:
         resource = line.resource
-        key = f"{resource['resourceType']}|{resource['id']}"
+        key = record_key(resource["resourceType"], resource["id"])
         try:
             recorded_at = local_moment(last_updated(resource))
         except Unreadable:

@@ -92,9 +92,12 @@ def test_every_category_of_a_thai_export_lands_in_raw(
     settings, registry, _ = world
     with capture_logs() as logs:
         summary = sync_batch(registry.hospitals[THAI_SAMPLE], START, settings=settings)
-    # Procedure pr2 is in the manifest's deleted Bundle: not loaded, and said so (a count).
-    (deletions,) = [e for e in logs if e["event"] == "source_deletions_not_applied"]
+    # Procedure pr2 is in the manifest's deleted Bundle: not loaded, and said so (counts);
+    # the warehouse never held it, so the deletion removes nothing.
+    (deletions,) = [e for e in logs if e["event"] == "source_deletions_applied"]
     assert (deletions["hospital"], deletions["deleted"]) == (THAI_SAMPLE, 1)
+    assert (deletions["log_level"], deletions["raw_rows_removed"]) == ("info", 0)
+    assert summary.rows_deleted == 1
     with connect(settings) as conn:
         loaded = {
             entity: conn.execute(

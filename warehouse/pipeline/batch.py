@@ -42,7 +42,7 @@ from expectations.validate import (
 from warehouse.clock import storage_now, to_storage
 from warehouse.consent import sender_choice
 from warehouse.hospital_registry import Hospital
-from warehouse.pipeline import history, landing, metrics_snapshot, ops, schema_drift
+from warehouse.pipeline import deletions, history, landing, metrics_snapshot, ops, schema_drift
 from warehouse.pipeline.content_hash import with_content_hash
 from warehouse.pipeline.landing import LandedBatch
 from warehouse.pipeline.load import load_batch, refresh_statistics
@@ -335,15 +335,19 @@ def _load(
     checked: Checked,
     drift: Drift,
     history_fulfilled: list[str],
-) -> None:
-    """One transaction: raw, the batch record, its rejects, validation documents, the
-    source's schema as loaded and the history requests the batch answered."""
+    deleted: list[str],
+) -> int:
+    """One transaction: raw, the source's deletions (`deleted`: record key prefixes), the
+    batch record, its rejects, validation documents, the source's schema as loaded and the
+    history requests the batch answered. Then the deleted records' earlier landing copies go.
+    Returns the raw rows the deletions removed."""
     summary.status = "loaded"
     code, day = summary.hospital_code, summary.extract_date
     assert summary.started_at is not None
     with connect(settings) as conn:
         with conn.transaction():
             load_batch(conn, landed.files, code, day, summary.started_at)
+            removed = deletions.record_deletions(conn, code, day, batch_id, deleted)
             _finish(summary)
             ops.record_batch(conn, summary, run_id)
             ops.record_rejects(conn, code, day, batch_id, checked.rejects)
@@ -354,7 +358,10 @@ def _load(
             )
             history.mark_fulfilled(conn, code, day, history_fulfilled)
         refresh_statistics(conn, landed.files)  # after commit: the planner sees the new rows
+        # After the commit: should it fail, a re-run of the day finds the same tombstones.
+        deletions.rewrite_landing(conn, settings.landing_dir, code, day)
         metrics_snapshot.refresh(conn, settings)
+    return removed
 
 
 def sync_batch(
@@ -390,14 +397,6 @@ def sync_batch(
         files = _quarantined_files(error, extract_dir)
         return _quarantine(settings, summary, run_id, error.reason_code, str(error), files)
     summary.batch_id = extract.batch_id
-    if extract.deleted:
-        # raw has no delete path yet (docs/contract.md "Deletions"): said, never dropped silently.
-        log.warning(
-            "source_deletions_not_applied",
-            hospital=hospital.hospital_code,
-            extract_date=str(extract_date),
-            deleted=len(extract.deleted),
-        )
 
     checked = _check(extract, connector, summary, settings)
     drift = _drift(settings, hospital, extract)
@@ -412,8 +411,29 @@ def sync_batch(
     with _stage(summary, "land"):
         landed = _land(settings, summary, extract.batch_id, checked.accepted)
     summary.landing_path = str(landed.directory)
+    deleted = [connector.deleted_record_key(location) for location in extract.deleted]
+    summary.rows_deleted = len(deleted)  # applied only by a load: a quarantine deletes nothing
     with _stage(summary, "load"):
-        _load(settings, summary, run_id, extract.batch_id, landed, checked, drift, served.fulfilled)
+        removed = _load(
+            settings,
+            summary,
+            run_id,
+            extract.batch_id,
+            landed,
+            checked,
+            drift,
+            served.fulfilled,
+            deleted,
+        )
+    if deleted:
+        # Counts only: a record key names a patient's record.
+        log.info(
+            "source_deletions_applied",
+            hospital=hospital.hospital_code,
+            extract_date=str(extract_date),
+            deleted=len(deleted),
+            raw_rows_removed=removed,
+        )
     log.info(
         "batch_loaded",
         hospital=hospital.hospital_code,

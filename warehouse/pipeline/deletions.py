@@ -1,0 +1,115 @@
+"""A source's deletions applied to raw and the landing zone (docs/contract.md "Deletions").
+
+A source names each deleted record by a record key prefix (FHIR: `<Type>|<id>`,
+`Connector.deleted_record_key`); the record's rows are those of the hospital whose
+record_key is the prefix or starts with the prefix and `|`, in every entity (an Observation
+may be a vital sign or a lab result; a blood-pressure panel is two vital rows). That rule
+lives here only: the load resolves the prefixes once into raw.deleted_record (entity and
+record key, the tombstones), and everything downstream, the landing rewrite and dbt's facts
+and published rows (macros/incremental_facts.sql, `tombstoned`), compares keys for equality.
+
+In the load's transaction, `record_deletions` replaces the day's tombstones and deletes the
+records' earlier versions (extract dates before the day) from raw. A re-run of the day finds
+those versions gone, so it keeps the day's earlier tombstones that the extract still names:
+the tombstones of a day are the same however often it runs, until dbt has built it.
+After the commit, `rewrite_landing` drops the same rows from the hospital's earlier landing
+files (warehouse.pipeline.landing.rewrite_without, which the consent purge uses too).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from connectors.contract import ENTITIES
+from warehouse.pipeline.landing import rewrite_without
+from warehouse.storage.protocol import WarehouseConnection
+
+# The one statement of the prefix rule: a key is the record's when it is the prefix, or
+# starts with the prefix and the key separator (substr/length: the same on both dialects;
+# LIKE would read `_` and `%` in an id as wildcards).
+_KEY_OF_PREFIX = (
+    "(r.record_key = d.record_key_prefix OR substr(r.record_key, 1,"
+    " length(d.record_key_prefix) + 1) = d.record_key_prefix || '|')"
+)
+
+
+def record_deletions(
+    conn: WarehouseConnection,
+    hospital_code: str,
+    extract_date: date,
+    batch_id: str,
+    prefixes: list[str],
+) -> int:
+    """Replace the day's tombstones with the records `prefixes` name and delete their earlier
+    versions from raw; returns the raw rows deleted. Caller owns the transaction."""
+    day = [hospital_code, extract_date]
+    conn.create_temp_table(
+        "deleted_prefix", "SELECT CAST(NULL AS VARCHAR) AS record_key_prefix WHERE 1 = 0"
+    )
+    if prefixes:
+        conn.executemany("INSERT INTO deleted_prefix VALUES (?)", [[p] for p in prefixes])
+    # Tombstones of an earlier run of the day whose record is still named (its raw versions
+    # are gone, so only the old tombstone still knows the key).
+    conn.create_temp_table(
+        "tombstone",
+        f"""SELECT r.entity, r.record_key FROM raw.deleted_record AS r
+            WHERE r.hospital_code = ? AND r.extract_date = ?
+              AND EXISTS (SELECT 1 FROM deleted_prefix AS d WHERE {_KEY_OF_PREFIX})""",
+        day,
+    )
+    for entity in ENTITIES if prefixes else ():
+        conn.execute(
+            f"""INSERT INTO tombstone
+                SELECT DISTINCT '{entity}', r.record_key FROM raw.{entity} AS r
+                WHERE r.hospital_code = ? AND r.extract_date < ?
+                  AND EXISTS (SELECT 1 FROM deleted_prefix AS d WHERE {_KEY_OF_PREFIX})""",
+            day,
+        )
+    conn.execute("DELETE FROM raw.deleted_record WHERE hospital_code = ? AND extract_date = ?", day)
+    conn.execute(
+        "INSERT INTO raw.deleted_record (hospital_code, extract_date, batch_id, entity,"
+        " record_key) SELECT DISTINCT ?, ?, ?, entity, record_key FROM tombstone",
+        [*day, batch_id],
+    )
+    removed = 0
+    for entity in ENTITIES if prefixes else ():
+        versions = f"""FROM raw.{entity} WHERE hospital_code = ? AND extract_date < ?
+            AND record_key IN (SELECT record_key FROM raw.deleted_record
+                WHERE hospital_code = ? AND extract_date = ? AND entity = '{entity}')"""
+        (count,) = conn.execute(f"SELECT count(*) {versions}", day + day).fetchone()
+        if count:
+            conn.execute(f"DELETE {versions}", day + day)
+            removed += int(count)
+    conn.execute("DROP TABLE deleted_prefix")
+    conn.execute("DROP TABLE tombstone")
+    return removed
+
+
+def rewrite_landing(
+    conn: WarehouseConnection, landing_dir: Path, hospital_code: str, extract_date: date
+) -> int:
+    """Rewrite the hospital's landing files of days before `extract_date` without the rows
+    the day's tombstones name; returns the files rewritten."""
+    rows = conn.execute(
+        "SELECT entity, record_key FROM raw.deleted_record"
+        " WHERE hospital_code = ? AND extract_date = ?",
+        [hospital_code, extract_date],
+    ).fetchall()
+    if not rows:
+        return 0
+    keys: dict[str, set[str]] = defaultdict(set)
+    for entity, record_key in rows:
+        keys[entity].add(record_key)
+    value_sets = {entity: pa.array(sorted(found)) for entity, found in keys.items()}
+
+    def deleted(entity: str, record_keys: pa.ChunkedArray) -> pa.ChunkedArray | None:
+        if entity not in value_sets:
+            return None
+        return pc.is_in(record_keys, value_set=value_sets[entity])
+
+    return rewrite_without(landing_dir, hospital_code, "record_key", deleted, before=extract_date)
