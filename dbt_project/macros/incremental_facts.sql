@@ -31,6 +31,7 @@
 {% macro incremental_fact(coded_model, columns, has_encounter=true) -%}
     {#- Read only on incremental runs (here and by the pre-hook), so declared at parse time. -#}
     {%- do ref('stg_ops__transform_pending') %}
+    {%- do ref('stg_raw__deleted_record') %}
     {%- do ref(healthlink.fact_current_rows_model(default_only=true)) %}
     {%- set selected = healthlink.fact_lineage_columns()
         + (healthlink.fact_encounter_columns() if has_encounter else [])
@@ -126,21 +127,41 @@ select * from ranked where version_rank = 1
     {{ return(override or 'stg_raw__' ~ model.name | replace('fct_', '', 1)) }}
 {%- endmacro %}
 
-{#- pre-hook of every fact (dbt_project.yml, folder marts/facts): rows of a pending
-    (hospital_code, extract_date) pair whose record no longer exists in its current rows
-    (the day was reloaded without it, or the patient was purged) are deleted; rows that still
-    have a version are replaced by the delete+insert itself. With meta.derived_rows, a derived
-    row (is_derived) goes, whatever its pair, once its current rows no longer derive it. -#}
+{#- Whether the row aliased `row` of `entity` is a record a pending pair's extract deleted at
+    the source (raw.deleted_record: the loader resolved the source's key prefixes to keys and
+    deleted the earlier versions from raw). Its row in a fact or published table carries an
+    earlier day, so the pending-pair arm of the pre-hooks alone would never reach it. -#}
+{% macro tombstoned(row, entity) -%}
+exists (
+        select 1
+        from {{ ref('stg_raw__deleted_record') }} as deleted
+        inner join {{ ref('stg_ops__transform_pending') }} as pending
+            on pending.hospital_code = deleted.hospital_code
+            and pending.extract_date = deleted.extract_date
+        where deleted.hospital_code = {{ row }}.hospital_code
+          and deleted.entity = '{{ entity }}'
+          and deleted.record_key = {{ row }}.record_key
+    )
+{%- endmacro %}
+
+{#- pre-hook of every fact (dbt_project.yml, folder marts/facts): rows whose record no longer
+    exists in its current rows are deleted when they belong to a pending (hospital_code,
+    extract_date) pair (the day was reloaded without it, or the patient was purged) or a
+    pending pair's extract deleted the record at the source (`tombstoned`; a version sent
+    again later keeps it); rows that still have a version are replaced by the delete+insert
+    itself. With meta.derived_rows, a derived row (is_derived) goes, whatever its pair, once
+    its current rows no longer derive it. -#}
 {% macro delete_vanished_rows() -%}
     {%- if is_incremental() -%}
     {%- set current_rows = ref(healthlink.fact_current_rows_model()) -%}
 delete from {{ this }} as target_row
 where (
-    exists (
+    (exists (
         select 1 from {{ ref('stg_ops__transform_pending') }} as pending
         where pending.hospital_code = target_row.hospital_code
           and pending.extract_date = target_row.extract_date
     )
+    or {{ healthlink.tombstoned('target_row', model.name | replace('fct_', '', 1)) }})
     and not exists (
         select 1 from {{ current_rows }} as raw_row
         where raw_row.hospital_code = target_row.hospital_code

@@ -69,6 +69,7 @@ where consent.row_allowed(fact.patient_key, fact.hospital_code, fact.is_sensitiv
 {{ healthlink.consent_function_dependencies() }}
     {#- Read on incremental runs only, so declared at parse time. -#}
     {%- do ref('stg_ops__transform_pending') %}
+    {%- do ref('stg_raw__deleted_record') %}
     {%- if has_encounter %}{% do ref('int_encounter__sensitivity') %}{% endif %}
 select
     fact.*,
@@ -118,7 +119,8 @@ where exists (
 {#- Pre-hook of the published row tables (dbt_project.yml), on incremental runs only, inside
     the model's transaction: the building role's write policy when an older build left the
     table without it (macros/security.sql), then the rows whose key left the source:
-      fact     rows held for a pending pair, or derived (is_derived), whose key the fact no
+      fact     rows held for a pending pair, tombstoned by one (a record the source deleted,
+               macros/incremental_facts.sql) or derived (is_derived), whose key the fact no
                longer has (the fact's delete_vanished_rows deleted it; a purge deletes from
                both itself, consent.erase_derived_rows);
       patient  patients no longer in dim_patient with a known hospital. -#}
@@ -142,6 +144,7 @@ where (
         where pending.hospital_code = held.hospital_code
           and pending.extract_date = held.extract_date
     )
+    or {{ healthlink.tombstoned('held', this.identifier | replace('_rows', '')) }}
         {%- if 'is_derived' in held_columns %}
     or held.is_derived
         {%- endif %}
