@@ -147,6 +147,11 @@ def test_hospital_add_hosxp_writes_where_the_login_is_and_checks_the_database(
     assert again == 0
     assert checked["rows_read"] == report["rows_read"] > 0
 
+    with_folder, refused = healthlink(
+        "extract", "check", str(registry), "--hospital", NEW_CODE, "--registry", str(registry)
+    )
+    assert with_folder == 2 and "name no folder" in refused
+
 
 def test_rows_hosxp_would_reject_are_named_by_table_key_and_rule_never_by_value(
     registry: Path, hosxp: HosxpHospital

@@ -119,9 +119,14 @@ def check_hospital_source(chosen: Hospital, folder: Path | None, date_: str | No
     assert isinstance(settings, HosxpSettings | FhirBulkSettings)
     extract_dir, day = fhir_export_day(settings, date_)
     if folder is not None:
-        extract_dir = find_fhir_export(folder) if isinstance(settings, FhirBulkSettings) else None
+        if isinstance(settings, HosxpSettings):
+            console.print(
+                f"[red]{chosen.hospital_code} is read from its HOSxP database: name no folder[/red]"
+            )
+            raise typer.Exit(2)
+        extract_dir = find_fhir_export(folder)
         if extract_dir is None:
-            console.print(f"[red]{folder}: not a FHIR export for a {settings.kind} hospital[/red]")
+            console.print(f"[red]{folder}: no FHIR export (manifest.json or NDJSON) in it[/red]")
             raise typer.Exit(2)
         day = parse_date(date_) if date_ else _folder_day(extract_dir)
     return run_source_check(

@@ -187,7 +187,7 @@ def check_source(
             **settings.model_dump(mode="json", exclude_defaults=True),
         },
         declared=declared,
-        window=connector.window(extract_date) if extract_dir is None else None,
+        window=connector.window(extract_date),  # None for a day folder: all of it is read
         reject_threshold=reject_threshold,
     )
     try:
