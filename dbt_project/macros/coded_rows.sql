@@ -1,24 +1,52 @@
 {#- The shape of every int_<category>__coded model: each staged row with what its code's
     reference seed says of it (`reference_columns`, a SQL select list over the aliases
-    `source_alias` and `reference_alias`; a code the seed lacks keeps its row, with nulls),
-    then the sensitivity of the code's class (macros/sensitivity.sql), or none for a category
-    that is never sensitive. -#}
-{% macro coded_rows(staged, source_alias, reference, reference_alias, join_on, reference_columns, sensitive=true) -%}
+    `source_alias`, `reference_alias` and `crosswalk`; a code the seed lacks keeps its row,
+    with nulls), its code system and class, then the sensitivity of that class
+    (macros/sensitivity.sql), or none for a category that is never sensitive.
+    `code` says how the row's code is classified:
+      column        the staged code column
+      native_system the report name of a native code's system (by its shape)
+      class_system  the sensitivity_classes system a native code is classified in
+      class_key     what of a native row is classified (the code, or its seed's ATC, ...)
+    A row whose source_code_system is null is native (43-file, HOSxP, a FHIR Thai code) and
+    is read as always; any other is classified through code_crosswalk, or as itself when the
+    classes know its system (ATC), and the reference seed is not joined (an RxNorm code may
+    have the shape of a TMT code). -#}
+{% macro coded_rows(staged, source_alias, reference, reference_alias, join_on, reference_columns, code, sensitive=true) -%}
+{%- set native = source_alias ~ '.source_code_system is null' -%}
 with classified as (
     select
         {{ source_alias }}.*,
-        {{ reference_columns }}
+        {{ reference_columns }},
+        case when {{ native }} then {{ code.native_system }}
+            else {{ source_alias }}.source_code_system end as code_system,
+        case when {{ native }} then {{ code.class_system }}
+            else coalesce(crosswalk.class_system, {{ source_alias }}.source_code_system)
+        end as class_system,
+        case when {{ native }} then {{ code.class_key }}
+            else coalesce(crosswalk.class_code, {{ source_alias }}.{{ code.column }})
+        end as class_key
     from {{ ref(staged) }} as {{ source_alias }}
     left join {{ ref(reference) }} as {{ reference_alias }}
-        on {{ join_on }}
+        on ({{ join_on }}) and {{ native }}
+    left join {{ ref('code_crosswalk') }} as crosswalk
+        on crosswalk.source_system = {{ source_alias }}.source_code_system
+        and crosswalk.source_code = {{ source_alias }}.{{ code.column }}
+),
+
+with_class as (
+    select
+        classified.*,
+        {{ healthlink.code_class('classified.class_system', 'classified.class_key') }} as code_class
+    from classified
 )
 
 select
-    classified.*,
+    with_class.*,
     {%- if sensitive %}
-    {{ healthlink.class_sensitivity_category('classified.code_class') }} as code_sensitivity_category
+    {{ healthlink.code_sensitivity_category('with_class') }} as code_sensitivity_category
     {%- else %}
     cast(null as {{ dbt.type_string() }}) as code_sensitivity_category
     {%- endif %}
-from classified
+from with_class
 {%- endmacro %}

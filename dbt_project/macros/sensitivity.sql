@@ -4,7 +4,8 @@
     sensitivity_classes seed (N05A beats N, J05AF10 beats J05AF). The result is a category
     (hiv, mental_health, substance_use, sexual_reproductive), 'visible', or null when no class
     knows the code: such rows are counted by rpt_unclassified_codes, never silently trusted.
-    What is classified:
+    A code of another system (SNOMED CT, RxNorm, LOINC) is first crosswalked to one of these
+    (code_crosswalk seed, macros/coded_rows.sql). What is classified:
       icd10             the diagnosis code itself
       atc               a drug's ATC code (drug_codes maps each drug code to it)
       lab_test          what a lab test tests for (lab_codes.tests_for)
@@ -24,6 +25,19 @@
 {#- The sensitivity category of a code class: null for 'visible' and for unclassified codes. -#}
 {% macro class_sensitivity_category(code_class_column) -%}
     case when {{ code_class_column }} = 'visible' then null else {{ code_class_column }} end
+{%- endmacro %}
+
+{#- A coded row's own category (macros/coded_rows.sql, alias `row_alias`): its class's, and
+    'unclassified' for a code of another system that no class knows (no crosswalk entry, or a
+    hospital-local code). Such a row fails closed: it is hidden as sensitive (and its encounter
+    with it, for a diagnosis) until the crosswalk covers it, never shown unflagged (DESIGN §6).
+    A native code no class knows stays as before: counted, and tagged by its encounter. -#}
+{% macro code_sensitivity_category(row_alias) -%}
+    case
+        when {{ row_alias }}.code_class is null and {{ row_alias }}.source_code_system is not null
+            then 'unclassified'
+        else {{ healthlink.class_sensitivity_category(row_alias ~ '.code_class') }}
+    end
 {%- endmacro %}
 
 {#- Which code system a raw code is written in, by its shape (expectations/suites.py admits

@@ -43,6 +43,7 @@ CONDITIONS = (
     "dbt_test_failed",
     "run_late",
     "schema_drift",
+    "unclassified_codes",
 )
 DELIVERY_STATES = ("pending", "failed", "sent", "dead")
 DEFAULT_WEBHOOK = "webhook:default"
@@ -93,6 +94,7 @@ def evaluate(conn: WarehouseConnection, day: date, settings: Settings) -> list[A
     alerts += _reject_rate(conn, day, settings)
     alerts += _dbt_tests(conn, day)
     alerts += _schema_drift(conn, day)
+    alerts += _unclassified_codes(conn, day)
     return alerts
 
 
@@ -106,6 +108,40 @@ def _schema_drift(conn: WarehouseConnection, day: date) -> list[Alert]:
         [day],
     ).fetchall()
     return [Alert("schema_drift", code, day, int(n), "evolved", detail) for code, n, detail in rows]
+
+
+def _unclassified_codes(conn: WarehouseConnection, day: date) -> list[Alert]:
+    """Rows coded in a system no sensitivity class covers (no code_crosswalk entry, or a
+    hospital-local code), counted by dbt in marts.rpt_unmapped_codes: they are hidden as
+    sensitive until the crosswalk covers them (docs/consent.md). The detail names systems and
+    their unclassified share, never a code or a row. Nothing before dbt's first build."""
+    built = conn.execute(
+        "SELECT 1 FROM information_schema.tables "
+        "WHERE table_schema = 'marts' AND table_name = 'rpt_unmapped_codes'"
+    ).fetchone()
+    if not built:
+        return []
+    rows = conn.execute(
+        "SELECT hospital_code, code_system, unclassified_rows, coded_rows "
+        "FROM marts.rpt_unmapped_codes "
+        "WHERE extract_date = ? AND NOT is_native_system AND unclassified_rows > 0 "
+        "ORDER BY hospital_code, code_system",
+        [day],
+    ).fetchall()
+    systems: dict[str, list[tuple[str, int, int]]] = {}
+    for code, system, unclassified, coded in rows:
+        systems.setdefault(code, []).append((system, int(unclassified), int(coded)))
+    return [
+        Alert(
+            "unclassified_codes",
+            code,
+            day,
+            sum(unclassified for _, unclassified, _ in found),
+            "no_class",
+            "; ".join(f"{system} {n}/{coded} rows" for system, n, coded in found),
+        )
+        for code, found in systems.items()
+    ]
 
 
 def _reject_rate(conn: WarehouseConnection, day: date, settings: Settings) -> list[Alert]:

@@ -5,9 +5,13 @@
 {% set reference_columns %}
         drug.drug_name as reference_drug_name,
         drug.atc_code,
-        {{ healthlink.drug_code_system('allergy.drug_code') }} as code_system,
-        {{ healthlink.code_class("'atc'", 'drug.atc_code') }} as code_class
+        (drug.drug_code is not null or crosswalk.source_code is not null) as is_code_mapped
 {%- endset %}
 {{ healthlink.coded_rows(
     'stg_raw__allergy', 'allergy', 'drug_codes', 'drug',
-    'drug.drug_code = allergy.drug_code', reference_columns, sensitive=false) }}
+    'drug.drug_code = allergy.drug_code', reference_columns,
+    {'column': 'drug_code',
+     'native_system': healthlink.drug_code_system('allergy.drug_code'),
+     'class_system': "'atc'",
+     'class_key': 'drug.atc_code'},
+    sensitive=false) }}

@@ -1,6 +1,6 @@
 -- One row per raw lab row: name, LOINC, unit and normal range from the MOPH lab list, and the
 -- class of what the test tests for (lab_codes.tests_for: HIV, CD4, viral load, syphilis and
--- other STI tests reveal the diagnosis).
+-- other STI tests reveal the diagnosis); a LOINC test is classified through code_crosswalk.
 {% set reference_columns %}
         reference.tests_for,
         reference.lab_name,
@@ -15,10 +15,12 @@
             when reference.low is null and reference.high is null then null
             else false
         end as is_out_of_range,
-        cast('moph_lab' as {{ dbt.type_string() }}) as code_system,
-        {{ healthlink.code_class("'lab_test'", 'reference.tests_for') }} as code_class,
-        reference.lab_code is not null as is_code_mapped
+        (reference.lab_code is not null or crosswalk.source_code is not null) as is_code_mapped
 {%- endset %}
 {{ healthlink.coded_rows(
     'stg_raw__lab_result', 'lab', 'lab_codes', 'reference',
-    'reference.lab_code = lab.lab_code', reference_columns) }}
+    'reference.lab_code = lab.lab_code', reference_columns,
+    {'column': 'lab_code',
+     'native_system': "cast('moph_lab' as " ~ dbt.type_string() ~ ")",
+     'class_system': "'lab_test'",
+     'class_key': 'reference.tests_for'}) }}

@@ -1,20 +1,26 @@
 -- Grain: one row per (hospital_code, extract_date, code_system) with coded rows in raw:
--- diagnoses (ICD-10-TM), dispensed drugs (24-digit or TMT) and lab results (MOPH lab codes),
--- and how many of them carry a code the reference seeds do not hold (icd10_tm, drug_codes,
--- lab_codes; the coded intermediate models make that join and say is_code_mapped). Such rows
--- are loaded and shown like any other: counted here, never dropped. Onboarding reads it.
+-- diagnoses, dispensed drugs, lab results and procedures, in their native Thai systems (named
+-- by shape: icd10, drug_24_digit, drug_tmt, moph_lab, icd9cm_procedure, icd10tm_procedure) or
+-- in the system the connector named (snomed, rxnorm, loinc, local, ...: contract code_system).
+-- unmapped: the code is in neither its system's reference seed nor code_crosswalk (names and
+-- mapping; onboarding reads it). unclassified: no sensitivity class knows the code. For a
+-- native system such rows are shown like any other, tagged by their encounter; for another
+-- system they are hidden as sensitive (macros/sensitivity.sql) and raise the operations
+-- alert `unclassified_codes` (warehouse/pipeline/alerts.py). Counted here, never dropped.
 -- Incremental on the batches being built (ops.transform_pending), like the facts: the
 -- pre-hook deletes the pending days, which are then counted again from raw.
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key=['hospital_code', 'extract_date', 'code_system'],
+    on_schema_change='append_new_columns',
     pre_hook="{% if is_incremental() %}delete from {{ this }} as built where {{ healthlink.being_built_condition('batches_being_built', 'built') }}{% endif %}",
 ) }}
 {%- set coded_models = [
     ('int_diagnosis__coded', 'icd10_code'),
     ('int_medication_dispense__coded', 'drug_code'),
     ('int_lab_result__coded', 'lab_code'),
+    ('int_procedure__coded', 'procedure_code'),
 ] %}
 with coded as (
     {%- for coded_model, code_column in coded_models %}
@@ -22,8 +28,10 @@ with coded as (
         coded_row.hospital_code,
         coded_row.extract_date,
         coded_row.code_system,
+        coded_row.source_code_system is null as is_native_system,
         coded_row.{{ code_column }} as code,
-        coded_row.is_code_mapped
+        coded_row.is_code_mapped,
+        coded_row.code_class is not null as is_classified
     from {{ ref(coded_model) }} as coded_row
     where coded_row.{{ code_column }} is not null
     {%- if is_incremental() %}
@@ -37,8 +45,12 @@ select
     hospital_code,
     extract_date,
     code_system,
+    -- one system is either native or not (a connector never names a native system)
+    {{ dbt.bool_or('is_native_system') }} as is_native_system,
     count(*) as coded_rows,
     cast(sum(case when is_code_mapped then 0 else 1 end) as {{ dbt.type_bigint() }}) as unmapped_rows,
-    count(distinct case when is_code_mapped then null else code end) as distinct_unmapped_codes
+    count(distinct case when is_code_mapped then null else code end) as distinct_unmapped_codes,
+    cast(sum(case when is_classified then 0 else 1 end) as {{ dbt.type_bigint() }}) as unclassified_rows,
+    count(distinct case when is_classified then null else code end) as distinct_unclassified_codes
 from coded
 group by hospital_code, extract_date, code_system

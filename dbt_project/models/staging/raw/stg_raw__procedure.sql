@@ -13,6 +13,8 @@ select
     service_date,
     procedure_code,
     provider_id,
+    -- null: the code is in the column's native Thai system (read by its shape, as today)
+    code_system as source_code_system,
     patient_key,
     row_hash,
     received_at
