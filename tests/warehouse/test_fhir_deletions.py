@@ -4,7 +4,7 @@ Day 1 loads the Thai samples (tests/support/fhir_bulk_samples.py); day 2's expor
 Condition c1, the blood-pressure Observation bp1 (two vital rows) and an id the warehouse
 never held in its `deleted` Bundle. After day 2's sync and the dbt build they are gone from
 raw, the landing zone, the facts and the published views, and every other row stays; running
-day 2 again changes nothing. On DuckDB and on PostgreSQL, where the sync connects as the
+day 2 again changes nothing, and a replay of day 1 does not bring them back. On DuckDB and on PostgreSQL, where the sync connects as the
 loader and dbt as the transformer, as in production.
 """
 
@@ -33,16 +33,17 @@ from warehouse.storage.schema import setup_warehouse
 
 HOSPITAL = "10997"
 DAY_TWO = DAY + timedelta(days=1)
+DAY_THREE = DAY + timedelta(days=2)  # in another world: the export deletes the Patient
 DELETED = ("Condition/c1", "Observation/bp1", "Condition/never-loaded")
 GONE = ("Condition|c1", "Observation|bp1|systolic_bp", "Observation|bp1|diastolic_bp")
 # What each deleted record was loaded as: (raw/fact entity, published category).
 GONE_FROM = {"Condition|c1": "diagnosis", "Observation|bp1|systolic_bp": "vital_sign"}
 
 
-def _deleting_export(folder: Path) -> None:
-    """Day 2: no resource changed; three deletions."""
+def _deleting_export(folder: Path, deleted: tuple[str, ...]) -> None:
+    """A day on which no resource changed and `deleted` were deleted."""
     folder.mkdir(parents=True)
-    entries = [{"request": {"method": "DELETE", "url": url}} for url in DELETED]
+    entries = [{"request": {"method": "DELETE", "url": url}} for url in deleted]
     bundle = {"resourceType": "Bundle", "type": "transaction", "entry": entries}
     (folder / "deleted.Bundle.000.ndjson").write_bytes(orjson.dumps(bundle) + b"\n")
     manifest = {
@@ -62,7 +63,8 @@ def _world(root: Path) -> Path:
     networks = {"networks": [{"code": "FHIRNET", "name": "FHIR network"}]}
     (root / "registry" / "networks.yml").write_text(yaml.safe_dump(networks), encoding="utf-8")
     write_export(root / "fhir" / DAY.isoformat())
-    _deleting_export(root / "fhir" / DAY_TWO.isoformat())
+    _deleting_export(root / "fhir" / DAY_TWO.isoformat(), DELETED)
+    _deleting_export(root / "fhir" / DAY_THREE.isoformat(), ("Patient/p1",))
     document = {
         "hospital_code": HOSPITAL,
         "name": "FHIR deletions hospital",
@@ -188,9 +190,37 @@ def test_a_deleted_resource_leaves_raw_landing_facts_and_published_views(
     assert _sync(settings, DAY_TWO) == len(DELETED)
     transform(settings)
     assert _stored(owner) == after
+    # Day 1 again (a replay), after the deletion: its versions of the records stay deleted.
+    assert _sync(settings, DAY) == 1
+    transform(settings)
+    assert _stored(owner) == after
+    assert not set(GONE) & _landed_keys(settings, DAY)
     with connect(settings) as conn:
         (deleted,) = conn.execute(
             "SELECT rows_deleted FROM ops.batch WHERE hospital_code = ? AND extract_date = ?",
             [HOSPITAL, DAY_TWO],
         ).fetchone()
     assert deleted == len(DELETED)
+
+
+def test_a_deleted_patient_leaves_the_patient_dimension_and_its_clinical_records_stay(
+    warehouse: tuple[Settings, Settings],
+) -> None:
+    """What docs/contract.md "Deletions" says of a deleted Patient: the build passes, the
+    hospital no longer knows the patient, the clinical records (other resources) stay."""
+    settings, owner = warehouse
+    _sync(settings, DAY)
+    transform(settings)
+    before = _stored(owner)
+    assert _keys(owner, "raw.patient") == {"Patient|p1"}
+    assert _sync(settings, DAY_THREE) == 1
+    transform(settings)  # the facts' relationships test to dim_patient only warns
+    assert _keys(owner, "raw.patient") == set()
+    with connect(owner) as conn:
+        (known,) = conn.execute(
+            "SELECT count(*) FROM marts.bridge_patient_hospital WHERE hospital_code = ?",
+            [HOSPITAL],
+        ).fetchone()
+        (listed,) = conn.execute("SELECT count(*) FROM published.patient").fetchone()
+    assert (known, listed) == (0, 0)
+    assert _stored(owner) == before

@@ -36,6 +36,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from datetime import date
 from functools import partial
 from pathlib import Path
 
@@ -231,7 +232,9 @@ def _delete_pairs(
     return deleted
 
 
-def _of_patients(purged: pa.Array, _entity: str, patient_keys: pa.ChunkedArray) -> pa.ChunkedArray:
+def _of_patients(
+    purged: pa.Array, _day: date, _entity: str, patient_keys: pa.ChunkedArray
+) -> pa.ChunkedArray:
     return pc.is_in(patient_keys, value_set=purged)
 
 

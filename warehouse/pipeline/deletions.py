@@ -8,12 +8,14 @@ lives here only: the load resolves the prefixes once into raw.deleted_record (en
 record key, the tombstones), and everything downstream, the landing rewrite and dbt's facts
 and published rows (macros/incremental_facts.sql, `tombstoned`), compares keys for equality.
 
-In the load's transaction, `record_deletions` replaces the day's tombstones and deletes the
-records' earlier versions (extract dates before the day) from raw. A re-run of the day finds
-those versions gone, so it keeps the day's earlier tombstones that the extract still names:
-the tombstones of a day are the same however often it runs, until dbt has built it.
-After the commit, `rewrite_landing` drops the same rows from the hospital's earlier landing
-files (warehouse.pipeline.landing.rewrite_without, which the consent purge uses too).
+In the load's transaction, `record_deletions` replaces the day's tombstones and deletes from
+raw every version older than a tombstone, where the day is on one side: the earlier versions
+of the records the day deleted, and the day's own rows of records a later day deleted (a
+replay or backfill of an older day must not bring them back). A re-run of the day finds the
+earlier versions gone, so it keeps the day's earlier tombstones that the extract still names:
+the tombstones of a day are the same however often it runs. After the commit,
+`rewrite_landing` drops the same rows from the landing files (warehouse.pipeline.landing.
+rewrite_without, which the consent purge uses too).
 """
 
 from __future__ import annotations
@@ -76,40 +78,56 @@ def record_deletions(
         " record_key) SELECT DISTINCT ?, ?, ?, entity, record_key FROM tombstone",
         [*day, batch_id],
     )
-    removed = 0
-    for entity in ENTITIES if prefixes else ():
-        versions = f"""FROM raw.{entity} WHERE hospital_code = ? AND extract_date < ?
-            AND record_key IN (SELECT record_key FROM raw.deleted_record
-                WHERE hospital_code = ? AND extract_date = ? AND entity = '{entity}')"""
-        (count,) = conn.execute(f"SELECT count(*) {versions}", day + day).fetchone()
-        if count:
-            conn.execute(f"DELETE {versions}", day + day)
-            removed += int(count)
     conn.execute("DROP TABLE deleted_prefix")
     conn.execute("DROP TABLE tombstone")
+    return _delete_tombstoned(conn, hospital_code, extract_date)
+
+
+def _delete_tombstoned(conn: WarehouseConnection, hospital_code: str, extract_date: date) -> int:
+    """Delete the raw versions that a tombstone of a later day names, where the day is on one
+    side: the earlier versions of the day's tombstones, and the day's own rows of records a
+    later day deleted (a replay of an older day). Returns the rows deleted."""
+    (later,) = conn.execute(
+        "SELECT count(*) FROM raw.deleted_record WHERE hospital_code = ? AND extract_date >= ?",
+        [hospital_code, extract_date],
+    ).fetchone()
+    if not later:  # the usual day: no raw table is read
+        return 0
+    removed = 0
+    for entity in ENTITIES:
+        versions = f"""FROM raw.{entity} AS r
+            WHERE r.hospital_code = ? AND r.extract_date <= ?
+              AND EXISTS (SELECT 1 FROM raw.deleted_record AS t
+                  WHERE t.hospital_code = r.hospital_code AND t.entity = '{entity}'
+                    AND t.record_key = r.record_key AND t.extract_date > r.extract_date
+                    AND t.extract_date >= ?)"""
+        params = [hospital_code, extract_date, extract_date]
+        (count,) = conn.execute(f"SELECT count(*) {versions}", params).fetchone()
+        if count:
+            conn.execute(f"DELETE {versions}", params)
+            removed += int(count)
     return removed
 
 
 def rewrite_landing(
     conn: WarehouseConnection, landing_dir: Path, hospital_code: str, extract_date: date
 ) -> int:
-    """Rewrite the hospital's landing files of days before `extract_date` without the rows
-    the day's tombstones name; returns the files rewritten."""
+    """Rewrite the hospital's landing files without the rows that a later day's tombstone
+    names, where the day is on one side (as `_delete_tombstoned` does in raw); returns the
+    files rewritten."""
     rows = conn.execute(
-        "SELECT entity, record_key FROM raw.deleted_record"
-        " WHERE hospital_code = ? AND extract_date = ?",
+        "SELECT extract_date, entity, record_key FROM raw.deleted_record"
+        " WHERE hospital_code = ? AND extract_date >= ?",
         [hospital_code, extract_date],
     ).fetchall()
     if not rows:
         return 0
-    keys: dict[str, set[str]] = defaultdict(set)
-    for entity, record_key in rows:
-        keys[entity].add(record_key)
-    value_sets = {entity: pa.array(sorted(found)) for entity, found in keys.items()}
+    tombstones: dict[str, list[tuple[date, str]]] = defaultdict(list)
+    for day, entity, record_key in rows:
+        tombstones[entity].append((day, record_key))
 
-    def deleted(entity: str, record_keys: pa.ChunkedArray) -> pa.ChunkedArray | None:
-        if entity not in value_sets:
-            return None
-        return pc.is_in(record_keys, value_set=value_sets[entity])
+    def deleted(day: date, entity: str, record_keys: pa.ChunkedArray) -> pa.ChunkedArray | None:
+        later = sorted({key for tombstoned_on, key in tombstones[entity] if tombstoned_on > day})
+        return pc.is_in(record_keys, value_set=pa.array(later, pa.string())) if later else None
 
-    return rewrite_without(landing_dir, hospital_code, "record_key", deleted, before=extract_date)
+    return rewrite_without(landing_dir, hospital_code, "record_key", deleted, through=extract_date)

@@ -78,9 +78,9 @@ def land(
     return LandedBatch(directory=directory, files=files, written=written)
 
 
-# Which rows of a landed entity file go, given the file's entity and its values of one column:
-# a boolean mask (null counts as keep), or None to leave the file as it is.
-RowsToDrop = Callable[[str, pa.ChunkedArray], pa.Array | pa.ChunkedArray | None]
+# Which rows of a landed entity file go, given the file's extract date, entity and values of
+# one column: a boolean mask (null counts as keep), or None to leave the file as it is.
+RowsToDrop = Callable[[date, str, pa.ChunkedArray], pa.Array | pa.ChunkedArray | None]
 
 
 def rewrite_without(
@@ -89,9 +89,9 @@ def rewrite_without(
     column: str,
     dropped: RowsToDrop,
     *,
-    before: date | None = None,
+    through: date | None = None,
 ) -> int:
-    """Rewrite the hospital's landing files (of extract dates before `before`, when given)
+    """Rewrite the hospital's landing files (of extract dates up to `through`, when given)
     without the rows `dropped` marks by their `column`; returns the files rewritten. Only the
     column is read until a file has rows to drop. Same naming as `land`
     (entity-<content hash>.parquet), written then renamed: a crash leaves the old file or the
@@ -99,12 +99,13 @@ def rewrite_without(
     rewritten = 0
     for path in sorted((landing_dir / f"hospital={hospital_code}").glob("**/*.parquet")):
         extract_date = date.fromisoformat(path.parent.parent.name.split("=", 1)[1])
-        if (before is not None and extract_date >= before) or column not in pq.read_schema(
+        if (through is not None and extract_date > through) or column not in pq.read_schema(
             path
         ).names:
             continue
         entity = path.name.rsplit("-", 1)[0]
-        mask = dropped(entity, pq.read_table(path, columns=[column]).column(column))
+        values = pq.read_table(path, columns=[column]).column(column)
+        mask = dropped(extract_date, entity, values)
         if mask is None:
             continue
         mask = pc.fill_null(mask, False)
