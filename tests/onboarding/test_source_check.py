@@ -17,7 +17,13 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from connectors.fhir_bulk import FhirBulkSettings
 from connectors.hosxp import HosxpSettings
-from synthetic.fhir_hospital import FHIR_SAMPLE, THAI_ID_SYSTEM, ThaiPatient, thai_export_copy
+from synthetic.fhir_hospital import (
+    FHIR_SAMPLE,
+    SAMPLE_CODE_SYSTEMS,
+    THAI_ID_SYSTEM,
+    ThaiPatient,
+    thai_export_copy,
+)
 from tests.support.fhir_bulk_samples import DAY as EXPORT_DAY
 from tests.support.fhir_bulk_samples import deleted_bundle, exported, referenced, server_store
 from tests.support.fhir_bulk_server import (
@@ -286,6 +292,27 @@ def test_hospital_add_fhir_bulk_detects_the_id_system_and_a_wrong_one_is_flagged
         }
     ]
     assert not flagged["readable"]
+
+
+def test_once_the_yaml_declares_its_code_systems_coverage_is_counted_per_system(
+    registry: Path, fhir_exports: tuple[Path, list[ThaiPatient]]
+) -> None:
+    root, _ = fhir_exports
+    add(registry, "--connector", "fhir_bulk", "--path", str(root))
+    written = registry / "hospitals" / f"{NEW_CODE}.yml"
+    document = yaml.safe_load(written.read_text(encoding="utf-8"))
+    document["connector"]["code_systems"] = SAMPLE_CODE_SYSTEMS
+    written.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+
+    exit_code, report = check(registry, "--hospital", NEW_CODE)
+
+    assert exit_code == 0 and report["ok"]
+    coverage = {(c["entity"], c["code_system"]): c for c in report["coverage"]}
+    snomed = coverage[("diagnosis", "snomed")]
+    assert (snomed["coded_rows"], snomed["known_rows"], snomed["share_known"]) == (555, None, None)
+    assert snomed["top_unknown"][0]["rows"] > 1  # the most frequent SNOMED codes, named
+    assert coverage[("diagnosis", None)]["coded_rows"] == 0  # nothing in ICD-10
+    assert coverage[("medication_dispense", "rxnorm")]["coded_rows"] == 1745
 
 
 def test_a_fhir_folder_without_an_export_yet_is_registered_unchecked(

@@ -137,14 +137,21 @@ def print_coverage(found: list[Coverage]) -> None:
         {
             "reference": c.reference,
             "column": f"{c.entity}.{c.column}",
+            "system": c.code_system or "native",
             "coded rows": c.coded_rows,
-            "known": None if c.share_known is None else f"{c.share_known:.1%}",
+            "known": _known(c),
             "top unknown codes": ", ".join(f"{code} ({n})" for code, n in c.top_unknown),
         }
         for c in found
     ]
     if rows:  # none when the source could not be read
         console.print(table("Code coverage", rows, list(rows[0])))
+
+
+def _known(found: Coverage) -> str | None:
+    if found.known_rows is None:
+        return "not looked up (not a Thai list's system)"
+    return None if found.share_known is None else f"{found.share_known:.1%}"
 
 
 def listed(items: list[int] | list[str]) -> str:

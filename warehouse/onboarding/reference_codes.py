@@ -1,4 +1,5 @@
-"""Code coverage: the share of coded rows whose code the dbt reference seeds know.
+"""Code coverage: the share of coded rows whose code the dbt reference seeds know, per code
+system (the contract's `code_system`: null for the entity's native Thai system).
 
 The seeds themselves (dbt_project/reference_codes, or an operator's fuller lists) are the
 reference sets; this module only reads
@@ -58,12 +59,15 @@ class Coverage:
     entity: str
     column: str
     coded_rows: int
-    known_rows: int
+    known_rows: int | None  # None: codes of another system, which the seed does not hold
     top_unknown: list[tuple[str, int]]  # (code, rows), most rows first
+    code_system: str | None = None  # None: the entity's native Thai system (contract)
 
     @property
     def share_known(self) -> float | None:
-        return self.known_rows / self.coded_rows if self.coded_rows else None
+        if self.known_rows is None or not self.coded_rows:
+            return None
+        return self.known_rows / self.coded_rows
 
     def to_dict(self) -> dict[str, object]:
         share = self.share_known
@@ -71,6 +75,7 @@ class Coverage:
             "reference": self.reference,
             "entity": self.entity,
             "column": self.column,
+            "code_system": self.code_system,
             "coded_rows": self.coded_rows,
             "known_rows": self.known_rows,
             "share_known": None if share is None else round(share, 4),
@@ -97,22 +102,23 @@ def known_codes(seed: str, column: str, folder: Path = DEFAULT_DIR) -> pa.Array:
 
 
 def coverage(tables: dict[str, pa.Table], folder: Path = DEFAULT_DIR) -> list[Coverage]:
-    """Coverage per reference set over the given canonical tables (entity -> table)."""
+    """Coverage per reference set and code system over the given canonical tables (entity
+    -> table). Rows in the entity's native Thai system (`code_system` null, or no such
+    column) are looked up in the reference set, as the coded models join them; rows in
+    another system (SNOMED CT, RxNorm, a hospital's `local` codes) are counted per system
+    with their most frequent codes, not looked up: the Thai lists do not hold them."""
     found = []
     for reference in REFERENCE_SETS:
         table = tables.get(reference.entity)
         if table is None:
             continue
-        codes = table.column(reference.column).drop_null()
+        systems = table.column("code_system") if "code_system" in table.column_names else None
+        native = table if systems is None else table.filter(pc.is_null(systems))
+        codes = native.column(reference.column).drop_null()
         known = pc.is_in(
             codes, value_set=known_codes(reference.seed, reference.seed_column, folder)
         )
         unknown = codes.filter(pc.invert(known))
-        counted = pc.value_counts(unknown) if len(unknown) else pa.array([], pa.struct([]))
-        top = sorted(
-            ((item["values"].as_py(), item["counts"].as_py()) for item in counted),
-            key=lambda pair: (-pair[1], pair[0]),
-        )[:TOP_UNKNOWN]
         found.append(
             Coverage(
                 reference.seed,
@@ -120,7 +126,30 @@ def coverage(tables: dict[str, pa.Table], folder: Path = DEFAULT_DIR) -> list[Co
                 reference.column,
                 coded_rows=len(codes),
                 known_rows=len(codes) - len(unknown),
-                top_unknown=top,
+                top_unknown=_most_frequent(unknown),
             )
         )
+        other_systems = [] if systems is None else pc.unique(systems.drop_null()).to_pylist()
+        for system in sorted(other_systems):
+            other = table.filter(pc.equal(systems, system)).column(reference.column).drop_null()
+            found.append(
+                Coverage(
+                    reference.seed,
+                    reference.entity,
+                    reference.column,
+                    coded_rows=len(other),
+                    known_rows=None,
+                    top_unknown=_most_frequent(other),
+                    code_system=system,
+                )
+            )
     return found
+
+
+def _most_frequent(codes: pa.Array | pa.ChunkedArray) -> list[tuple[str, int]]:
+    """The TOP_UNKNOWN most frequent codes with their row counts (codes are not personal)."""
+    counted = pc.value_counts(codes) if len(codes) else pa.array([], pa.struct([]))
+    return sorted(
+        ((item["values"].as_py(), item["counts"].as_py()) for item in counted),
+        key=lambda pair: (-pair[1], pair[0]),
+    )[:TOP_UNKNOWN]
