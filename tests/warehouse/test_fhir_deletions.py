@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from synthetic.fhir_hospital import THAI_ID_SYSTEM, ThaiPatient, append_registrations
+from tests.support.cli_warehouse import cli_for
 from tests.support.fhir_bulk_samples import CIDS, DAY, TRANSACTION_TIME, write_export
 from tests.support.machine import TEST_KEY, throwaway_pg_database
 from tests.support.warehouse_batches import key, table_checksums
@@ -224,3 +225,15 @@ def test_a_deleted_patient_leaves_the_patient_dimension_and_its_clinical_records
         (listed,) = conn.execute("SELECT count(*) FROM published.patient").fetchone()
     assert (known, listed) == (0, 0)
     assert _stored(owner) == before
+
+
+def test_healthlink_ingest_says_how_many_records_the_source_deleted(
+    warehouse: tuple[Settings, Settings],
+) -> None:
+    settings, _ = warehouse
+    _sync(settings, DAY)
+    ingest = ("ingest", "--hospital", HOSPITAL, "--date", DAY_TWO.isoformat())
+    done = cli_for("", settings).run(*ingest)
+    assert done.returncode == 0, done.stderr
+    assert f"records deleted at the source: {len(DELETED)}" in done.stdout
+    assert cli_for("", settings).run_json(*ingest)[1]["rows_deleted"] == len(DELETED)

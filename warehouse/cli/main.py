@@ -157,6 +157,8 @@ def ingest(
                 ["entity", *common.ROW_COUNTS],
             )
         )
+        if summary.rows_deleted:  # not rows read: outside the table's accounting
+            console.print(f"records deleted at the source: {summary.rows_deleted}")
     if summary.status == "failed":
         raise typer.Exit(1)
 
