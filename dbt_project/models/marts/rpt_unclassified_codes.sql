@@ -1,8 +1,10 @@
 -- Grain: one row per (hospital_code, category, code_system) with at least one current fact row
 -- whose code no sensitivity class knows (code_class is null): a drug code missing from
 -- drug_codes or a TMT code, a lab code missing from lab_codes, an ICD-10-TM procedure code,
--- a malformed code. Such rows are shown by their encounter's tag only, so this table says
--- where the classification must grow (DESIGN §6: reported, never silently shown).
+-- a malformed code, and a code of another system (snomed, rxnorm, loinc, local...) that
+-- code_crosswalk lacks. Native rows are shown by their encounter's tag only; the others are
+-- hidden as 'unclassified' and alerted on per day (rpt_unmapped_codes). This table says where
+-- the classification must grow (DESIGN §6: reported, never silently shown).
 {%- set classified_facts = [
     ('diagnosis', 'fct_diagnosis', 'icd10_code'),
     ('medication_dispense', 'fct_medication_dispense', 'drug_code'),
