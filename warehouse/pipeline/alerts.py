@@ -1,7 +1,7 @@
 """Alerts: conditions read from the ops ledger, raised once into an outbox, drained to sinks.
 
 `raise_alerts` evaluates a day's conditions (ops.hospital_day, ops.dq_entity_day,
-ops.dbt_test_result) and writes ops.alert plus one ops.alert_delivery row per route, in the
+ops.dbt_test_result, ops.schema_change, and dbt's marts.rpt_unmapped_codes) and writes ops.alert plus one ops.alert_delivery row per route, in the
 caller's transaction; the unique (condition, hospital, day) key makes a re-run raise nothing
 new. `drain` sends what is pending and due; a failing sink is recorded (error class only) and
 retried with backoff by a later drain, never raised, until `alert_max_attempts` attempts:
