@@ -47,7 +47,7 @@ import structlog
 from warehouse.clock import to_storage, utc_now
 from warehouse.consent import storage
 from warehouse.consent.sender_choice import allows_sql
-from warehouse.pipeline.landing import rewrite_without
+from warehouse.storage.landing_files import rewrite_without
 from warehouse.storage.protocol import WarehouseConnection
 
 log = structlog.get_logger(__name__)

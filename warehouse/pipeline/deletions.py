@@ -14,7 +14,7 @@ of the records the day deleted, and the day's own rows of records a later day de
 replay or backfill of an older day must not bring them back). A re-run of the day finds the
 earlier versions gone, so it keeps the day's earlier tombstones that the extract still names:
 the tombstones of a day are the same however often it runs. After the commit,
-`rewrite_landing` drops the same rows from the landing files (warehouse.pipeline.landing.
+`rewrite_landing` drops the same rows from the landing files (warehouse.storage.landing_files.
 rewrite_without, which the consent purge uses too).
 """
 
@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from connectors.contract import ENTITIES
-from warehouse.pipeline.landing import rewrite_without
+from warehouse.storage.landing_files import rewrite_without
 from warehouse.storage.protocol import WarehouseConnection
 
 # The one statement of the prefix rule: a key is the record's when it is the prefix, or

@@ -3,22 +3,19 @@
 Each entity file is named by the hash of its content, so landing the same content twice
 writes nothing. A batch directory holds exactly the current files of that batch: when a
 replay under a changed consent state lands different content, the superseded files are
-removed, so a purged patient does not survive in the landing zone. `rewrite_without` removes
-rows from the files already landed (a consent purge, a source's deletions).
+removed, so a purged patient does not survive in the landing zone. The files themselves
+(naming, writing, rewriting without some rows) are warehouse.storage.landing_files'.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
+
+from warehouse.storage.landing_files import content_path, parquet_bytes, write_whole
 
 
 @dataclass(frozen=True)
@@ -39,12 +36,6 @@ def batch_directory(
     )
 
 
-def _parquet_bytes(table: pa.Table) -> bytes:
-    buffer = io.BytesIO()
-    pq.write_table(table, buffer, compression="zstd")
-    return buffer.getvalue()
-
-
 def land(
     landing_dir: Path,
     hospital_code: str,
@@ -57,13 +48,10 @@ def land(
     files: dict[str, Path] = {}
     written = 0
     for entity, table in tables.items():
-        content = _parquet_bytes(table)
-        path = directory / f"{entity}-{hashlib.sha256(content).hexdigest()[:16]}.parquet"
+        content = parquet_bytes(table)
+        path = content_path(directory, entity, content)
         if not path.exists():
-            # Write then rename, so a crash never leaves a half file under a final name.
-            partial = path.with_suffix(".partial")
-            partial.write_bytes(content)
-            partial.replace(path)
+            write_whole(path, content)
             written += 1
         for stale in directory.glob(f"{entity}-*.parquet"):
             if stale != path:
@@ -76,47 +64,3 @@ def land(
                 leftover.unlink()
             sibling.rmdir()
     return LandedBatch(directory=directory, files=files, written=written)
-
-
-# Which rows of a landed entity file go, given the file's extract date, entity and values of
-# one column: a boolean mask (null counts as keep), or None to leave the file as it is.
-RowsToDrop = Callable[[date, str, pa.ChunkedArray], pa.Array | pa.ChunkedArray | None]
-
-
-def rewrite_without(
-    landing_dir: Path,
-    hospital_code: str,
-    column: str,
-    dropped: RowsToDrop,
-    *,
-    through: date | None = None,
-) -> int:
-    """Rewrite the hospital's landing files (of extract dates up to `through`, when given)
-    without the rows `dropped` marks by their `column`; returns the files rewritten. Only the
-    column is read until a file has rows to drop. Same naming as `land`
-    (entity-<content hash>.parquet), written then renamed: a crash leaves the old file or the
-    new one."""
-    rewritten = 0
-    for path in sorted((landing_dir / f"hospital={hospital_code}").glob("**/*.parquet")):
-        extract_date = date.fromisoformat(path.parent.parent.name.split("=", 1)[1])
-        if (through is not None and extract_date > through) or column not in pq.read_schema(
-            path
-        ).names:
-            continue
-        entity = path.name.rsplit("-", 1)[0]
-        values = pq.read_table(path, columns=[column]).column(column)
-        mask = dropped(extract_date, entity, values)
-        if mask is None:
-            continue
-        mask = pc.fill_null(mask, False)
-        if not pc.any(mask).as_py():
-            continue
-        content = _parquet_bytes(pq.read_table(path).filter(pc.invert(mask)))
-        target = path.with_name(f"{entity}-{hashlib.sha256(content).hexdigest()[:16]}.parquet")
-        partial = target.with_suffix(".partial")
-        partial.write_bytes(content)
-        partial.replace(target)
-        if target != path:
-            path.unlink()
-        rewritten += 1
-    return rewritten
