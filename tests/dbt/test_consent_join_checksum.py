@@ -5,9 +5,10 @@ checksum (count + sum of row hashes) under the model as built equals the one und
 forms (consent_checksum.OLD_FORM, OLD_PATIENT_FORM, OLD_FACT_FORM) on the same data.
 PostgreSQL: test_postgres_target.py.
 
-The API's DuckDB record (consent read once, the facts by patient key) shows, for every
-fixture patient and consent state, the rows the published views show with the per-visit
-gate, as the API read them before; with and without break-glass, with and without a grant.
+The API's DuckDB record (consent read once, the header and the facts by patient key) shows,
+for every fixture patient and consent state, published.patient's row and the rows the
+published views show with the per-visit gate, as the API read them before; with and without
+break-glass, with and without a grant.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from tests.support.consent_checksum import (
 )
 from tests.support.raw_fixture import H1, H3, P_ALL, P_HOSPITAL, P_NETWORK, P_WITHDRAWN
 from warehouse.api.gate import set_physician
-from warehouse.api.records import read_record
+from warehouse.api.records import PATIENT_COLUMNS, read_record
 from warehouse.storage.connection import DuckDBConnection
 
 LICENCE = "12345"
@@ -35,13 +36,23 @@ _GRANT = (
     " current_timestamp::timestamp + interval 2 day)"
 )
 # Every consent state, plus the physician holding a live per-visit grant for H3 (which
-# requires one) from the patients whose choice includes it.
+# requires one) from the patients whose choice includes it, plus a patient whose consent
+# allows only a hospital that never sent their demographics (hidden: published.patient
+# needs the patient known at an allowed hospital).
 RECORD_STATES = {
     **CONSENT_STATES,
     "per-visit grant": [
         _GRANT.format(patient=P_ALL),
         *CONSENT_STATES["scopes flipped"],
         _GRANT.format(patient=P_WITHDRAWN),
+    ],
+    "allowed only where unknown": [
+        "insert into consent.hospital (hospital_code, hospital_name, network_code,"
+        " participating_since, per_visit_consent)"
+        " values ('10004', 'no network', null, date '2025-01-01', false)",
+        f"delete from consent.patient_sender where patient_key = '{P_NETWORK}'",
+        "insert into consent.patient_sender (patient_key, kind, code)"
+        f" values ('{P_NETWORK}', 'hospital', '10004')",
     ],
 }
 PATIENTS = (P_ALL, P_NETWORK, P_WITHDRAWN, P_HOSPITAL)
@@ -83,10 +94,14 @@ def test_duckdb_record_shows_the_published_views_rows(
             set_physician(conn, LICENCE, H1)
             for patient in PATIENTS:
                 record = read_record(conn, record_gate, patient, break_glass=break_glass)
-                visible = raw.execute(
-                    "select count(*) from published.patient where patient_key = ?", [patient]
+                published = raw.execute(
+                    f"select {', '.join(PATIENT_COLUMNS)} from published.patient"
+                    " where patient_key = ?",
+                    [patient],
                 ).fetchone()
-                assert (record is not None) == bool(visible and visible[0]), patient
+                # The header (read by key from dim_patient and the bridge) is the view's row.
+                header = tuple(record.patient.values()) if record is not None else None
+                assert header == published, patient
                 if record is None:
                     continue
                 expected, closed = view_record_rows(raw, record_gate, patient)

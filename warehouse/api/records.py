@@ -2,7 +2,9 @@
 
 Every query runs inside the request's transaction, after `gate.set_physician`. On DuckDB the
 per-visit gate is the SQL compiled from the dbt macro, evaluated once per request for each
-kind of row the patient's consent shows (`_read_duckdb`); on PostgreSQL RLS applies it.
+kind of row the patient's consent shows (`_visible_kinds`), and that one consent read also
+decides whether the patient is shown at all (`_known_patient`); on PostgreSQL RLS applies
+the gate and published.patient the patient's visibility.
 """
 
 from __future__ import annotations
@@ -170,17 +172,22 @@ def read_record(
     """The record as the current physician may see it. `gate_sql` is the compiled per-visit
     gate on DuckDB; None on PostgreSQL, where RLS applies it (see `_read_postgres`).
     `fact_columns`: DuckDB's `published_fact_columns`, if the caller keeps them."""
-    patient = visible_patient(conn, patient_key)
-    if patient is None:
-        return None
-    freshness = _freshness(conn)
     sections: dict[str, HospitalSection] = {}
     if gate_sql is None:
+        patient = visible_patient(conn, patient_key)
+        if patient is None:
+            return None
+        freshness = _freshness(conn)
         _read_postgres(conn, patient_key, freshness, sections, break_glass=break_glass)
     else:
+        visible = _visible_kinds(conn, gate_sql, patient_key)
+        patient = _known_patient(conn, patient_key, {code for code, _ in visible})
+        if patient is None:
+            return None
+        freshness = _freshness(conn)
         columns = fact_columns or published_fact_columns(conn)
         _read_duckdb(
-            conn, gate_sql, columns, patient_key, freshness, sections, break_glass=break_glass
+            conn, visible, columns, patient_key, freshness, sections, break_glass=break_glass
         )
     for section in sections.values():
         if section.withheld:
@@ -193,9 +200,50 @@ def read_record(
 VISIBLE_ROWS = "intermediate.int_consent__visible_rows"
 
 
+def _visible_kinds(
+    conn: WarehouseConnection, gate_sql: str, patient_key: str
+) -> dict[tuple[str, bool], bool]:
+    """(hospital_code, is_sensitive) -> gate open, for each kind of the patient's rows their
+    live consent shows: the one consent read of a DuckDB record (the header and the nine
+    categories all follow from it). Empty for a patient without active consent."""
+    return {
+        (code, is_sensitive): bool(gate_open)
+        for code, is_sensitive, gate_open in conn.execute(
+            f"SELECT gated.hospital_code, gated.is_sensitive, ({gate_sql}) AS gate_open "
+            f"FROM {VISIBLE_ROWS} AS gated WHERE gated.patient_key = ?",
+            [patient_key],
+        ).fetchall()
+    }
+
+
+def _known_patient(
+    conn: WarehouseConnection, patient_key: str, allowed_hospitals: set[str]
+) -> dict[str, Any] | None:
+    """DuckDB: the patient's header as published.patient shows it, from the consent already
+    read: published.patient is dim_patient joined with the patient's hospitals
+    (bridge_patient_hospital) that their consent allows (macros/publish.sql); here the same
+    join, by two index lookups on patient_key (macros/api_indexes.sql). Reading the view
+    planned and ran the consent join again: 10 of the record's 44 ms of CPU at 100,000
+    patients (bench/record_stages.py), against 1 ms for the two lookups;
+    tests/dbt/test_consent_join_checksum.py compares both."""
+    if not allowed_hospitals:
+        return None  # no active consent: nothing to look up
+    known_at = conn.execute(
+        "SELECT hospital_code FROM marts.bridge_patient_hospital WHERE patient_key = ?",
+        [patient_key],
+    ).fetchall()
+    if not allowed_hospitals.intersection(code for (code,) in known_at):
+        return None
+    row = conn.execute(
+        f"SELECT {', '.join(PATIENT_COLUMNS)} FROM marts.dim_patient WHERE patient_key = ?",
+        [patient_key],
+    ).fetchone()
+    return dict(zip(PATIENT_COLUMNS, row, strict=True)) if row else None
+
+
 def _read_duckdb(
     conn: WarehouseConnection,
-    gate_sql: str,
+    visible: dict[tuple[str, bool], bool],
     columns: dict[str, list[str]],
     patient_key: str,
     freshness: dict[str, tuple[Any, ...]],
@@ -204,30 +252,19 @@ def _read_duckdb(
     break_glass: bool,
 ) -> None:
     """The published views' rows, with consent evaluated once per request instead of once
-    per category: one query lists the kinds of rows the patient's live consent shows, with
-    the per-visit gate per kind; then each fact is read by patient_key alone (an index
-    lookup: DuckDB uses an index only for a lone equality filter) and a row is kept when its
-    kind is listed, the equi-join the published view makes. Reading the nine views planned
-    and ran the consent join nine times per record (BENCHMARKS.md). A row whose gate is
-    closed withholds its hospital (or is shown under break-glass)."""
-    visible: dict[tuple[str, bool], bool] = {
-        (code, is_sensitive): bool(gate_open)
-        for code, is_sensitive, gate_open in conn.execute(
-            f"SELECT gated.hospital_code, gated.is_sensitive, ({gate_sql}) AS gate_open "
-            f"FROM {VISIBLE_ROWS} AS gated WHERE gated.patient_key = ?",
-            [patient_key],
-        ).fetchall()
-    }
-    if not visible:
-        return
+    per category: `visible` lists the kinds of rows the patient's live consent shows, with
+    the per-visit gate per kind (`_visible_kinds`); each fact is read by patient_key alone
+    (an index lookup: DuckDB uses an index only for a lone equality filter) and a row is
+    kept when its kind is listed, the equi-join the published view makes. Reading the nine
+    views planned and ran the consent join nine times per record (BENCHMARKS.md). A row
+    whose gate is closed withholds its hospital (or is shown under break-glass)."""
     for category, view in CATEGORY_VIEWS:
         names = columns[view]
         rows = conn.execute(
-            f"SELECT {', '.join(names)} FROM marts.fct_{view} WHERE patient_key = ? "
-            "ORDER BY recorded_at DESC, record_key",
+            f"SELECT {', '.join(names)} FROM marts.fct_{view} WHERE patient_key = ?",
             [patient_key],
         ).fetchall()
-        for values in rows:
+        for values in _newest_first(rows, names):
             row = dict(zip(names, values, strict=True))
             gate_open = visible.get((row["hospital_code"], row["is_sensitive"]))
             if gate_open is None:
@@ -239,6 +276,18 @@ def _read_duckdb(
                     section.withheld = True
                     continue
             _add_row(section, category, row)
+
+
+def _newest_first(rows: list[tuple[Any, ...]], names: list[str]) -> list[tuple[Any, ...]]:
+    """`ORDER BY recorded_at DESC, record_key` as DuckDB sorts (nulls last), in Python: a
+    patient's few rows sort here in microseconds, and the sort in SQL cost about 0.3 ms of
+    CPU per category at 100,000 patients."""
+    recorded, key = names.index("recorded_at"), names.index("record_key")
+    by_key = sorted(rows, key=lambda row: row[key])
+    # Stable, also in reverse: rows recorded at the same moment stay in record_key order.
+    return sorted(
+        by_key, key=lambda row: (row[recorded] is not None, row[recorded] or 0), reverse=True
+    )
 
 
 def published_fact_columns(conn: WarehouseConnection) -> dict[str, list[str]]:

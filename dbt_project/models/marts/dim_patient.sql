@@ -1,4 +1,9 @@
 -- Grain: one row per patient_key (the pseudonymous HMAC of the national ID).
+-- DuckDB: an index on patient_key for the API's record (macros/api_indexes.sql).
+{{ config(
+    pre_hook="{{ healthlink.drop_patient_key_index() }}",
+    post_hook="{{ healthlink.patient_key_index() }}",
+) }}
 select
     patient_key,
     cid,
