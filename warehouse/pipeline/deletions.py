@@ -64,6 +64,9 @@ def record_deletions(
               AND EXISTS (SELECT 1 FROM deleted_prefix AS d WHERE {_KEY_OF_PREFIX})""",
         day,
     )
+    # A prefix is no equality, so no index serves this: a day with deletions reads the
+    # hospital's earlier rows of every entity once (PostgreSQL: through the hospital-day
+    # index); a day without reads no raw table.
     for entity in ENTITIES if prefixes else ():
         conn.execute(
             f"""INSERT INTO tombstone
