@@ -33,6 +33,11 @@ SYSTEM_NAMES: Final[dict[str, str]] = {
     "http://hl7.org/fhir/sid/cvx": "cvx",
 }
 
+# A name's URI, for FHIR output (warehouse/api/fhir.py): the first URI the table gives it.
+SYSTEM_URIS: Final[dict[str, str]] = {}
+for _uri, _name in SYSTEM_NAMES.items():
+    SYSTEM_URIS.setdefault(_name, _uri)
+
 
 def system_name(uri: str | None, declared: Mapping[str, str]) -> str:
     """The contract's name of system `uri`: the hospital's declared name, else the table's,

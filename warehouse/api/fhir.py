@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
+from connectors.fhir_bulk.code_systems import SYSTEM_URIS
 from warehouse.api.records import HospitalSection, PatientRecordData
 
 TH_CID = "https://terms.sil-th.org/id/th-cid"
@@ -56,6 +57,13 @@ def fhir_datetime(value: datetime | date | None) -> str | None:
         stamp = value.replace(microsecond=0).isoformat()
         return stamp if value.tzinfo is not None else stamp + "+07:00"
     return value.isoformat()
+
+
+def _system(row: Row, native: str | None) -> str | None:
+    """The system of a row's code: `native`, unless the hospital sent it in another system
+    (contract code_system, published as source_code_system); a `local` code has no URI."""
+    name = row.get("source_code_system")
+    return native if name is None else SYSTEM_URIS.get(name)
 
 
 def _concept(system: str | None, code: Any, display: Any) -> dict[str, Any]:
@@ -166,7 +174,7 @@ def _condition(h: HospitalSection, row: Row, subject: dict[str, str], when: str 
     return _base("Condition", h, row) | {
         "category": [{"coding": [{"system": CONDITION_CATEGORY, "code": "encounter-diagnosis"}]}],
         "code": _concept(
-            ICD10_TM,
+            _system(row, ICD10_TM),
             row["icd10_code"],
             row.get("diagnosis_name_th") or row.get("diagnosis_name_en"),
         ),
@@ -180,7 +188,7 @@ def _allergy_intolerance(
 ) -> Row:
     return _base("AllergyIntolerance", h, row) | {
         "category": ["medication"],
-        "code": _concept(TMT_24, row.get("drug_code"), row.get("drug_name")),
+        "code": _concept(_system(row, TMT_24), row.get("drug_code"), row.get("drug_name")),
         "patient": subject,
         "recordedDate": when,
     }
@@ -191,7 +199,9 @@ def _medication_dispense(
 ) -> Row:
     r = _base("MedicationDispense", h, row) | {
         "status": "completed",
-        "medicationCodeableConcept": _concept(TMT_24, row.get("drug_code"), row.get("drug_name")),
+        "medicationCodeableConcept": _concept(
+            _system(row, TMT_24), row.get("drug_code"), row.get("drug_name")
+        ),
         "subject": subject,
         "whenHandedOver": when,
     }
@@ -212,7 +222,9 @@ def _immunization(h: HospitalSection, row: Row, subject: dict[str, str], when: s
 def _procedure(h: HospitalSection, row: Row, subject: dict[str, str], when: str | None) -> Row:
     return _base("Procedure", h, row) | {
         "status": "completed",
-        "code": _concept(ICD9_CM, row.get("procedure_code"), row.get("procedure_name")),
+        "code": _concept(
+            _system(row, ICD9_CM), row.get("procedure_code"), row.get("procedure_name")
+        ),
         "subject": subject,
         "performedDateTime": fhir_datetime(row.get("service_date")) or when,
     }
@@ -228,7 +240,11 @@ def _vital_sign(h: HospitalSection, row: Row, subject: dict[str, str], when: str
 
 def _lab_result(h: HospitalSection, row: Row, subject: dict[str, str], when: str | None) -> Row:
     """Observation, category laboratory: a quantity or a text, and the reference range."""
-    code = _concept(LOINC, row.get("loinc_code"), row.get("lab_name"))
+    # A native lab code is shown by its LOINC (lab_codes); another system's code as sent.
+    if row.get("source_code_system") is None:
+        code = _concept(LOINC, row.get("loinc_code"), row.get("lab_name"))
+    else:
+        code = _concept(_system(row, None), row.get("lab_code"), row.get("lab_name"))
     r = _observation(h, row, "laboratory", code, subject, when)
     if row.get("result_value") is not None:
         r["valueQuantity"] = _quantity(row["result_value"], row.get("unit"))

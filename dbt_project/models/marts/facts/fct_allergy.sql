@@ -4,5 +4,6 @@
 -- and macros/incremental_facts.sql.
 {{ healthlink.incremental_fact('int_allergy__coded', [
     'recorded_date', 'drug_code', 'drug_name', 'reference_drug_name', 'atc_code',
-    'allergy_type', 'severity', 'symptom', 'informant', 'code_system', 'code_class'
+    'allergy_type', 'severity', 'symptom', 'informant', 'code_system', 'code_class',
+    'source_code_system'
 ], has_encounter=false) }}

@@ -4,5 +4,5 @@
 -- and macros/incremental_facts.sql.
 {{ healthlink.incremental_fact('int_diagnosis__coded', [
     'diagnosis_type', 'icd10_code', 'diagnosis_name_en', 'diagnosis_name_th', 'provider_id',
-    'code_system', 'code_class'
+    'code_system', 'code_class', 'source_code_system'
 ]) }}

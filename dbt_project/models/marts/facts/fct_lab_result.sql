@@ -4,5 +4,5 @@
 {{ healthlink.incremental_fact('int_lab_result__coded', [
     'lab_code', 'lab_name', 'loinc_code', 'result_value', 'result_text', 'unit',
     'reference_low', 'reference_high', 'is_out_of_range', 'tests_for', 'code_system',
-    'code_class'
+    'code_class', 'source_code_system'
 ]) }}

@@ -3,5 +3,5 @@
 -- and macros/incremental_facts.sql.
 {{ healthlink.incremental_fact('int_medication_dispense__coded', [
     'drug_code', 'drug_name', 'reference_drug_name', 'atc_code', 'quantity', 'unit',
-    'provider_id', 'code_system', 'code_class'
+    'provider_id', 'code_system', 'code_class', 'source_code_system'
 ]) }}

@@ -1,0 +1,46 @@
+"""FHIR output names the system a hospital actually coded a row in (published
+source_code_system): a SNOMED CT diagnosis is never labelled ICD-10-TM, a local code gets no
+system; native rows keep the Thai systems."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from fhir.resources.R4B import get_fhir_model_class
+
+from warehouse.api.fhir import ICD10_TM, everything_bundle
+from warehouse.api.records import HospitalSection, PatientRecordData
+
+
+def _diagnosis(record_key: str, code: str, system: str | None) -> dict[str, Any]:
+    return {
+        "hospital_code": "10997",
+        "record_key": record_key,
+        "icd10_code": code,
+        "source_code_system": system,
+        "service_date": date(2026, 11, 23),
+        "is_sensitive": False,
+        "sensitivity_category": None,
+    }
+
+
+def test_each_condition_carries_the_system_it_was_sent_in() -> None:
+    section = HospitalSection("10997", "FHIR hospital", False, None, None)
+    section.categories["diagnoses"] = [
+        _diagnosis("Condition|c1", "E119", None),
+        _diagnosis("Condition|c2", "44054006", "snomed"),
+        _diagnosis("Condition|c3", "DX-0042", "local"),
+    ]
+    bundle = everything_bundle(PatientRecordData({"patient_key": "k" * 32}, [section]), None)
+    get_fhir_model_class("Bundle").model_validate(bundle)
+    codings = [
+        entry["resource"]["code"]["coding"][0]
+        for entry in bundle["entry"]
+        if entry["resource"]["resourceType"] == "Condition"
+    ]
+    assert codings == [
+        {"system": ICD10_TM, "code": "E119"},
+        {"system": "http://snomed.info/sct", "code": "44054006"},
+        {"code": "DX-0042"},
+    ]
