@@ -3,7 +3,7 @@ their code's shape as before issue 13, never crosswalked, never tagged 'unclassi
 
 from __future__ import annotations
 
-from tests.dbt.conftest import Warehouse
+from conftest import Warehouse
 
 CODED_FACTS = (
     "fct_diagnosis",
