@@ -186,6 +186,9 @@ def test_finding_4_named_procedures_and_diagnoses() -> None:
     procedures = reference().procedure_class
     assert procedures["6951"] == procedures["6901"] == "sexual_reproductive"  # termination
     assert procedures["741"] == procedures["7359"] == "visible"  # caesarean, delivery
+    # Contraception, like Z30: ICD-9-CM 69.7 has no fourth digit, so the class must match the
+    # three-digit code a hospital writes as well as the reference list's local 6972.
+    assert classify("icd9cm_procedure", "697") == procedures["6972"] == "sexual_reproductive"
     assert classify("icd10", "O049") == "sexual_reproductive"  # medical abortion
     assert classify("icd10", "O800") == classify("icd10", "Z340") == "visible"  # routine care
     assert classify("icd10", "A539") == "sexual_reproductive"  # syphilis
