@@ -212,15 +212,31 @@ def effective_reject_threshold(
     return settings.reject_threshold
 
 
+@dataclass(frozen=True)
+class HospitalState:
+    """What a batch's checks read from the warehouse, in one connection: the patients whose
+    consent lets this hospital send, and the source schema of its last loaded batch."""
+
+    allowed: pa.Array
+    last_schema: dict[str, tuple[str, ...]]
+
+    @classmethod
+    def read(cls, settings: Settings, hospital_code: str) -> HospitalState:
+        with connect(settings) as conn:
+            return cls(
+                sender_choice.allowed_patient_keys(conn, hospital_code),
+                schema_drift.last_loaded(conn, hospital_code),
+            )
+
+
 def _check(
     extract: Extract,
     connector: Connector,
     summary: BatchSummary,
     settings: Settings,
+    allowed: pa.Array,
 ) -> Checked:
     """Consent filter and validation, entity by entity, with the accounting checked."""
-    with connect(settings) as conn:
-        allowed = sender_choice.allowed_patient_keys(conn, summary.hospital_code)
     pseudonym_key = settings.pseudonym_key.get_secret_value().encode("utf-8")
     unreadable_lines: dict[str, list[Reject]] = {}
     for line in extract.rejected:
@@ -305,9 +321,7 @@ class Drift:
         return None
 
 
-def _drift(settings: Settings, hospital: Hospital, extract: Extract) -> Drift:
-    with connect(settings) as conn:
-        previous = schema_drift.last_loaded(conn, hospital.hospital_code)
+def _drift(previous: dict[str, tuple[str, ...]], hospital: Hospital, extract: Extract) -> Drift:
     changes = schema_drift.compare(previous, extract.source_schema)
     return Drift(extract.source_schema, changes, hospital.schema_drift)
 
@@ -398,8 +412,9 @@ def sync_batch(
         return _quarantine(settings, summary, run_id, error.reason_code, str(error), files)
     summary.batch_id = extract.batch_id
 
-    checked = _check(extract, connector, summary, settings)
-    drift = _drift(settings, hospital, extract)
+    state = HospitalState.read(settings, hospital.hospital_code)
+    checked = _check(extract, connector, summary, settings, state.allowed)
+    drift = _drift(state.last_schema, hospital, extract)
     verdict = _judge(summary, checked, threshold) or drift.verdict()
     if verdict is not None:
         reason_code, reason = verdict
