@@ -96,6 +96,7 @@ ENTITY_FIELDS: Final[dict[str, list[pa.Field]]] = {
         pa.field("vaccine_code", pa.string()),  # MOPH 3-character vaccine code
         pa.field("vaccine_place", pa.string()),
         pa.field("provider_id", pa.string()),
+        pa.field("code_system", pa.string()),
     ],
     "vital_sign": [
         *ENCOUNTER_REF,
@@ -139,6 +140,7 @@ CODE_COLUMNS: Final[dict[str, str]] = {
     "diagnosis": "icd10_code",
     "medication_dispense": "drug_code",
     "procedure": "procedure_code",
+    "immunization": "vaccine_code",
     "lab_result": "lab_code",
     "allergy": "drug_code",
 }
@@ -165,6 +167,7 @@ NATIVE_CODE_SYSTEMS: Final[dict[str, frozenset[str]]] = {
     "diagnosis": frozenset({"icd10"}),
     "medication_dispense": frozenset({"tmt", "drug_24_digit"}),
     "procedure": frozenset({"icd9cm", "icd10tm_pcs"}),
+    "immunization": frozenset({"moph_vaccine"}),
     "lab_result": frozenset({"moph_lab"}),
     "allergy": frozenset({"tmt", "drug_24_digit"}),
 }

@@ -4,10 +4,10 @@ The sample (`../shared/data/fhir-bulk-10`, SOURCE.md there) carries US identifie
 copy gives every Patient a synthetic valid Thai national ID under THAI_ID_SYSTEM (the
 identifier system the hospital's YAML names) and drops the US SSN, licence and passport
 identifiers; every other line is copied byte for byte. Its clinical codes stay SNOMED CT,
-RxNorm and CVX: the demo hospital declares SNOMED CT and RxNorm (DEMO_CODE_SYSTEMS), so its
-diagnoses, drugs, procedures and allergies load with their `code_system` and are classified
-through the code crosswalk (what it lacks is hidden, counted and alerted on). Its CVX
-vaccines stay rejects: the immunization column carries no code system and holds MOPH codes.
+RxNorm and CVX: the demo hospital declares them (SAMPLE_CODE_SYSTEMS), so its diagnoses,
+drugs, procedures, vaccines and allergies load with their `code_system`; the coded ones are
+classified through the code crosswalk (what it lacks is hidden, counted and alerted on), and
+its CVX vaccines (never sensitive by code) are shown as sent.
 """
 
 from __future__ import annotations
@@ -42,10 +42,6 @@ SAMPLE_CODE_SYSTEMS: Final[dict[str, list[str]]] = {
     "procedure": [SNOMED],
     "immunization": [CVX],
     "allergy": [RXNORM],
-}
-# What the demo hospital declares: the sample's systems but CVX (see the module docstring).
-DEMO_CODE_SYSTEMS: Final[dict[str, list[str]]] = {
-    entity: systems for entity, systems in SAMPLE_CODE_SYSTEMS.items() if entity != "immunization"
 }
 REGISTRATION_COLUMNS: Final = (
     "cid,birth_date,registered_at,status,sender_scope,sender_networks,sender_hospitals,"
@@ -148,14 +144,12 @@ def build_demo_fhir_hospital(
             "health_region": health_region,
             "participating_since": start,
             "schedule": "0 2 * * *",
-            # The CVX immunizations are rejects (about 3% of the sample's rows).
-            "reject_threshold": 1.0,
             "connector": {
                 "kind": "fhir_bulk",
                 "path": os.path.relpath(export_root, yaml_path.parent),
                 "layout": "dated",
                 "national_id_system": THAI_ID_SYSTEM,
-                "code_systems": DEMO_CODE_SYSTEMS,
+                "code_systems": SAMPLE_CODE_SYSTEMS,
             },
             "contacts": [{"name": f"Data team {hospital_code}", "role": "data_engineer"}],
         },

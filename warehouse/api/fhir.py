@@ -213,7 +213,9 @@ def _medication_dispense(
 def _immunization(h: HospitalSection, row: Row, subject: dict[str, str], when: str | None) -> Row:
     return _base("Immunization", h, row) | {
         "status": "completed",
-        "vaccineCode": _concept(MOPH_VACCINE, row.get("vaccine_code"), row.get("vaccine_name")),
+        "vaccineCode": _concept(
+            _system(row, MOPH_VACCINE), row.get("vaccine_code"), row.get("vaccine_name")
+        ),
         "patient": subject,
         "occurrenceDateTime": fhir_datetime(row.get("service_date")) or when,
     }

@@ -14,6 +14,8 @@ select
     vaccine_code,
     vaccine_place,
     provider_id,
+    -- null: the code is in the column's native Thai system (read by its shape, as today)
+    code_system as source_code_system,
     patient_key,
     row_hash,
     received_at
