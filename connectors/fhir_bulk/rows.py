@@ -34,6 +34,10 @@ class Refused(ValueError):
         self.reason = reason
 
 
+# The rule of a resource coded only in undeclared systems (onboarding lists the systems).
+CODE_SYSTEM_DECLARED: Final = "code_system_declared"
+
+
 class Row(dict[str, Any]):
     """One contract row's columns, with the columns whose source value was unreadable."""
 
@@ -71,7 +75,7 @@ def declared_code(row: Row, resource: Resource, element: str, context: Context) 
     except ForeignCode:
         raise Refused(
             element,
-            "code_system_declared",
+            CODE_SYSTEM_DECLARED,
             f"{element} is coded in no system declared for {row.entity} (code_systems)",
         ) from None
     if row.entity in CODE_COLUMNS:

@@ -6,7 +6,9 @@ Real MariaDB (the synthetic HOSxP database) and the Synthea FHIR sample with Tha
 
 from __future__ import annotations
 
+import csv
 import json
+import shutil
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -18,8 +20,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from connectors.fhir_bulk import FhirBulkSettings
 from connectors.hosxp import HosxpSettings
 from synthetic.fhir_hospital import (
+    CVX,
     FHIR_SAMPLE,
+    RXNORM,
     SAMPLE_CODE_SYSTEMS,
+    SNOMED,
     THAI_ID_SYSTEM,
     ThaiPatient,
     thai_export_copy,
@@ -37,6 +42,7 @@ from tests.support.hosxp_database import HosxpHospital, hosxp_hospital
 from tests.support.machine import START
 from tests.support.onboarding import healthlink
 from warehouse.hospital_registry import load_hospital, load_registry
+from warehouse.onboarding.reference_codes import DEFAULT_DIR, ReferenceCodesMissing, coverage
 
 NEW_CODE = "77002"
 DAY = START + timedelta(days=2)  # the HOSxP hospital's last day: its window holds all three
@@ -308,11 +314,78 @@ def test_once_the_yaml_declares_its_code_systems_coverage_is_counted_per_system(
 
     assert exit_code == 0 and report["ok"]
     coverage = {(c["entity"], c["code_system"]): c for c in report["coverage"]}
-    snomed = coverage[("diagnosis", "snomed")]
-    assert (snomed["coded_rows"], snomed["known_rows"], snomed["share_known"]) == (555, None, None)
-    assert snomed["top_unknown"][0]["rows"] > 1  # the most frequent SNOMED codes, named
     assert coverage[("diagnosis", None)]["coded_rows"] == 0  # nothing in ICD-10
+    # Codes of other systems are looked up where dbt looks them up: the crosswalk (CVX
+    # vaccines: the MOPH list's CVX column), read from the same reference code folder.
+    crosswalk = _csv_codes(DEFAULT_DIR / "code_crosswalk.csv", "source_system", "source_code")
+    cvx = {
+        ("cvx", code)
+        for _, code in _csv_codes(DEFAULT_DIR / "vaccine_codes.csv", "vaccine_code", "cvx_code")
+    }
+    for (entity, system), reference in (
+        (("diagnosis", "snomed"), "code_crosswalk"),
+        (("medication_dispense", "rxnorm"), "code_crosswalk"),
+        (("procedure", "snomed"), "code_crosswalk"),
+        (("immunization", "cvx"), "vaccine_codes"),
+    ):
+        found = coverage[(entity, system)]
+        known = crosswalk if reference == "code_crosswalk" else cvx
+        assert found["reference"] == reference
+        assert 0 < found["known_rows"] <= found["coded_rows"], (entity, system)
+        assert found["share_known"] == round(found["known_rows"] / found["coded_rows"], 4)
+        assert not {(system, c["code"]) for c in found["top_unknown"]} & known
+    assert coverage[("diagnosis", "snomed")]["coded_rows"] == 555
     assert coverage[("medication_dispense", "rxnorm")]["coded_rows"] == 1745
+    assert report["undeclared_code_systems"] == {}
+
+
+def _csv_codes(path: Path, system_column: str, code_column: str) -> set[tuple[str, str]]:
+    with path.open(encoding="utf-8") as handle:
+        return {(row[system_column], row[code_column]) for row in csv.DictReader(handle)}
+
+
+def test_a_reference_folder_without_the_crosswalk_is_named(tmp_path: Path) -> None:
+    for path in DEFAULT_DIR.glob("*.csv"):
+        if path.name != "code_crosswalk.csv":
+            shutil.copy(path, tmp_path / path.name)
+    with pytest.raises(ReferenceCodesMissing, match=r"code_crosswalk\.csv: missing \(dbt's build"):
+        coverage({}, tmp_path)
+
+
+def test_code_systems_given_to_hospital_add_are_declared_and_the_refused_ones_listed(
+    registry: Path, fhir_exports: tuple[Path, list[ThaiPatient]]
+) -> None:
+    root, _ = fhir_exports
+    written = registry / "hospitals" / f"{NEW_CODE}.yml"
+    _, output = add(registry, "--connector", "fhir_bulk", "--path", str(root), "--json")
+    # Nothing declared: the check names the URIs the refused resources are coded in.
+    undeclared = json.loads(output)["check"]["undeclared_code_systems"]
+    assert undeclared["diagnosis"] == [{"system": SNOMED, "resources": 555}]
+    assert [s["system"] for s in undeclared["immunization"]] == [CVX]
+    assert [s["system"] for s in undeclared["medication_dispense"]] == [RXNORM]
+    written.unlink()
+
+    systems = [f"{entity}={uri}" for entity, uris in SAMPLE_CODE_SYSTEMS.items() for uri in uris]
+    exit_code, output = add(
+        registry, "--connector", "fhir_bulk", "--path", str(root),
+        *[option for system in systems for option in ("--code-system", system)],
+    )  # fmt: skip
+
+    assert exit_code == 0, output
+    assert "code_system_declared" not in output
+    connector = load_hospital(written).connector
+    assert isinstance(connector, FhirBulkSettings)
+    assert connector.code_systems == {e: tuple(u) for e, u in SAMPLE_CODE_SYSTEMS.items()}
+    written.unlink()
+    unknown, refused = add(
+        registry, "--connector", "fhir_bulk", "--path", str(root),
+        "--code-system", f"vaccine={CVX}",
+    )  # fmt: skip
+    assert unknown == 2 and "code_systems" in refused and not written.exists()
+    malformed, refused = add(
+        registry, "--connector", "fhir_bulk", "--path", str(root), "--code-system", CVX
+    )
+    assert malformed == 2 and "ENTITY=SYSTEM_URI" in refused
 
 
 def test_a_fhir_folder_without_an_export_yet_is_registered_unchecked(

@@ -128,6 +128,13 @@ def print_source_check(result: SourceCheck) -> None:
     ]
     if rejects:
         console.print(table("Rows that would be rejected", rejects, list(rejects[0])))
+    for entity, systems in result.undeclared_systems.items():
+        uris = ", ".join(f"{uri} ({n})" for uri, n in systems)
+        console.print(
+            f"code_system_declared {entity}: the refused resources are coded in {uris or '-'}; "
+            f"declare the ones to take (hospital add --code-system {entity}=URI, or the YAML's "
+            "code_systems)"
+        )
     print_coverage(result.coverage)
     _print_verdict(result)
 
@@ -150,7 +157,7 @@ def print_coverage(found: list[Coverage]) -> None:
 
 def _known(found: Coverage) -> str | None:
     if found.known_rows is None:
-        return "not looked up (not a Thai list's system)"
+        return "not looked up (a hospital's own codes)"
     return None if found.share_known is None else f"{found.share_known:.1%}"
 
 

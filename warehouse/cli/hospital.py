@@ -8,7 +8,9 @@ The YAML is validated by the registry's model and never written over an existing
 - hosxp (`--database`, and where the login is: `--credentials-env` or `--secrets-file` with
   `--secrets-key`; host and port live with the login, never in the YAML).
 - fhir_bulk (`--path`, `--layout`, `--national-id-system` (else detected from the latest
-  export under the path), or a server's `--base-url`, `--token-url`, `--credentials`).
+  export under the path), `--code-system ENTITY=URI` (repeatable: the entity's `code_systems`,
+  best first, in place of its defaults), or a server's `--base-url`, `--token-url`,
+  `--credentials`).
 For hosxp and fhir_bulk the source check reads the day (`--date`, default yesterday; a FHIR
 folder's latest day export) through the written YAML. The command exits as the check does
 (1: look at the report).
@@ -60,6 +62,13 @@ def add(
     hn_system: Annotated[
         str | None, typer.Option(help="fhir_bulk: Patient.identifier system of the HN")
     ] = None,
+    code_system: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="fhir_bulk: ENTITY=SYSTEM_URI, repeatable; the entity's code systems, best "
+            "first, in place of its defaults (name the Thai URI too if the export uses it)"
+        ),
+    ] = None,
     base_url: Annotated[str | None, typer.Option(help="fhir_bulk server: FHIR base URL")] = None,
     export_path: Annotated[
         str | None, typer.Option(help="fhir_bulk server: kick-off path (default $export)")
@@ -103,6 +112,7 @@ def add(
                 "layout": layout,
                 "national_id_system": national_id_system,
                 "hn_system": hn_system,
+                "code_systems": _code_systems(code_system),
                 "base_url": base_url,
                 "export_path": export_path,
                 "token_url": token_url,
@@ -130,6 +140,21 @@ def add(
     _report(target, written.connector.model_dump(mode="json"), checked, json_output)
     if checked is not None and not checked.ok:
         raise typer.Exit(1)
+
+
+def _code_systems(given: list[str] | None) -> dict[str, list[str]] | None:
+    """`--code-system ENTITY=URI` options as the settings' `code_systems` (which entities
+    exist is the settings model's to say, when write_hospital validates the block)."""
+    if not given:
+        return None
+    systems: dict[str, list[str]] = {}
+    for option in given:
+        entity, separator, uri = option.partition("=")
+        if not separator or not entity.strip() or not uri.strip():
+            console.print(f"[red]--code-system {option!r}: expected ENTITY=SYSTEM_URI[/red]")
+            raise typer.Exit(2)
+        systems.setdefault(entity.strip(), []).append(uri.strip())
+    return systems
 
 
 def _nothing_to_check_yet(settings: object, date_: str | None) -> bool:

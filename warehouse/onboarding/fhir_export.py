@@ -56,3 +56,24 @@ def detected_national_id_system(folder: Path) -> str | None:
     """The system that gives the most Patients a valid Thai national ID (None: none does)."""
     counts = +national_id_systems(folder)  # `+` drops the systems with no valid ID
     return counts.most_common(1)[0][0] if counts else None
+
+
+def coding_systems(folder: Path, resource_type: str, element: str, ids: set[str]) -> Counter[str]:
+    """Per code system URI, how many of the resources `ids` of `resource_type` carry a coding
+    of it in `element` (what a `code_system_declared` reject was coded in instead). URIs of
+    code systems only: the codes themselves are not read out."""
+    _, read = read_export(folder, frozenset({resource_type}))
+    counts: Counter[str] = Counter()
+    for line in read.lines:
+        resource = line.resource
+        if resource.get("resourceType") != resource_type or resource.get("id") not in ids:
+            continue
+        concept = resource.get(element)
+        codings = concept.get("coding") if isinstance(concept, dict) else None
+        systems = {
+            c["system"]
+            for c in codings or []
+            if isinstance(c, dict) and isinstance(c.get("system"), str)
+        }
+        counts.update(systems)
+    return counts

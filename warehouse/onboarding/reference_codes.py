@@ -2,9 +2,11 @@
 system (the contract's `code_system`: null for the entity's native Thai system).
 
 The seeds themselves (dbt_project/reference_codes, or an operator's fuller lists) are the
-reference sets; this module only reads
-their code column. Which contract column is looked up in which seed follows the coded
-intermediate models (models/intermediate/int_*__coded.sql), which join the same pairs.
+reference sets; this module only reads their code columns. Which contract column is looked up
+in which seed follows the coded intermediate models (models/intermediate/int_*__coded.sql),
+which join the same pairs: a native code in its Thai list, a code of another system (SNOMED
+CT, RxNorm, LOINC...) in code_crosswalk by (source_system, source_code), a CVX vaccine in
+vaccine_codes.cvx_code. A hospital's `local` codes mean nothing elsewhere: not looked up.
 Codes of code systems are not personal data, so the unknown ones are named with counts;
 only rows that passed validation are counted, so every code shown has its system's shape.
 """
@@ -59,7 +61,7 @@ class Coverage:
     entity: str
     column: str
     coded_rows: int
-    known_rows: int | None  # None: codes of another system, which the seed does not hold
+    known_rows: int | None  # None: not looked up (a hospital's local codes)
     top_unknown: list[tuple[str, int]]  # (code, rows), most rows first
     code_system: str | None = None  # None: the entity's native Thai system (contract)
 
@@ -87,26 +89,60 @@ class ReferenceCodesMissing(FileNotFoundError):
     """The reference code folder lacks a list (dbt would lack the seed as well)."""
 
 
-@cache
-def known_codes(seed: str, column: str, folder: Path = DEFAULT_DIR) -> pa.Array:
+CROSSWALK: Final = "code_crosswalk"
+# Codes of other systems a coded model looks up elsewhere than the crosswalk: (entity,
+# contract code_system) -> (seed, column), as int_immunization__coded joins them.
+OTHER_SYSTEM_LISTS: Final = {("immunization", "cvx"): ("vaccine_codes", "cvx_code")}
+LOCAL: Final = "local"  # connectors.fhir_bulk.code_systems.LOCAL
+
+
+def _read(folder: Path, seed: str, columns: list[str]) -> pa.Table:
     path = folder / f"{seed}.csv"
     if not path.is_file():
-        raise ReferenceCodesMissing(f"{path}: missing (a reference code folder holds every list)")
-    table = pacsv.read_csv(
+        needed = " (dbt's build needs it too)" if seed == CROSSWALK else ""
+        raise ReferenceCodesMissing(
+            f"{path}: missing{needed}; a reference code folder holds every list: copy the "
+            f"project's {DEFAULT_DIR.name}/{path.name} and extend it"
+        )
+    return pacsv.read_csv(
         path,
         convert_options=pacsv.ConvertOptions(
-            include_columns=[column], column_types={column: pa.string()}
+            include_columns=columns, column_types={name: pa.string() for name in columns}
         ),
     )
-    return pc.unique(table.column(column).combine_chunks())
+
+
+@cache
+def known_codes(seed: str, column: str, folder: Path = DEFAULT_DIR) -> pa.Array:
+    return pc.unique(_read(folder, seed, [column]).column(column).combine_chunks())
+
+
+@cache
+def crosswalk_codes(system: str, folder: Path = DEFAULT_DIR) -> pa.Array:
+    """The codes of `system` (a contract code_system) that code_crosswalk maps."""
+    table = _read(folder, CROSSWALK, ["source_system", "source_code"])
+    mapped = table.filter(pc.equal(table.column("source_system"), system))
+    return pc.unique(mapped.column("source_code").combine_chunks())
+
+
+def _other_system_list(entity: str, system: str, folder: Path) -> tuple[str, pa.Array | None]:
+    """(reference name, known codes) for a code of another system; None: not looked up."""
+    if (entity, system) in OTHER_SYSTEM_LISTS:
+        seed, column = OTHER_SYSTEM_LISTS[(entity, system)]
+        return seed, known_codes(seed, column, folder)
+    if system == LOCAL or entity == "immunization":  # the vaccine model joins no crosswalk
+        return CROSSWALK, None
+    return CROSSWALK, crosswalk_codes(system, folder)
 
 
 def coverage(tables: dict[str, pa.Table], folder: Path = DEFAULT_DIR) -> list[Coverage]:
     """Coverage per reference set and code system over the given canonical tables (entity
     -> table). Rows in the entity's native Thai system (`code_system` null, or no such
     column) are looked up in the reference set, as the coded models join them; rows in
-    another system (SNOMED CT, RxNorm, a hospital's `local` codes) are counted per system
-    with their most frequent codes, not looked up: the Thai lists do not hold them."""
+    another system are counted per system and looked up where the coded models look them
+    up (code_crosswalk, or vaccine_codes for CVX), a hospital's `local` codes not at all.
+    Raises ReferenceCodesMissing when the folder lacks a list, the crosswalk included."""
+    crosswalk_codes(LOCAL, folder)  # every folder needs it, as dbt's build does
     found = []
     for reference in REFERENCE_SETS:
         table = tables.get(reference.entity)
@@ -132,14 +168,20 @@ def coverage(tables: dict[str, pa.Table], folder: Path = DEFAULT_DIR) -> list[Co
         other_systems = [] if systems is None else pc.unique(systems.drop_null()).to_pylist()
         for system in sorted(other_systems):
             other = table.filter(pc.equal(systems, system)).column(reference.column).drop_null()
+            name, known_other = _other_system_list(reference.entity, system, folder)
+            unknown_other = (
+                other
+                if known_other is None
+                else other.filter(pc.invert(pc.is_in(other, value_set=known_other)))
+            )
             found.append(
                 Coverage(
-                    reference.seed,
+                    name,
                     reference.entity,
                     reference.column,
                     coded_rows=len(other),
-                    known_rows=None,
-                    top_unknown=_most_frequent(other),
+                    known_rows=None if known_other is None else len(other) - len(unknown_other),
+                    top_unknown=_most_frequent(unknown_other),
                     code_system=system,
                 )
             )

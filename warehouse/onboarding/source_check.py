@@ -27,13 +27,14 @@ import pyarrow.compute as pc
 
 from connectors.base import Connector, Extract, ExtractError, Location, Reject
 from connectors.fhir_bulk import FhirBulkSettings
+from connectors.fhir_bulk.rows import CODE_SYSTEM_DECLARED
 from connectors.hosxp import HosxpSettings
 from connectors.hosxp.connector import HosxpConnector
 from connectors.registry import build_connector
 from connectors.window import ExtractWindow
 from expectations.validate import reject_rate_exceeded
 from warehouse.onboarding.batch_rules import apply_batch_rules, row_dates
-from warehouse.onboarding.fhir_export import detected_national_id_system
+from warehouse.onboarding.fhir_export import coding_systems, detected_national_id_system
 from warehouse.onboarding.proposal import Disagreement
 from warehouse.onboarding.reference_codes import DEFAULT_DIR, Coverage, coverage
 
@@ -122,6 +123,9 @@ class SourceCheck:
     critical: list[str] = field(default_factory=list)
     coverage: list[Coverage] = field(default_factory=list)
     deleted: int = 0  # records the source says were deleted (not applied: docs/contract.md)
+    # FHIR: per entity, the system URIs its `code_system_declared` rejects are coded in
+    # (resources per URI, most first): what the YAML's code_systems could declare.
+    undeclared_systems: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     rows_read: int = 0
     rows_rejected: int = 0
     reject_threshold: float = 0.05
@@ -162,6 +166,10 @@ class SourceCheck:
             "entities": [e.to_dict() for e in self.entities],
             "rejects": [r.to_dict() for r in self.rejects],
             "coverage": [c.to_dict() for c in self.coverage],
+            "undeclared_code_systems": {
+                entity: [{"system": uri, "resources": n} for uri, n in found]
+                for entity, found in self.undeclared_systems.items()
+            },
         }
 
 
@@ -197,10 +205,12 @@ def check_source(
                 return check
         with _read_without_landing(settings, extract_dir) as (reader, folder):
             extract = reader.read(hospital_code, folder, extract_date)
-            if isinstance(settings, FhirBulkSettings) and declared:
+            if isinstance(settings, FhirBulkSettings):
                 folder = folder or reader.extract_dir(extract_date)
                 assert folder is not None
-                _compare_national_id_system(check, settings, folder)
+                if declared:
+                    _compare_national_id_system(check, settings, folder)
+                _add_undeclared_systems(check, extract, folder)
     except ExtractError as error:
         check.findings.append(Finding.of(error))
         return check
@@ -265,6 +275,21 @@ def _validate(
     _add_rejects(check, reports, found.rejects)
     check.entities = [report for report in reports.values() if report.rows or report.rejected_rows]
     check.coverage = coverage(found.accepted, reference_codes)
+
+
+def _add_undeclared_systems(check: SourceCheck, extract: Extract, folder: Path) -> None:
+    """The systems the resources refused as `code_system_declared` are coded in, per entity
+    (read while the export is at hand: a server's is downloaded to a scratch folder)."""
+    refused: dict[tuple[str, str, str], set[str]] = defaultdict(set)
+    for reject in extract.rejected:
+        if reject.rule == CODE_SYSTEM_DECLARED and reject.field and reject.location.key:
+            element = reject.field.removeprefix(f"{reject.location.source}.")
+            refused[(reject.entity, reject.location.source, element)].add(reject.location.key)
+    for (entity, resource_type, element), ids in sorted(refused.items()):
+        counts = coding_systems(folder, resource_type, element, ids)
+        found = check.undeclared_systems.setdefault(entity, [])
+        found.extend(counts.most_common())
+        found.sort(key=lambda pair: (-pair[1], pair[0]))
 
 
 def _add_rejects(
