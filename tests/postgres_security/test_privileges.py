@@ -17,6 +17,7 @@ PATIENT_DATA_SCHEMAS = ("raw", "consent", "staging", "intermediate", "marts", "p
 # Encounters the API role sees without a physician set: S-COLD, S-HT, S-DEP, S-N2, S-URI (the
 # raw fixture's; S-COMORB is sensitive through a comorbidity, see test_row_security).
 VISIBLE_ENCOUNTERS = 5
+OPS = "healthlink_ops"
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +34,7 @@ def rebuilt(secured: SecuredWarehouse) -> SecuredWarehouse:
         "raw.patient",
         "marts.fct_encounter",
         "marts.dim_patient",
+        "marts.rpt_unmapped_codes",  # operations read it as healthlink_ops, not the API
         "consent.patient_consent",
         "consent.per_visit_grant",
         "consent.hospital",
@@ -254,3 +256,24 @@ def test_loader_may_only_read_and_delete_marts_rows(rebuilt: SecuredWarehouse) -
         assert one(conn, "SELECT count(*) FROM marts.fct_encounter") > 0
         with pytest.raises(errors.InsufficientPrivilege):
             conn.execute("UPDATE marts.fct_encounter SET patient_key = patient_key")
+
+
+def test_ops_reads_code_coverage_and_no_other_mart(rebuilt: SecuredWarehouse) -> None:
+    """healthlink_ops (the ops report and page) reads marts.rpt_unmapped_codes, every row
+    of it through its FORCE RLS (macros/ops_reads.sql), and nothing else dbt builds."""
+    with connect(rebuilt.dsn()) as conn:
+        readable = conn.execute(
+            "SELECT c.oid::regclass::text FROM pg_class AS c"
+            " JOIN pg_namespace AS n ON n.oid = c.relnamespace"
+            " WHERE c.relkind IN ('r', 'p', 'v', 'm') AND n.nspname = ANY(%s)"
+            " AND has_table_privilege(%s, c.oid, 'SELECT')",
+            [["reference", *PATIENT_DATA_SCHEMAS], OPS],
+        ).fetchall()
+        counted = one(conn, "SELECT count(*) FROM marts.rpt_unmapped_codes")
+    assert readable == [("marts.rpt_unmapped_codes",)]
+    assert counted > 0
+    with connect(rebuilt.dsn(OPS)) as conn:
+        assert one(conn, "SELECT count(*) FROM marts.rpt_unmapped_codes") == counted
+    for relation in ("marts.fct_diagnosis", "marts.fct_encounter", "marts.dim_patient"):
+        with connect(rebuilt.dsn(OPS)) as conn, pytest.raises(errors.InsufficientPrivilege):
+            conn.execute(f"SELECT count(*) FROM {relation}")
