@@ -28,6 +28,7 @@ def test_native_rows_keep_their_shape_systems_and_tags(built_warehouse: Warehous
         ("icd10", True),
         ("icd9cm_procedure", True),
         ("moph_lab", True),
+        ("moph_vaccine", True),  # vaccines are counted too, in their native system
     ]
     # The fixture's B24 visit is classified as before (tests/support/raw_fixture.py).
     assert built_warehouse.rows(
