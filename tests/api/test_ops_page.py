@@ -7,6 +7,7 @@ SVG charts drawn. Screenshots go to tests/artifacts/ops/."""
 from __future__ import annotations
 
 import base64
+import re
 import shutil
 from contextlib import closing
 from pathlib import Path
@@ -132,6 +133,40 @@ def test_page_content_and_filters(ops_server: OpsPage) -> None:
         assert client.get("/ops/", params={"network": "NOPE9"}).json()["detail"] == (
             "unknown_network"
         )
+
+
+def _coverage_rows(page_html: str) -> list[list[str]]:
+    """The cells of the page's code coverage table, row by row."""
+    section = page_html.split("<h2>Code coverage</h2>", 1)[1].split("</section>", 1)[0]
+    body = section.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    return [re.findall(r"<td[^>]*>([^<]*)</td>", row) for row in body.split("</tr>")[:-1]]
+
+
+def test_code_coverage_from_the_dbt_model(ops_server: OpsPage, api_server: Server) -> None:
+    """Code coverage per hospital and code system, from the build's rpt_unmapped_codes (read
+    as healthlink_ops on PostgreSQL), worst first, narrowed by the filters."""
+    from warehouse.storage.connection import connect
+
+    with connect(api_server.settings) as conn:
+        expected = conn.execute(
+            "SELECT hospital_code, code_system, sum(coded_rows), sum(unmapped_rows) "
+            "FROM marts.rpt_unmapped_codes GROUP BY hospital_code, code_system"
+        ).fetchall()
+    assert len(expected) > len(ops_server.codes)  # several systems per hospital
+    with closing(_ops_client(ops_server)) as client:
+        page = client.get("/ops/")
+        assert page.status_code == 200
+        rows = _coverage_rows(page.text)
+        assert f"{len(rows)} of {len(expected)}, worst first" in page.text
+        assert {(r[0], r[1], r[2], r[3]) for r in rows} == {
+            (code, system, f"{coded:,}", f"{unmapped:,}")
+            for code, system, coded, unmapped in expected
+        }
+        shares = [float(r[4].rstrip("%")) for r in rows]
+        assert shares == sorted(shares, reverse=True)
+        one = client.get("/ops/", params={"hospital": ops_server.codes[0]})
+        assert one.status_code == 200
+        assert {r[0] for r in _coverage_rows(one.text)} == {ops_server.codes[0]}
 
 
 def _audit_rows_after(settings: object, after: int) -> list[tuple[Any, ...]]:
@@ -285,6 +320,7 @@ def test_page_in_chromium_under_csp(ops_server: OpsPage) -> None:
             expect(page.locator("#quarantine")).to_be_visible()
             expect(page.locator("#top-rules")).to_be_visible()
             expect(page.locator("#runs")).to_be_visible()
+            expect(page.locator("#coverage")).to_be_visible()
             page.screenshot(path=str(ARTIFACTS / "02-operations.png"), full_page=True)
             page.select_option("select[name=region]", str(ops_server.region))
             page.click("button:has-text('Show')")

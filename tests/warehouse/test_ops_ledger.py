@@ -340,6 +340,43 @@ def test_report_as_table_and_json(scenario: Scenario) -> None:
         assert not any(token.isdigit() and len(token) == 13 for token in output.split())
 
 
+def test_report_shows_code_coverage(scenario: Scenario) -> None:
+    """Code coverage per hospital and code system from dbt's rpt_unmapped_codes, read as
+    healthlink_ops (granted that one mart): the hospital with rewritten diagnoses first."""
+    with connect(scenario.owner) as conn:
+        expected = conn.execute(
+            "SELECT hospital_code, code_system, sum(coded_rows), sum(unmapped_rows) "
+            "FROM marts.rpt_unmapped_codes GROUP BY hospital_code, code_system"
+        ).fetchall()
+    assert expected
+    counts = {(code, system): (coded, unmapped) for code, system, coded, unmapped in expected}
+    done = scenario.report("--days", "30", "--json")
+    assert done.returncode == 0, done.stderr
+    coverage = json.loads(done.stdout)["coverage"]
+    assert {
+        (r["hospital_code"], r["code_system"]): (r["coded_rows"], r["unmapped_rows"])
+        for r in coverage
+    } == counts
+    worst = coverage[0]
+    assert worst["code_system"] == "icd10" and worst["unmapped_rows"] > 0
+    assert worst["unmapped_share"] == pytest.approx(worst["unmapped_rows"] / worst["coded_rows"])
+    shares = [row["unmapped_share"] for row in coverage]
+    assert shares == sorted(shares, reverse=True)
+    # The small dataset is native only: no hidden (unclassified) rows of another system.
+    assert {row["unclassified_rows"] for row in coverage} == {None}
+
+    broken = worst["hospital_code"]
+    done = scenario.report("--hospital", broken, "--days", "30")
+    assert done.returncode == 0, done.stderr
+    assert "Code coverage per hospital and code system" in done.stdout
+    lines = [line for line in done.stdout.splitlines() if line.startswith(f"│ {broken} ")]
+    assert any("icd10" in line and f"{worst['unmapped_share']:.2%}" in line for line in lines)
+    others = {code for code, _ in counts} - {broken}
+    assert not any(
+        line.startswith(f"│ {code} ") for code in others for line in done.stdout.splitlines()
+    )
+
+
 def test_rerun_and_backfill_keep_the_ledger_right(scenario: Scenario) -> None:
     """Last: it changes the scenario. Re-running a day rewrites its rows and nothing else;
     backfilling C's day 2 moves C's data-as-of on day 3 too."""

@@ -1,9 +1,9 @@
 """`healthlink ops ...`: operations' view of the daily sync (wired into warehouse.cli.main as
 `ops`).
 
-`report` reads the ledger (ops.hospital_day, one row per hospital and day) and the
-data-quality history (ops.dq_entity_day, ops.dq_reject_rule): codes and counts only, never
-personal data.
+`report` reads the ledger (ops.hospital_day, one row per hospital and day), the
+data-quality history (ops.dq_entity_day, ops.dq_reject_rule) and dbt's code coverage
+(marts.rpt_unmapped_codes): codes and counts only, never personal data.
 """
 
 from __future__ import annotations
@@ -59,9 +59,10 @@ def report(
     ] = 7,
     json_output: common.JsonFlag = False,
 ) -> None:
-    """The ledger per day and hospital (status, lag against the freshness promise) and the
-    reject-rate trend per entity, with the top reject rules."""
-    from warehouse.pipeline.ops import ledger_window, ops_report
+    """The ledger per day and hospital (status, lag against the freshness promise), the
+    reject-rate trend per entity with the top reject rules, and the code coverage per hospital
+    and code system (unmapped and unclassified rows, marts.rpt_unmapped_codes)."""
+    from warehouse.pipeline.ops import COVERAGE_COLUMNS, ledger_window, ops_report
     from warehouse.storage.connection import connect
     from warehouse.storage.schema import setup_schema
 
@@ -107,6 +108,18 @@ def report(
             "Top reject rules", data["top_rules"], ["entity", "rule", "rejects", "hospitals"]
         )
     )
+    coverage = [
+        {**row, "unmapped_share": f"{row['unmapped_share']:.2%}"} for row in data["coverage"]
+    ]
+    common.console.print(
+        common.table(
+            f"Code coverage per hospital and code system, worst first: {title}",
+            coverage[:SHOWN_HOSPITALS],
+            COVERAGE_COLUMNS,
+        )
+    )
+    if len(coverage) > SHOWN_HOSPITALS:
+        common.console.print(f"... and {len(coverage) - SHOWN_HOSPITALS} more (--json)")
 
 
 ALERT_COLUMNS = [

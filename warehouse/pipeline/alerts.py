@@ -28,6 +28,7 @@ import structlog
 
 from warehouse.clock import storage_now
 from warehouse.hospital_registry import Registry
+from warehouse.pipeline.ops import unmapped_codes_built
 from warehouse.settings import Settings
 from warehouse.storage.protocol import WarehouseConnection
 
@@ -115,11 +116,7 @@ def _unclassified_codes(conn: WarehouseConnection, day: date) -> list[Alert]:
     hospital-local code), counted by dbt in marts.rpt_unmapped_codes: they are hidden as
     sensitive until the crosswalk covers them (docs/consent.md). The detail names systems and
     their unclassified share, never a code or a row. Nothing before dbt's first build."""
-    built = conn.execute(
-        "SELECT 1 FROM information_schema.tables "
-        "WHERE table_schema = 'marts' AND table_name = 'rpt_unmapped_codes'"
-    ).fetchone()
-    if not built:
+    if not unmapped_codes_built(conn):
         return []
     rows = conn.execute(
         "SELECT hospital_code, code_system, unclassified_rows, coded_rows "

@@ -442,8 +442,8 @@ def ops_report(
     conn: WarehouseConnection, first: date, last: date, hospital: str | None = None
 ) -> dict[str, list[dict[str, Any]]]:
     """Operations' report over [first, last], for one hospital or all: the ledger per day,
-    per hospital, the reject rate per day and entity, and the top reject rules. Codes and
-    counts only."""
+    per hospital, the reject rate per day and entity, the top reject rules and the code
+    coverage per hospital and code system (all pairs, worst first). Codes and counts only."""
     scope = "extract_date BETWEEN ? AND ?" + (" AND hospital_code = ?" if hospital else "")
     params: list[Any] = [first, last, *([hospital] if hospital else [])]
     daily = _rows(
@@ -508,6 +508,7 @@ def ops_report(
         "hospitals": hospitals,
         "reject_rates": reject_rates,
         "top_rules": top_reject_rules(conn, first, last, [hospital] if hospital else None),
+        "coverage": code_coverage(conn, first, last, [hospital] if hospital else None)[0],
     }
 
 
@@ -628,3 +629,71 @@ def recent_runs(
         """,
         params,
     )
+
+
+def unmapped_codes_built(conn: WarehouseConnection) -> bool:
+    """Whether dbt has built marts.rpt_unmapped_codes (not before its first build). On
+    PostgreSQL the catalog shows it to the roles that may read it (healthlink_ops)."""
+    return (
+        conn.execute(
+            "SELECT 1 FROM information_schema.tables "
+            "WHERE table_schema = 'marts' AND table_name = 'rpt_unmapped_codes'"
+        ).fetchone()
+        is not None
+    )
+
+
+# What the report and the page show of code_coverage's rows, in this order.
+COVERAGE_COLUMNS = [
+    "hospital_code",
+    "code_system",
+    "coded_rows",
+    "unmapped_rows",
+    "unmapped_share",
+    "unclassified_rows",
+]
+
+
+def code_coverage(
+    conn: WarehouseConnection,
+    first: date,
+    last: date,
+    codes: list[str] | None = None,
+    top: int | None = None,
+) -> tuple[list[dict[str, Any]], int]:
+    """Per hospital and code system over the window (dbt's marts.rpt_unmapped_codes): coded
+    rows, the unmapped ones and their share, and the unclassified ones of a non-native
+    system (hidden as sensitive; null for a native system, whose rows are shown). Worst
+    first: highest unmapped share, then most unclassified rows. Returns the first `top`
+    rows (all with None) and how many pairs there are. Codes and counts only."""
+    if not unmapped_codes_built(conn):
+        return [], 0
+    scope, params = _window_scope(first, last, codes)
+    # The model's grain is (hospital, day, system): a month of 1,100 hospitals is ~230,000
+    # rows, read through its extract_date index on PostgreSQL (macros/ops_reads.sql).
+    rows = _rows(
+        conn,
+        f"""
+        WITH pairs AS (
+            SELECT hospital_code, code_system,
+                   CAST(sum(coded_rows) AS BIGINT) AS coded_rows,
+                   CAST(sum(unmapped_rows) AS BIGINT) AS unmapped_rows,
+                   CAST(sum(CASE WHEN is_native_system THEN NULL ELSE unclassified_rows END)
+                       AS BIGINT) AS unclassified_rows
+            FROM marts.rpt_unmapped_codes WHERE {scope}
+            GROUP BY hospital_code, code_system
+        )
+        SELECT hospital_code, code_system, coded_rows, unmapped_rows,
+               CAST(unmapped_rows AS DOUBLE PRECISION) / coded_rows AS unmapped_share,
+               unclassified_rows, count(*) OVER () AS pairs
+        FROM pairs
+        ORDER BY unmapped_share DESC, unclassified_rows DESC NULLS LAST, unmapped_rows DESC,
+                 hospital_code, code_system
+        {"" if top is None else f"LIMIT {int(top)}"}
+        """,
+        params,
+    )
+    total = int(rows[0].pop("pairs")) if rows else 0
+    for row in rows[1:]:
+        del row["pairs"]
+    return rows, total

@@ -1,5 +1,5 @@
 """The operations page: the ledger's heatmap, reject-rate trend, quarantines, top reject
-rules and last runs, server-rendered (HTML and SVG), for ops accounts only.
+rules, last runs and code coverage, server-rendered (HTML and SVG), for ops accounts only.
 
 The browser holds the ops session in an HttpOnly, SameSite=Strict cookie scoped to /ops
 (a page load cannot carry a bearer header); a bearer token of an ops session works too.
@@ -37,6 +37,9 @@ router = APIRouter(prefix="/ops", tags=["ops"])
 COOKIE = ops_accounts.SESSION_COOKIE
 CSS = Path(__file__).resolve().parents[1] / "ops_static" / "ops.css"
 MAX_DAYS = 92
+# The code coverage table shows the worst pairs (hospital, code system) only; the page says
+# how many there are (`healthlink ops report --json` lists them all).
+COVERAGE_SHOWN = 50
 
 # Empty is "all" (the filter form sends `region=` for its "All" option).
 Region = Annotated[
@@ -216,6 +219,7 @@ def page_data(
         "quarantine": ops.quarantine_list(conn, first, last, codes),
         "top_rules": ops.top_reject_rules(conn, first, last, codes),
         "runs": ops.recent_runs(conn, codes),
+        "coverage": ops.code_coverage(conn, first, last, codes, top=COVERAGE_SHOWN),
     }
     if not charts:
         return tables
@@ -375,6 +379,23 @@ def _render(
                 "batch_seconds",
             ],
             "runs",
+        )
+        + "</section>"
+        + _coverage(*data["coverage"])
+    )
+
+
+def _coverage(rows: list[dict[str, Any]], total: int) -> str:
+    """Code coverage per hospital and code system (marts.rpt_unmapped_codes), worst first."""
+    shown = [{**row, "unmapped_share": f"{row['unmapped_share']:.1%}"} for row in rows]
+    note = f'<p class="muted" id="coverage-count">{len(rows)} of {total}, worst first</p>'
+    return (
+        "<section><h2>Code coverage</h2>"
+        + (note if rows else "")
+        + _table(
+            shown,
+            ops.COVERAGE_COLUMNS,
+            "coverage",
         )
         + "</section>"
     )
