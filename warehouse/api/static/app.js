@@ -87,6 +87,14 @@ function thaiDate(iso, withTime = false) {
 
 function cell(text) { const td = document.createElement("td"); td.textContent = text ?? "–"; return td; }
 
+// A code the reference lists do not name is kept on its row with no name (docs/contract.md):
+// show its source code as "unmapped" rather than an empty name a physician might overlook.
+const NAMED_BY = { diagnosis_name_th: "icd10_code", drug_name: "drug_code", vaccine_name: "vaccine_code", procedure_name: "procedure_code", lab_name: "lab_code" };
+function shown(row, field) {
+  const code = row[NAMED_BY[field]];
+  return row[field] == null && code ? `ไม่ทราบชื่อ (unmapped): ${code}` : row[field];
+}
+
 async function afterLogin() {
   session = await api("GET", "/auth/session");
   $("who-name").textContent = `${session.name} (ว. ${session.licence})`;
@@ -169,7 +177,7 @@ function categoryTable(category, rows) {
   table.append(head);
   rows.forEach((row) => {
     const tr = document.createElement("tr");
-    COLUMNS[category].forEach(([field]) => tr.append(cell(row[field])));
+    COLUMNS[category].forEach(([field]) => tr.append(cell(shown(row, field))));
     tr.append(cell(thaiDate(row.recorded_at || row.service_date || row.recorded_date, true)), cell(row.record_key));
     table.append(tr);
   });
