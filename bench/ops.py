@@ -9,17 +9,28 @@ report queries of `healthlink ops report`.
    healthlink_ops, as in production). The month's ops records are generated, counts and
    codes only: ops.batch (about 2% of hospital-days quarantined, 0.5% failed, 3% missing:
    no batch), ops.batch_entity (nine entities per batch) and ops.reject (a few per batch).
+   The code coverage's mart, marts.rpt_unmapped_codes, is built by dbt itself (the model and
+   what it reads, over empty raw tables: its columns, and on PostgreSQL its post-hooks'
+   FORCE RLS, grant and policy for healthlink_ops and extract_date index), then filled with
+   the month's rows as dbt's role writes them (healthlink_transformer): per loaded batch
+   the systems of its coded entities (icd10, drug_24_digit, drug_tmt, moph_lab,
+   icd9cm_procedure, moph_vaccine, and snomed at 5% of hospitals), coded rows from the
+   batch's entity counts, unmapped and unclassified rows at each hospital's own rates.
 2. The ledger written day by day by the daily run's own step
    (warehouse.pipeline.daily_run.record_ledger, the registry of 1,100 hospitals): seconds per
    day.
-3. The report's queries (warehouse.pipeline.ops.ops_report) over the whole month for all
-   hospitals and for one hospital, and the one-select reject-rate trend of a hospital over
-   30 days (ops.dq_entity_day): the median of --repeats runs each, against the budget of one
-   second, and against the bare scan of the same ledger rows (`SELECT *` of the window).
-   PostgreSQL: the ops tables ANALYZEd first (autovacuum's statistics after a month).
+3. The report's queries (warehouse.pipeline.ops.ops_report, code coverage included) over
+   the whole month for all hospitals and for one hospital, the code coverage alone
+   (warehouse.pipeline.ops.code_coverage: every pair as the report reads it, the page's 50
+   worst, one hospital), and the one-select reject-rate trend of a hospital over 30 days
+   (ops.dq_entity_day): the median of --repeats runs each, against the budget of one second,
+   and against the bare scan of the same ledger rows (`SELECT *` of the window).
+   PostgreSQL: the ops tables and the mart ANALYZEd first (autovacuum's statistics after a
+   month).
 4. The operations page's data calls (warehouse.api.routers.ops.page_data: heatmap grid,
    reject-rate trend, quarantines, top rules, last runs) for all hospitals and for one
-   health region, and drawing its two SVG charts (warehouse.api.ops_charts) for all hospitals.
+   health region (code coverage included), and drawing its two SVG charts
+   (warehouse.api.ops_charts) for all hospitals.
    A page load for all hospitals, both ways the page serves it (warehouse.api
    .ops_chart_cache): charts not drawn yet for this ledger version (the ledger's version, every
    data call, the drawing) and drawn already (the version and the page's tables only).
@@ -38,18 +49,19 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pyarrow as pa
 from pydantic import SecretStr
 
 from connectors.contract import ENTITIES
 from warehouse.api import ops_charts
-from warehouse.api.routers.ops import page_data, scope_codes
+from warehouse.api.routers.ops import COVERAGE_SHOWN, page_data, scope_codes
 from warehouse.hospital_registry import Hospital, Network, Registry
 from warehouse.pipeline.daily_run import record_ledger
-from warehouse.pipeline.ops import ledger_version, ops_report
-from warehouse.settings import LOADER_ROLE, Settings, url_for_role
+from warehouse.pipeline.ops import code_coverage, ledger_version, ops_report
+from warehouse.pipeline.transform import dbt_environment, invoke_dbt
+from warehouse.settings import LOADER_ROLE, TRANSFORMER_ROLE, Settings, url_for_role
 from warehouse.storage.connection import WarehouseConnection, connect
 from warehouse.storage.schema import setup_warehouse
 
@@ -58,6 +70,23 @@ BUDGET_S = 1.0
 OPS_ROLE = "healthlink_ops"
 LAST_DAY = date(2026, 11, 30)
 RULES = ("national_id_readable", "expect_column_values_to_be_between", "regex", "not_null")
+COVERAGE_MART = "marts.rpt_unmapped_codes"
+# The code systems of a loaded batch's coded entities (rpt_unmapped_codes.sql), each with the
+# share of the entity's rows it gets and the share of its rows no sensitivity class knows
+# (seeds/sensitivity_classes.csv: ICD-10 chapters and ICD-9-CM procedures nearly all, a part
+# of the 24-digit drugs (ATC) and lab codes, TMT drugs none; vaccines are never unclassified).
+NATIVE_SYSTEMS = (
+    ("diagnosis", "icd10", 1.0, 0.002),
+    ("medication_dispense", "drug_24_digit", 0.7, 0.05),
+    ("medication_dispense", "drug_tmt", 0.3, 1.0),
+    ("lab_result", "moph_lab", 1.0, 0.1),
+    ("procedure", "icd9cm_procedure", 1.0, 0.03),
+    ("immunization", "moph_vaccine", 1.0, 0.0),
+)
+# A FHIR hospital (5%) sends a part of its diagnoses in SNOMED CT: those codes code_crosswalk
+# does not hold are both unmapped and unclassified (hidden as sensitive, alerted on).
+SNOMED_HOSPITAL_SHARE = 0.05
+SNOMED_DIAGNOSIS_SHARE = 0.4
 
 
 def registry(hospitals: int) -> Registry:
@@ -139,6 +168,74 @@ def month_of_batches(
     return pa.Table.from_pylist(batch), pa.Table.from_pylist(entity), pa.Table.from_pylist(reject)
 
 
+def month_of_code_coverage(entity: pa.Table, seed: int) -> pa.Table:
+    """marts.rpt_unmapped_codes rows of the loaded batches (ops.batch_entity rows): one per
+    hospital, day and code system. Each hospital keeps its own unmapped rate over the month
+    (most under 2%, one in 50 with a broken code list at 10-40%), jittered per day."""
+    rng = random.Random(seed)
+    loaded: dict[tuple[str, date], dict[str, int]] = {}
+    for row in entity.to_pylist():
+        key = (row["hospital_code"], row["extract_date"])
+        loaded.setdefault(key, {})[row["entity"]] = row["rows_loaded"]
+    unmapped_rate: dict[str, float] = {}
+    snomed_share: dict[str, float] = {}
+    rows: list[dict[str, Any]] = []
+    for (code, day), counts in loaded.items():
+        if code not in unmapped_rate:
+            broken = rng.random() < 0.02
+            unmapped_rate[code] = rng.uniform(0.1, 0.4) if broken else rng.uniform(0.0, 0.02)
+            sends_snomed = rng.random() < SNOMED_HOSPITAL_SHARE
+            snomed_share[code] = SNOMED_DIAGNOSIS_SHARE if sends_snomed else 0.0
+        # (system, native, coded rows, unmapped share, unclassified share)
+        systems = [
+            (
+                system,
+                True,
+                round(counts[name] * share * (1 - snomed_share[code] * (name == "diagnosis"))),
+                unmapped_rate[code] * rng.uniform(0.5, 1.5),
+                unclassified,
+            )
+            for name, system, share, unclassified in NATIVE_SYSTEMS
+        ]
+        if snomed_share[code]:
+            not_in_crosswalk = rng.uniform(0.2, 0.6)
+            coded = round(counts["diagnosis"] * snomed_share[code])
+            systems.append(("snomed", False, coded, not_in_crosswalk, not_in_crosswalk))
+        for system, native, coded, unmapped_share, unclassified_share in systems:
+            if coded == 0:
+                continue
+            unmapped = min(coded, round(coded * unmapped_share))
+            unclassified = min(coded, round(coded * unclassified_share))
+            rows.append(
+                {
+                    "hospital_code": code,
+                    "extract_date": day,
+                    "code_system": system,
+                    "is_native_system": native,
+                    "coded_rows": coded,
+                    "unmapped_rows": unmapped,
+                    "distinct_unmapped_codes": (unmapped + 2) // 3,
+                    "unclassified_rows": unclassified,
+                    "distinct_unclassified_codes": (unclassified + 4) // 5,
+                }
+            )
+    return pa.Table.from_pylist(rows)
+
+
+def build_coverage_mart(owner: Settings, work: Path) -> None:
+    """marts.rpt_unmapped_codes as dbt builds it (dbt itself: the model and what it reads,
+    over the still empty raw tables; on PostgreSQL as healthlink_transformer, whose
+    post-hooks force RLS, grant healthlink_ops its read and index extract_date)."""
+    result = invoke_dbt(
+        ["build", "--select", "+rpt_unmapped_codes", "--exclude-resource-type", "test"],
+        dbt_environment(owner),
+        work_dir=work,
+        quiet=True,
+    )
+    if not result.success:
+        raise RuntimeError(f"dbt could not build rpt_unmapped_codes: {result.exception}")
+
+
 def _insert(conn: WarehouseConnection, table: str, rows: pa.Table) -> None:
     """The generated columns; the table's others stay NULL (insert_arrow takes every column)."""
     cursor = conn.execute(f"SELECT * FROM {table} WHERE false")
@@ -152,6 +249,16 @@ def _insert(conn: WarehouseConnection, table: str, rows: pa.Table) -> None:
     conn.insert_arrow(table, full)
 
 
+def _insert_as_dbt(conn: WarehouseConnection, table: str, rows: pa.Table) -> None:
+    """As dbt's incremental build writes a mart: rows staged in a temp table, then one INSERT
+    (PostgreSQL refuses COPY into a table with row-level security, which marts force)."""
+    with conn.transaction():
+        conn.create_temp_table("rows_in", f"SELECT * FROM {table} WHERE false")
+        _insert(conn, "rows_in", rows)
+        conn.execute(f"INSERT INTO {table} SELECT * FROM rows_in")
+        conn.execute("DROP TABLE rows_in")
+
+
 def _median_s(repeats: int, call: Callable[[], object]) -> float:
     times = []
     for _ in range(repeats):
@@ -161,9 +268,18 @@ def _median_s(repeats: int, call: Callable[[], object]) -> float:
     return statistics.median(times)
 
 
+class Roles(NamedTuple):
+    """Settings of a fresh warehouse, one per role that touches it (all the same on DuckDB)."""
+
+    owner: Settings
+    loader: Settings
+    transformer: Settings
+    ops: Settings
+
+
 @contextmanager
-def _warehouse(backend: str, work: Path) -> Iterator[tuple[Settings, Settings, Settings]]:
-    """(owner, loader, ops) settings of a fresh warehouse."""
+def _warehouse(backend: str, work: Path) -> Iterator[Roles]:
+    """The roles' settings of a fresh warehouse."""
     home = work / f"home-{backend}"
     # Ops records hold no patient; the key only satisfies the settings.
     base = Settings(
@@ -171,7 +287,7 @@ def _warehouse(backend: str, work: Path) -> Iterator[tuple[Settings, Settings, S
     )
     if backend == "duckdb":
         setup_warehouse(base)
-        yield base, base, base
+        yield Roles(base, base, base, base)
         return
     import psycopg
 
@@ -183,10 +299,13 @@ def _warehouse(backend: str, work: Path) -> Iterator[tuple[Settings, Settings, S
     try:
         owner = base.model_copy(update={"warehouse": pg_url(database)})
         setup_warehouse(owner)
-        yield (
-            owner,
-            owner.model_copy(update={"warehouse": url_for_role(owner.warehouse, LOADER_ROLE)}),
-            owner.model_copy(update={"warehouse": url_for_role(owner.warehouse, OPS_ROLE)}),
+        yield Roles(
+            *(
+                owner.model_copy(update={"warehouse": url_for_role(owner.warehouse, role)})
+                if role
+                else owner
+                for role in (None, LOADER_ROLE, TRANSFORMER_ROLE, OPS_ROLE)
+            )
         )
     finally:
         with psycopg.connect(pg_url("postgres"), autocommit=True) as admin:
@@ -200,7 +319,11 @@ def run_backend(
     codes = sorted(the_registry.hospitals)
     month = [LAST_DAY - timedelta(days=days - 1 - i) for i in range(days)]
     batch, entity, reject = month_of_batches(codes, month, seed=42)
-    with _warehouse(backend, work) as (owner, loader, ops_reader):
+    coverage = month_of_code_coverage(entity, seed=43)
+    with _warehouse(backend, work) as (owner, loader, transformer, ops_reader):
+        build_coverage_mart(owner, work / f"dbt-{backend}")
+        with connect(transformer) as conn:
+            _insert_as_dbt(conn, COVERAGE_MART, coverage)
         with connect(loader) as conn:
             _insert(conn, "ops.batch", batch)
             _insert(conn, "ops.batch_entity", entity)
@@ -213,17 +336,32 @@ def run_backend(
             ledger_rows = conn.execute("SELECT count(*) FROM ops.hospital_day").fetchone()
         if backend == "postgres":  # statistics current, as autovacuum keeps them after a load
             with connect(owner) as conn:
-                conn.execute("ANALYZE ops.batch, ops.batch_entity, ops.reject, ops.hospital_day")
+                conn.execute(
+                    "ANALYZE ops.batch, ops.batch_entity, ops.reject, ops.hospital_day, "
+                    + COVERAGE_MART
+                )
         first, last = month[0], month[-1]
         one = codes[len(codes) // 2]
         region = scope_codes(the_registry, 1, None, None)
         with connect(ops_reader) as conn:
             conn.execute("SELECT count(*) FROM ops.hospital_day").fetchone()  # warm
+            # As the page's role: every row of the mart readable (its ops_reads policy).
+            coverage_rows = conn.execute(f"SELECT count(*) FROM {COVERAGE_MART}").fetchone()
+            coverage_pairs = code_coverage(conn, first, last, None, top=COVERAGE_SHOWN)[1]
             page_all = page_data(conn, first, last, None)
             timings = {
                 "report_all_hospitals_s": _median_s(repeats, lambda: ops_report(conn, first, last)),
                 "report_one_hospital_s": _median_s(
                     repeats, lambda: ops_report(conn, first, last, one)
+                ),
+                "code_coverage_all_pairs_s": _median_s(
+                    repeats, lambda: code_coverage(conn, first, last)
+                ),
+                "code_coverage_page_top_s": _median_s(
+                    repeats, lambda: code_coverage(conn, first, last, None, top=COVERAGE_SHOWN)
+                ),
+                "code_coverage_one_hospital_s": _median_s(
+                    repeats, lambda: code_coverage(conn, first, last, [one])
                 ),
                 "reject_rate_trend_one_select_s": _median_s(
                     repeats,
@@ -275,6 +413,8 @@ def run_backend(
         "ops_batch_rows": batch.num_rows,
         "ops_batch_entity_rows": entity.num_rows,
         "ops_reject_rows": reject.num_rows,
+        "coverage_rows": coverage_rows[0] if coverage_rows else 0,
+        "coverage_pairs": coverage_pairs,
         "ledger_write_per_day_s": {
             "median": statistics.median(per_day),
             "max": max(per_day),
