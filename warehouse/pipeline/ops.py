@@ -669,8 +669,9 @@ def code_coverage(
     if not unmapped_codes_built(conn):
         return [], 0
     scope, params = _window_scope(first, last, codes)
-    # The model's grain is (hospital, day, system): a month of 1,100 hospitals is ~230,000
-    # rows, read through its extract_date index on PostgreSQL (macros/ops_reads.sql).
+    # The model's grain is (hospital, day, system): a month of 1,100 hospitals is about
+    # 190,000 rows (bench/ops.py), read through its extract_date index on PostgreSQL
+    # (macros/ops_reads.sql): 0.06 s for all pairs there (BENCHMARKS.md).
     rows = _rows(
         conn,
         f"""
