@@ -122,7 +122,7 @@ class SourceCheck:
     rejects: list[KeyRejects] = field(default_factory=list)
     critical: list[str] = field(default_factory=list)
     coverage: list[Coverage] = field(default_factory=list)
-    deleted: int = 0  # records the source says were deleted (not applied: docs/contract.md)
+    deleted: int = 0  # records the source says were deleted (a sync deletes them; a check writes nothing)
     # FHIR: per entity, the system URIs its `code_system_declared` rejects are coded in
     # (resources per URI, most first): what the YAML's code_systems could declare.
     undeclared_systems: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
