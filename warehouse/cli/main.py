@@ -22,6 +22,24 @@ app.add_typer(consent_cli.app, name="consent")
 err_console = common.err_console
 
 
+def main() -> None:
+    """The `healthlink` console script. A misconfigured environment (production is the default,
+    and its secrets must be set) is a clear error naming the setting, never a traceback: the
+    traceback would print pydantic's input, every setting read from the environment, secrets
+    included."""
+    from pydantic import ValidationError
+
+    try:
+        app()
+    except ValidationError as error:
+        if not error.title.endswith("Settings"):
+            raise
+        for problem in error.errors(include_url=False, include_input=False, include_context=False):
+            where = ".".join(str(part) for part in problem["loc"]) or error.title
+            err_console.print(f"[red]configuration error[/red] ({where}): {problem['msg']}")
+        raise SystemExit(2) from None
+
+
 @app.callback()
 def _setup() -> None:
     from warehouse.logs import configure_logging
