@@ -26,7 +26,9 @@ LOADER_ROLE = "healthlink_loader"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="HEALTHLINK_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="HEALTHLINK_", extra="ignore", hide_input_in_errors=True
+    )
 
     # Production unless told otherwise: development secrets are refused everywhere else, so a
     # deployment that forgets to configure itself fails at start instead of running on them.

@@ -9,6 +9,9 @@ import sys
 from importlib.metadata import entry_points
 from pathlib import Path
 
+import pytest
+from pydantic import ValidationError
+
 SECRET = "audit-key-never-printed-7f3a"
 
 
@@ -38,3 +41,18 @@ def test_production_without_its_secrets_is_a_clear_error_repeating_no_secret(
     assert "configuration error" in output and "HEALTHLINK_PSEUDONYM_KEY" in output
     assert "Traceback" not in output and SECRET not in output
     assert not (tmp_path / "home").exists()  # nothing was created
+
+
+def test_settings_errors_never_repeat_their_input(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Wherever settings are read (the API's start-up too), their errors carry no input."""
+    from warehouse.api.config import ApiSettings
+    from warehouse.settings import Settings
+
+    monkeypatch.delenv("HEALTHLINK_ENVIRONMENT", raising=False)
+    monkeypatch.delenv("HEALTHLINK_PSEUDONYM_KEY", raising=False)
+    monkeypatch.setenv("HEALTHLINK_AUDIT_KEY", SECRET)
+    monkeypatch.setenv("HEALTHLINK_API_TOKEN_TTL_MINUTES", SECRET)
+    for model in (Settings, ApiSettings):
+        with pytest.raises(ValidationError) as raised:
+            model()
+        assert SECRET not in str(raised.value)

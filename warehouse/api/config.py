@@ -18,7 +18,9 @@ from warehouse.api.idp_key import CitizenIdentityError, load_public_key
 
 
 class ApiSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="HEALTHLINK_API_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="HEALTHLINK_API_", extra="ignore", hide_input_in_errors=True
+    )
 
     # Short-lived physician sessions; each request checks expiry and suspension.
     token_ttl_minutes: int = 30
