@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 
 from connectors.base import Connector, Extract, Reject
 from expectations.national_id import valid_national_id_mask
-from expectations.validate import validate_entity
+from expectations.validate import reject_rate_exceeded, validate_entity
 from warehouse.pipeline.batch import apply_consent
 from warehouse.pseudonym import patient_keys
 
@@ -91,3 +91,11 @@ def row_dates(table: pa.Table) -> pa.ChunkedArray | None:
         return None
     values = table.column(column)
     return values if pa.types.is_date(values.type) else values.cast(pa.date32())
+
+
+def batch_would_quarantine(
+    critical: list[str], rows_read: int, rows_rejected: int, threshold: float
+) -> bool:
+    """The sync's verdict on a batch, for a check: any critical failure, or more rejects than
+    the threshold allows (a check filters nobody by consent, so nothing is set aside)."""
+    return bool(critical) or reject_rate_exceeded(rows_read, rows_rejected, 0, threshold)

@@ -22,8 +22,7 @@ import pyarrow as pa
 from connectors.base import Extract, ExtractError, Reject
 from connectors.file43 import File43Connector, File43Settings
 from connectors.file43.layout import FILE_NAMES, LAYOUTS
-from expectations.validate import reject_rate_exceeded
-from warehouse.onboarding.batch_rules import apply_batch_rules, row_dates
+from warehouse.onboarding.batch_rules import apply_batch_rules, batch_would_quarantine, row_dates
 from warehouse.onboarding.detect import FileFormat, detect_file
 from warehouse.onboarding.proposal import Disagreement, Proposal, disagreements, propose
 from warehouse.onboarding.reference_codes import DEFAULT_DIR, Coverage, coverage
@@ -112,8 +111,8 @@ class ExtractCheck:
 
     @property
     def would_quarantine(self) -> bool:
-        return bool(self.critical) or reject_rate_exceeded(
-            self.rows_read, self.rows_rejected, 0, self.reject_threshold
+        return batch_would_quarantine(
+            self.critical, self.rows_read, self.rows_rejected, self.reject_threshold
         )
 
     @property

@@ -32,8 +32,7 @@ from connectors.hosxp import HosxpSettings
 from connectors.hosxp.connector import HosxpConnector
 from connectors.registry import build_connector
 from connectors.window import ExtractWindow
-from expectations.validate import reject_rate_exceeded
-from warehouse.onboarding.batch_rules import apply_batch_rules, row_dates
+from warehouse.onboarding.batch_rules import apply_batch_rules, batch_would_quarantine, row_dates
 from warehouse.onboarding.fhir_export import coding_systems, detected_national_id_system
 from warehouse.onboarding.proposal import Disagreement
 from warehouse.onboarding.reference_codes import DEFAULT_DIR, Coverage, coverage
@@ -122,7 +121,8 @@ class SourceCheck:
     rejects: list[KeyRejects] = field(default_factory=list)
     critical: list[str] = field(default_factory=list)
     coverage: list[Coverage] = field(default_factory=list)
-    deleted: int = 0  # records the source says were deleted (a sync deletes them; a check writes nothing)
+    # Records the source says were deleted: a sync deletes them, a check writes nothing.
+    deleted: int = 0
     # FHIR: per entity, the system URIs its `code_system_declared` rejects are coded in
     # (resources per URI, most first): what the YAML's code_systems could declare.
     undeclared_systems: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
@@ -136,8 +136,8 @@ class SourceCheck:
 
     @property
     def would_quarantine(self) -> bool:
-        return bool(self.critical) or reject_rate_exceeded(
-            self.rows_read, self.rows_rejected, 0, self.reject_threshold
+        return batch_would_quarantine(
+            self.critical, self.rows_read, self.rows_rejected, self.reject_threshold
         )
 
     @property
