@@ -37,6 +37,9 @@ class Hospitals:
         return len(self.codes)
 
 
+PROVINCE_SIZE = 14  # hospitals per province at national size: 1,100 / 77 provinces, rounded
+
+
 def _unique_names(fake: Faker, n: int, prefix: str) -> list[str]:
     names: list[str] = []
     seen: dict[str, int] = {}
@@ -55,6 +58,11 @@ def build_hospitals(
         raise ValueError("hospitals must be between 1 and 90000")
     codes = [str(c) for c in 10_000 + rng.choice(90_000, size=n, replace=False)]
     n_networks = min(n, int(rng.integers(2, 5)))
+    if n > PROVINCE_SIZE * 4:
+        # A national registry: about one provincial network per PROVINCE_SIZE hospitals (77
+        # provinces for 1,100), so the networks, and the health regions derived from them,
+        # are as many as the country's. Smaller registries keep 2-4 (same seeded output).
+        n_networks = round(n / PROVINCE_SIZE)
     networks = [
         Network(
             code=f"NET{i + 1:02d}",

@@ -50,3 +50,24 @@ def test_sizes_need_one_positive_weight_per_hospital(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="one positive weight per hospital"):
         generate_dataset(tmp_path, hospitals=3, patients=10, start_date=START,
                          hospital_sizes=[1.0, 2.0])
+
+
+def test_a_national_registry_spreads_over_every_health_region() -> None:
+    """At 1,100 hospitals the networks are about as many as Thailand's provinces, so the DAG's
+    health-region groups are as many and as large as the country's (about 85 hospitals each),
+    not two to four regions of hundreds."""
+    from collections import Counter
+    from datetime import date
+
+    import numpy as np
+    from faker import Faker
+
+    from synthetic.hospitals import build_hospitals
+
+    hospitals = build_hospitals(np.random.default_rng(42), Faker("th_TH"), 1100, date(2026, 11, 23), {})
+    assert 70 <= len(hospitals.networks) <= 85
+    regions = Counter(int(network) % 13 + 1 for network in hospitals.network)
+    assert sorted(regions) == list(range(1, 14))
+    assert max(regions.values()) < 150
+    small = build_hospitals(np.random.default_rng(42), Faker("th_TH"), 6, date(2026, 11, 23), {})
+    assert 2 <= len(small.networks) <= 4
