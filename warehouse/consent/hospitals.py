@@ -17,7 +17,7 @@ from warehouse.consent import storage
 from warehouse.consent.model import Event
 from warehouse.consent.notifications import notify
 from warehouse.consent.sender_choice import covers_sql, mirror_hospitals
-from warehouse.hospital_registry import Registry
+from warehouse.hospital_registry import Hospital, Registry
 from warehouse.storage.protocol import WarehouseConnection
 
 
@@ -29,13 +29,34 @@ def joined_hospitals(conn: WarehouseConnection) -> set[str]:
 
 
 # Active LIST choosers whose choice covers neither the hospital nor its network, and who
-# consented (registered or rejoined) before the hospital started participating.
+# consented (registered or rejoined) before the hospital started participating: one query for
+# every hospital joining now (`{joining}`: a VALUES row per hospital), since a warehouse's first
+# day has every hospital of the country join. PostgreSQL finds the few LIST choosers through a
+# partial index (consent.patient_consent_active_list), so the cost follows them, not the
+# country's consents.
 _TO_NOTIFY_SQL = f"""
-SELECT c.patient_key FROM consent.patient_consent AS c
-WHERE c.status = 'active' AND c.sender_scope = 'LIST' AND c.registered_on < ?
-  AND NOT {covers_sql("c", "?", "?")}
-ORDER BY c.patient_key
+SELECT j.hospital_code, c.patient_key
+FROM consent.patient_consent AS c
+JOIN (VALUES {{joining}}) AS j(hospital_code, network_code, participating_since)
+  ON c.registered_on < j.participating_since
+WHERE c.status = 'active' AND c.sender_scope = 'LIST'
+  AND NOT {covers_sql("c", "j.hospital_code", "j.network_code")}
+ORDER BY j.hospital_code, c.patient_key
 """
+
+
+def _to_notify(conn: WarehouseConnection, hospitals: list[Hospital]) -> dict[str, list[str]]:
+    """Hospital code -> the patient keys to notify of its joining, in patient key order."""
+    if not hospitals:
+        return {}
+    rows = conn.execute(
+        _TO_NOTIFY_SQL.format(joining=", ".join(["(?, ?, ?)"] * len(hospitals))),
+        [v for h in hospitals for v in (h.hospital_code, h.network, h.participating_since)],
+    ).fetchall()
+    patients: dict[str, list[str]] = {}
+    for hospital_code, patient_key in rows:
+        patients.setdefault(hospital_code, []).append(patient_key)
+    return patients
 
 
 def record_hospital_joined(
@@ -53,9 +74,13 @@ def record_hospital_joined(
     joined: list[str] = []
     with conn.transaction():
         already = joined_hospitals(conn)
-        for hospital in sorted(registry.participating(on), key=lambda h: h.hospital_code):
-            if hospital.hospital_code in already:
-                continue
+        joining = [
+            hospital
+            for hospital in sorted(registry.participating(on), key=lambda h: h.hospital_code)
+            if hospital.hospital_code not in already
+        ]
+        to_notify = _to_notify(conn, joining)
+        for hospital in joining:
             payload = {
                 "hospital_code": hospital.hospital_code,
                 "network_code": hospital.network,
@@ -65,11 +90,7 @@ def record_hospital_joined(
                 conn, Event("hospital_joined", None, moment, payload, recorded_by="registry")
             )
             mirror_hospitals(conn, registry, [hospital])
-            patients = conn.execute(
-                _TO_NOTIFY_SQL,
-                [hospital.participating_since, hospital.hospital_code, hospital.network],
-            ).fetchall()
-            for (patient_key,) in patients:
+            for patient_key in to_notify.get(hospital.hospital_code, []):
                 notify(conn, patient_key, "hospital_joined", payload, event_id=event_id, now=moment)
             joined.append(hospital.hospital_code)
     return joined

@@ -57,4 +57,8 @@ CONSENT_INDEXES = [
     "CREATE INDEX IF NOT EXISTS patient_sender_patient ON consent.patient_sender (patient_key)",
     "CREATE INDEX IF NOT EXISTS per_visit_grant_patient ON consent.per_visit_grant "
     "(patient_key, source_hospital_code)",
+    # The hospitals joining (warehouse.consent.hospitals) look for active LIST choosers only:
+    # few, or none under full consent, among a country's consents.
+    "CREATE INDEX IF NOT EXISTS patient_consent_active_list ON consent.patient_consent"
+    " (patient_key) WHERE status = 'active' AND sender_scope = 'LIST'",
 ]
