@@ -10,7 +10,9 @@
       (b) is in the target with a pending (hospital_code, extract_date) - a reloaded day may have
           lost its version, so the key falls back to the newest remaining one,
       (c) sits in the target with a stale encounter-level sensitivity (a diagnosis loaded for
-          another day changed whether its encounter is sensitive).
+          another day changed whether its encounter is sensitive): looked for only in the
+          encounters whose tag a pending pair changed (stale_encounter_rows), not in the
+          whole history.
     "Latest" ranks by extract_date, then received_at, batch, file and line, so replaying an
     older day never overrides a newer version. -#}
 
@@ -57,6 +59,48 @@ from latest
     {%- endif %}
 {%- endmacro %}
 
+{#- The (hospital_code, record_key) of the rows of `relation` (a fact, or a published row table)
+    whose encounter-level tag is stale. int_encounter__sensitivity holds, with retag_through,
+    every encounter whose tag changed while its hospital had pending pairs (and keeps it until
+    those pairs are published), so only those encounters are compared, through the patient_key
+    index, never the whole relation. A tag that changed with no pair of its hospital pending
+    (only a change of the reference lists does that: docs/consent.md, "Changing the classes")
+    is not re-tagged here; that change requires the documented full refresh. -#}
+{% macro stale_encounter_rows(relation) -%}
+    select target_row.hospital_code, target_row.record_key
+    from {{ ref('int_encounter__sensitivity') }} as encounter_tag
+    inner join {{ relation }} as target_row
+        on target_row.hospital_code = encounter_tag.hospital_code
+        and target_row.patient_key = encounter_tag.patient_key
+        and target_row.encounter_id = encounter_tag.encounter_id
+    where {{ healthlink.retag_pending('encounter_tag') }}
+      and target_row.encounter_sensitivity_category
+        is distinct from encounter_tag.sensitivity_category
+{%- endmacro %}
+
+{#- Whether the int_encounter__sensitivity row aliased `tag_row` changed while a pair that is
+    still pending was pending: its hospital has a pending pair no later than retag_through
+    (the hospital's latest pending extract date when the tag changed). A build that failed
+    leaves those pairs pending, so the next build re-tags again; a later day alone does not. -#}
+{% macro retag_pending(tag_row) -%}
+exists (
+        select 1 from {{ ref('stg_ops__transform_pending') }} as pending
+        where pending.hospital_code = {{ tag_row }}.hospital_code
+          and pending.extract_date <= {{ tag_row }}.retag_through
+    )
+{%- endmacro %}
+
+{#- post-hook of int_encounter__sensitivity: drop the encounters no longer sensitive once no
+    pair pending when they changed is still pending (the facts re-tagged them), or at once when
+    none was; they then need no row, like any encounter without a sensitive diagnosis. -#}
+{% macro forget_settled_untagged_encounters() -%}
+    {%- if is_incremental() -%}
+delete from {{ this }} as held
+where held.sensitivity_category is null
+  and not {{ healthlink.retag_pending('held') }}
+    {%- endif -%}
+{%- endmacro %}
+
 {% macro latest_versions_order() -%}
     extract_date desc, received_at desc, batch_id desc, source_file desc, source_line desc
 {%- endmacro %}
@@ -81,14 +125,7 @@ incoming_keys as (
         and pending.extract_date = target_row.extract_date
     {%- if has_encounter %}
     union
-    select target_row.hospital_code, target_row.record_key
-    from {{ this }} as target_row
-    left join {{ ref('int_encounter__sensitivity') }} as encounter_tag
-        on encounter_tag.hospital_code = target_row.hospital_code
-        and encounter_tag.patient_key = target_row.patient_key
-        and encounter_tag.encounter_id = target_row.encounter_id
-    where target_row.encounter_sensitivity_category
-        is distinct from encounter_tag.sensitivity_category
+    {{ healthlink.stale_encounter_rows(this) }}
     {%- endif %}
 ),
 

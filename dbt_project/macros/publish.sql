@@ -57,7 +57,7 @@ where consent.row_allowed(fact.patient_key, fact.hospital_code, fact.is_sensitiv
       (b) the rows held here for a pending pair (the record may have fallen back to another
           day's version; one with no version left is deleted by prepare_published_rows),
       (c) the rows held here whose encounter sensitivity is stale: the fact re-tags those by
-          the same rule (incremental_fact), whatever their pair.
+          the same rule (incremental_fact, stale_encounter_rows), whatever their pair.
     That is every key the fact's own run can change (it reads raw of the pending pairs only).
 
     hospital_name and per_visit_required are the hospital's (dim_hospital), which can change
@@ -95,14 +95,7 @@ where exists (
             and pending.extract_date = held.extract_date
         {%- if has_encounter %}
         union all
-        select held.hospital_code, held.record_key
-        from {{ this }} as held
-        left join {{ ref('int_encounter__sensitivity') }} as encounter_tag
-            on encounter_tag.hospital_code = held.hospital_code
-            and encounter_tag.patient_key = held.patient_key
-            and encounter_tag.encounter_id = held.encounter_id
-        where held.encounter_sensitivity_category
-            is distinct from encounter_tag.sensitivity_category
+        {{ healthlink.stale_encounter_rows(this) }}
         {%- endif %}
     ) as changed
     where changed.hospital_code = fact.hospital_code

@@ -139,15 +139,16 @@ def test_record_gone_from_a_reloaded_day_falls_back_or_vanishes(warehouse: Wareh
     assert_equals_full_rebuild(warehouse)
 
 
-def test_late_sensitive_principal_diagnosis_tags_earlier_rows(warehouse: Warehouse) -> None:
-    def cold_visit_tags() -> list[tuple[Any, ...]]:
-        return warehouse.rows(
-            "SELECT DISTINCT is_sensitive, sensitivity_category"
-            " FROM marts.fct_medication_dispense WHERE encounter_id = 'S-COLD'"
-        )
+def cold_visit_tags(warehouse: Warehouse) -> list[tuple[Any, ...]]:
+    return warehouse.rows(
+        "SELECT DISTINCT is_sensitive, sensitivity_category"
+        " FROM marts.fct_medication_dispense WHERE encounter_id = 'S-COLD'"
+    )
 
-    assert cold_visit_tags() == [(False, None)]
-    raw = RawRows(extract_date=DAY2)  # the hospital corrects the visit's principal diagnosis
+
+def cold_visit_made_sensitive() -> RawRows:
+    """Day 2: the hospital corrects S-COLD's principal diagnosis to schizophrenia."""
+    raw = RawRows(extract_date=DAY2)
     raw.add(
         "diagnosis",
         H1,
@@ -160,10 +161,73 @@ def test_late_sensitive_principal_diagnosis_tags_earlier_rows(warehouse: Warehou
         icd10_code="F200",
         provider_id="D001",
     )
-    reload_day(warehouse, H1, raw)
+    return raw
+
+
+def test_late_sensitive_principal_diagnosis_tags_earlier_rows(warehouse: Warehouse) -> None:
+    assert cold_visit_tags(warehouse) == [(False, None)]
+    reload_day(warehouse, H1, cold_visit_made_sensitive())
     warehouse.dbt(*TRANSFORM)
-    assert cold_visit_tags() == [(True, "mental_health")]
+    assert cold_visit_tags(warehouse) == [(True, "mental_health")]
     assert not warehouse.rows(
         "SELECT 1 FROM published.medication_dispense WHERE encounter_id = 'S-COLD'"
     )
     assert_equals_full_rebuild(warehouse)
+
+
+def test_retag_reads_only_encounters_a_pending_pair_changed(warehouse: Warehouse) -> None:
+    """Branch (c) of incoming_latest_versions compares only the encounters whose tag a pending
+    pair changed, not every row of the fact (issue 11: a day's cost follows the day).
+
+    The probe is a fact row made stale by hand: H2's S-HT imaging report claims an encounter
+    tag ('hiv') that no diagnosis gives it. That cannot arise in operation (every fact row is
+    written with its encounter's current tag, and a tag change is re-tagged by the build of
+    the pair that caused it); here it marks whether a build looked at an encounter no pending
+    pair touched. A build over the whole history rewrites it; the day's build leaves it and
+    re-tags only S-COLD, whose diagnosis the pending H1 pair changed.
+    """
+    untouched = (
+        "SELECT encounter_sensitivity_category FROM marts.fct_imaging_report"
+        " WHERE hospital_code = ? AND encounter_id = 'S-HT'"
+    )
+    with warehouse.connect() as conn:
+        conn.execute(
+            "UPDATE marts.fct_imaging_report SET encounter_sensitivity_category = 'hiv'"
+            " WHERE hospital_code = ? AND encounter_id = 'S-HT'",
+            [H2],
+        )
+    reload_day(warehouse, H1, cold_visit_made_sensitive())
+    warehouse.dbt(*TRANSFORM)
+    assert cold_visit_tags(warehouse) == [(True, "mental_health")]
+    assert warehouse.rows(untouched, [H2]) == [("hiv",)]
+
+    with warehouse.connect() as conn:  # the probe undone, the rest equals a full rebuild
+        conn.execute(
+            "UPDATE marts.fct_imaging_report SET encounter_sensitivity_category = NULL"
+            " WHERE hospital_code = ? AND encounter_id = 'S-HT'",
+            [H2],
+        )
+    assert_equals_full_rebuild(warehouse)
+
+
+def test_retag_survives_a_build_that_failed_after_the_tags(warehouse: Warehouse) -> None:
+    """int_encounter__sensitivity is built, the facts are not (a failed build): the pair stays
+    pending, so the next build still re-tags the encounter, though its tag no longer changes;
+    once the pair is published, an encounter that lost its tag leaves the table."""
+    reload_day(warehouse, H1, cold_visit_made_sensitive())
+    warehouse.dbt("run", "--select", "int_encounter__sensitivity")
+    assert cold_visit_tags(warehouse) == [(False, None)]
+    warehouse.dbt(*TRANSFORM)
+    assert cold_visit_tags(warehouse) == [(True, "mental_health")]
+
+    reload_day(warehouse, H1, RawRows(extract_date=DAY2))  # day 2 re-sent without it
+    warehouse.dbt("run", "--select", "int_encounter__sensitivity")
+    warehouse.dbt(*TRANSFORM)
+    assert cold_visit_tags(warehouse) == [(False, None)]
+    assert_equals_full_rebuild(warehouse)
+    with warehouse.connect() as conn:
+        conn.execute("DELETE FROM ops.transform_pending")  # published
+    warehouse.dbt("run", "--select", "int_encounter__sensitivity")
+    assert not warehouse.rows(
+        "SELECT 1 FROM intermediate.int_encounter__sensitivity WHERE encounter_id = 'S-COLD'"
+    )

@@ -272,6 +272,57 @@ def test_reloaded_day_without_a_record_falls_back(warehouse: Warehouse, pg_datab
         _mirrors_fact(pg_database, category)
 
 
+def test_retag_reads_only_encounters_a_pending_pair_changed(
+    warehouse: Warehouse, pg_database: str
+) -> None:
+    """A diagnosis of a later day re-tags its encounter's rows, in the fact and the row
+    table, and no build compares the rows of encounters no pending pair changed (issue 11).
+
+    The probe is H2's S-HT imaging report made stale by hand in both tables (an encounter tag,
+    'hiv', that no diagnosis gives it); that cannot arise in operation (rows are written with
+    their encounter's current tag, and a change is re-tagged by its pair's build). A build
+    comparing the whole history rewrites it; the day's build leaves it.
+    """
+    probe = " WHERE hospital_code = %s AND encounter_id = 'S-HT'"
+    tables = ("marts.fct_imaging_report", "published.imaging_report_rows")
+    _execute_with(pg_database, tables, f"SET encounter_sensitivity_category = 'hiv'{probe}")
+    day_three = RawRows(extract_date=DAY2 + dt.timedelta(days=1))
+    day_three.add(
+        "diagnosis",
+        H1,
+        P_ALL,
+        "S-COLD|1|J00",
+        encounter_id="S-COLD",
+        encounter_class="OPD",
+        service_date=DAY1,
+        diagnosis_type="1",
+        icd10_code="F200",
+        provider_id="D001",
+    )
+    _load(pg_database, day_three)
+    warehouse.dbt("build")
+
+    for table in ("marts.fct_medication_dispense", "published.medication_dispense_rows"):
+        assert _rows(
+            pg_database,
+            f"SELECT DISTINCT sensitivity_category FROM {table} WHERE encounter_id = 'S-COLD'",
+        ) == [("mental_health",)], table
+    for table in tables:
+        assert _rows(
+            pg_database, f"SELECT encounter_sensitivity_category FROM {table}{probe}", [H2]
+        ) == [("hiv",)], table
+    _execute_with(pg_database, tables, f"SET encounter_sensitivity_category = NULL{probe}")
+    for category in CATEGORIES:
+        _mirrors_fact(pg_database, category)
+
+
+def _execute_with(database: str, tables: tuple[str, ...], update: str) -> None:
+    """`UPDATE <table> <update>` on each of `tables`, with H2 as the one parameter."""
+    with psycopg2.connect(pg_dsn(database)) as conn, conn.cursor() as cursor:
+        for table in tables:
+            cursor.execute(f"UPDATE {table} {update}", [H2])
+
+
 def test_equals_a_full_refresh(warehouse: Warehouse, pg_database: str) -> None:
     def contents() -> dict[str, list[Any]]:
         return {t: _rows(pg_database, f"SELECT * FROM {t} ORDER BY 1, 2, 3") for t in ROW_TABLES}
