@@ -24,6 +24,7 @@ COLUMNS = ["cid", "birth_date", "registered_at", "status", "sender_scope", "send
 # Midnight in Bangkok is 17:00 UTC the day before.
 BANGKOK_MIDNIGHT = np.timedelta64(-7 * 3600, "s")
 VERIFICATION_METHODS = ["dopa_face", "thaid"]
+MASKED_NETWORKS = 12  # up to 2^12 subsets rendered up front
 
 
 def _iso(moments: np.ndarray) -> pa.Array:
@@ -37,6 +38,12 @@ def _network_lists(rng: np.random.Generator, hospitals: Hospitals, home: np.ndar
     chosen[np.arange(len(home)), home_network] |= rng.random(len(home)) < 0.8
     empty = ~chosen.any(axis=1)
     chosen[np.flatnonzero(empty), home_network[empty]] = True
+    if k > MASKED_NETWORKS:
+        # A national registry (dozens of networks): 2^k subsets cannot be listed; render
+        # each distinct choice once instead.
+        distinct, row_choice = np.unique(chosen, axis=0, return_inverse=True)
+        codes = np.array([n.code for n in hospitals.networks], dtype=object)
+        return fmt.pick([";".join(codes[row]) for row in distinct], row_choice.ravel())
     # Few networks: render each subset once and look it up by its bit mask.
     mask = chosen.astype(np.int64) @ (1 << np.arange(k))
     texts = [";".join(n.code for i, n in enumerate(hospitals.networks) if m >> i & 1)

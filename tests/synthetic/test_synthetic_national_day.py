@@ -71,3 +71,22 @@ def test_a_national_registry_spreads_over_every_health_region() -> None:
     assert max(regions.values()) < 150
     small = build_hospitals(np.random.default_rng(42), Faker("th_TH"), 6, date(2026, 11, 23), {})
     assert 2 <= len(small.networks) <= 4
+
+
+def test_consent_lists_name_networks_of_a_national_registry(tmp_path: Path) -> None:
+    """With more networks than can be listed as subsets (2^k), LIST choosers still name real
+    networks; the generator used to enumerate all 2^k subsets and ran out of memory."""
+    import csv
+
+    import yaml
+
+    generate_dataset(tmp_path, hospitals=200, patients=600, days=1, start_date=START, seed=3,
+                     history_years=0, visits_per_patient=1.0)  # fmt: skip
+    networks = yaml.safe_load((tmp_path / "registry" / "networks.yml").read_text())["networks"]
+    codes = {n["code"] for n in networks}
+    assert len(codes) > 12
+    with (tmp_path / "consent" / "registrations.csv").open(encoding="utf-8") as handle:
+        named = [r["sender_networks"] for r in csv.DictReader(handle) if r["sender_networks"]]
+    assert named
+    assert all(set(chosen.split(";")) <= codes for chosen in named)
+    assert len({code for chosen in named for code in chosen.split(";")}) > 12
