@@ -5,11 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.support.consent_kit import H1, H2, H3, H5, KEY, bkk, key_of, national_id, registry
+from tests.support.consent_kit import (
+    H1,
+    H2,
+    H3,
+    H5,
+    KEY,
+    allowed_of,
+    bkk,
+    key_of,
+    national_id,
+    registry,
+)
 from warehouse import consent as cs
 from warehouse.consent.model import fold
 from warehouse.consent.sender_choice import (
-    allowed_patient_keys,
     import_registrations,
     sync_hospitals,
 )
@@ -68,9 +78,9 @@ def test_import_goes_through_the_rules_into_the_log(conn: Any, tmp_path: Path) -
     # The projection the sync reads is the fold of the log.
     states = fold(events)
     assert states[key_of(1)].sensitive_allowed and not states[key_of(2)].active
-    assert set(allowed_patient_keys(conn, H1).to_pylist()) == {key_of(1), key_of(3)}
-    assert set(allowed_patient_keys(conn, H3).to_pylist()) == {key_of(1), key_of(3)}
-    assert set(allowed_patient_keys(conn, H2).to_pylist()) == {key_of(1)}
+    assert allowed_of(conn, H1) == {key_of(1), key_of(3)}
+    assert allowed_of(conn, H3) == {key_of(1), key_of(3)}
+    assert allowed_of(conn, H2) == {key_of(1)}
     # Importing again registers nobody twice.
     again = import_registrations(conn, _file(tmp_path, LINES[:3]), KEY, reg)
     assert again.imported == 0 and len(again.refused) == 3
@@ -92,4 +102,4 @@ def test_withdraw_goes_through_the_service(conn: Any, tmp_path: Path) -> None:
     assert withdraw(conn, key_of(1))
     assert not withdraw(conn, key_of(1))
     assert [e.event_type for e in cs.load_events(conn, key_of(1))] == ["registered", "withdrawn"]
-    assert allowed_patient_keys(conn, H1).to_pylist() == []
+    assert allowed_of(conn, H1) == set()

@@ -17,6 +17,7 @@ from tests.support.consent_kit import (
     H4_JOINS,
     KEY,
     NET01,
+    allowed_of,
     bkk,
     key_of,
     national_id,
@@ -25,7 +26,6 @@ from tests.support.consent_kit import (
 )
 from warehouse import consent as cs
 from warehouse.consent import ConsentRefused, SenderChoice
-from warehouse.consent.sender_choice import allowed_patient_keys
 
 REG = registry()
 
@@ -70,7 +70,7 @@ def test_registration_appends_an_event_and_projects_the_state(conn: Any) -> None
         ("active", "LIST", False, DAY0.date()),
         [("hospital", H3), ("network", NET01)],
     )
-    assert set(allowed_patient_keys(conn, H1).to_pylist()) == {key_of(1)}
+    assert allowed_of(conn, H1) == {key_of(1)}
 
 
 def test_refusals_append_nothing(conn: Any) -> None:
@@ -96,7 +96,7 @@ def test_day_boundary_for_list_changes(conn: Any) -> None:
     assert caught.value.reason_code == "changed_today"
     cs.change_sources(conn, REG, key_of(1), choice, now=bkk(2025, 2, 11, 0, 1))
     assert _projection(conn, key_of(1))[1] == [("hospital", H2)]
-    assert allowed_patient_keys(conn, H1).to_pylist() == []
+    assert allowed_of(conn, H1) == set()
 
 
 def test_withdrawal_hides_at_once_and_rejoin_is_newly_consenting(conn: Any) -> None:
@@ -104,7 +104,7 @@ def test_withdrawal_hides_at_once_and_rejoin_is_newly_consenting(conn: Any) -> N
     cs.set_sensitive(conn, key_of(1), True, now=bkk(2025, 2, 9, 11))
     cs.withdraw(conn, key_of(1), now=bkk(2025, 2, 10, 8))
     assert _projection(conn, key_of(1))[0][0] == "withdrawn"
-    assert allowed_patient_keys(conn, H1).to_pylist() == []
+    assert allowed_of(conn, H1) == set()
     for refused_at in (bkk(2025, 2, 10, 23, 59),):
         with pytest.raises(ConsentRefused) as caught:
             cs.rejoin(conn, REG, key_of(1), now=refused_at)
@@ -116,7 +116,7 @@ def test_withdrawal_hides_at_once_and_rejoin_is_newly_consenting(conn: Any) -> N
     status, scope, sensitive, registered_on = _projection(conn, key_of(1))[0]
     assert (status, scope, sensitive) == ("active", "ALL", False)  # sensitive back to off
     assert str(registered_on) == "2025-02-11"  # the Bangkok day of rejoining
-    assert allowed_patient_keys(conn, H1).to_pylist() == [key_of(1)]
+    assert allowed_of(conn, H1) == {key_of(1)}
 
 
 def test_sensitive_choice_is_off_by_default_and_not_limited_per_day(conn: Any) -> None:
@@ -137,13 +137,13 @@ def test_a_hospital_joining_later_reaches_all_and_network_choosers(conn: Any) ->
     _register(conn, 4, SenderChoice.of(hospitals={H2}), now=march)  # saw H4 in the list
     assert cs.record_hospital_joined(conn, REG, H4_JOINS, now=march) == [H4]
     assert cs.record_hospital_joined(conn, REG, H4_JOINS, now=march) == []  # idempotent
-    assert set(allowed_patient_keys(conn, H4).to_pylist()) == {key_of(1), key_of(2)}
+    assert allowed_of(conn, H4) == {key_of(1), key_of(2)}
     (notice,) = cs.notifications(conn, key_of(3))
     assert notice["kind"] == "hospital_joined" and notice["payload"]["hospital_code"] == H4
     assert not cs.notifications(conn, key_of(1)) and not cs.notifications(conn, key_of(4))
     # The list chooser may add it (another day than their registration).
     cs.change_sources(conn, REG, key_of(3), SenderChoice.of(hospitals={H1, H4}), now=march)
-    assert key_of(3) in allowed_patient_keys(conn, H4).to_pylist()
+    assert key_of(3) in allowed_of(conn, H4)
     joined = conn.execute(
         "SELECT patient_key, payload FROM consent.event WHERE event_type = 'hospital_joined'"
         " ORDER BY event_id DESC"

@@ -22,7 +22,7 @@ import yaml
 from psycopg import errors
 
 from tests.support.machine import PG_SERVER as SERVER
-from tests.support.raw_fixture import DAY1, H1, H2, H3, P_WITHDRAWN
+from tests.support.raw_fixture import DAY1, H1, H2, H3, P_ALL, P_HOSPITAL, P_NETWORK, P_WITHDRAWN
 from tests.support.secured_warehouse import SecuredWarehouse
 from tests.support.service_roles import connect, one
 from warehouse.settings import Settings
@@ -246,3 +246,25 @@ def test_loader_may_analyse_raw_tables_only(secured: SecuredWarehouse, name: str
 def test_only_the_loader_may_refresh_raw_statistics(secured: SecuredWarehouse, role: str) -> None:
     with connect(secured.dsn(role)) as conn, pytest.raises(errors.InsufficientPrivilege):
         conn.execute("SELECT raw.refresh_statistics('encounter')")
+
+
+def test_a_batch_reads_its_patients_consent_as_loader(
+    secured: SecuredWarehouse, tmp_path: Path
+) -> None:
+    """The load's consent filter asks about the batch's patients only, with the loader's
+    rights (an array of keys bound to the query)."""
+    import pyarrow as pa
+
+    from warehouse.pipeline.batch import BatchPatients, HospitalState
+
+    _migrate(secured)
+    settings = Settings(warehouse=_url(secured.dbname, LOADER), home=tmp_path / "home")
+    asked = [P_ALL, P_NETWORK, P_WITHDRAWN, P_HOSPITAL, "0" * 32]
+    # The fixture's keys stand for national IDs nobody needs here.
+    patients = BatchPatients(pa.array([str(n) for n in range(len(asked))]), pa.array(asked))
+    on_h1 = HospitalState.read(settings, H1, patients)
+    assert set(on_h1.allowed.to_pylist()) == {P_ALL, P_NETWORK}  # P_HOSPITAL chose H3
+    assert set(HospitalState.read(settings, H3, patients).allowed.to_pylist()) == {
+        P_ALL,
+        P_HOSPITAL,
+    }

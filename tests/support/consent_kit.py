@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
+import pyarrow as pa
 from hypothesis import strategies as st
 
 from warehouse.consent import Registration, SenderChoice
+from warehouse.consent.sender_choice import allowed_patient_keys
 from warehouse.hospital_registry import Hospital, Network, Registry
 from warehouse.pseudonym import patient_key
 
@@ -104,3 +108,10 @@ def sender_choices(max_networks: int = 2) -> st.SearchStrategy[SenderChoice]:
             st.sets(st.sampled_from([H1, H2, H3]), max_size=2),
         ),
     )
+
+
+def allowed_of(conn: Any, hospital_code: str, serials: Iterable[int] = range(1, 20)) -> set[str]:
+    """Which of patients 1-19 (every patient a test registers) the hospital may send for,
+    asked as a batch of theirs asks (warehouse.consent.sender_choice.allowed_patient_keys)."""
+    keys = pa.array([key_of(serial) for serial in serials], pa.string())
+    return set(allowed_patient_keys(conn, hospital_code, keys).to_pylist())

@@ -18,7 +18,7 @@ from connectors.file43.layout import LAYOUTS
 from connectors.file43.reader import read_source_file
 from expectations.validate import validate_entity
 from tests.support.entity_tables import EXTRACT_DATE, VALID_CID, make_row, make_table
-from warehouse.pipeline.batch import apply_consent
+from warehouse.pipeline.batch import BatchPatients, apply_consent
 
 SKIPPED = {"source_file", "source_line", "extract_date", "batch_id", "cid", "patient_key"}
 
@@ -60,8 +60,9 @@ def test_validation_reject_is_the_one_record_with_the_documented_hash() -> None:
 def test_consent_reject_is_the_one_record_with_the_documented_hash() -> None:
     bad = make_row("lab_result", 3, cid="123")
     table = contract_table("lab_result", [make_row("lab_result", 2, cid=VALID_CID), bad])
+    patients = BatchPatients.of([table], b"key")
     filtered = apply_consent(
-        "lab_result", table, pa.array([], pa.string()), b"key", lambda file, column: "CID"
+        "lab_result", table, pa.array([], pa.string()), patients, lambda file, column: "CID"
     )
     [reject] = filtered.rejects
     assert type(reject) is Reject

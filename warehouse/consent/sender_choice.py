@@ -58,18 +58,24 @@ def allows_sql(consent: str, hospital_code: str, network_code: str) -> str:
     return f"({consent}.status = 'active' AND {covers_sql(consent, hospital_code, network_code)})"
 
 
-# Only a hospital in consent.hospital, i.e. participating today (sync_hospitals), is allowed.
+# Of the patient keys given (a batch's: `?` binds a text array), those the hospital may send
+# for. Asking only about the batch's patients keeps the cost with the batch, not with the
+# country's consents. Only a hospital in consent.hospital, i.e. participating today
+# (sync_hospitals), is allowed.
 ALLOWED_PATIENT_KEYS_SQL = f"""
 SELECT c.patient_key
 FROM consent.patient_consent AS c
 JOIN consent.hospital AS h ON h.hospital_code = ?
-WHERE {allows_sql("c", "h.hospital_code", "h.network_code")}
+WHERE c.patient_key IN (SELECT unnest(?::text[]))
+  AND {allows_sql("c", "h.hospital_code", "h.network_code")}
 """
 
 
-def allowed_patient_keys(conn: WarehouseConnection, hospital_code: str) -> pa.Array:
-    """Patient keys whose data this hospital may send, as of now."""
-    table = conn.query_arrow(ALLOWED_PATIENT_KEYS_SQL, [hospital_code])
+def allowed_patient_keys(
+    conn: WarehouseConnection, hospital_code: str, patient_keys: pa.Array
+) -> pa.Array:
+    """Which of `patient_keys` this hospital may send data for, as of now."""
+    table = conn.query_arrow(ALLOWED_PATIENT_KEYS_SQL, [hospital_code, patient_keys.to_pylist()])
     return table.column("patient_key").combine_chunks().cast(pa.string())
 
 

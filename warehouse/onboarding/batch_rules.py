@@ -14,13 +14,10 @@ from datetime import date
 from typing import Any, Final
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from connectors.base import Connector, Extract, Reject
-from expectations.national_id import valid_national_id_mask
 from expectations.validate import reject_rate_exceeded, validate_entity
-from warehouse.pipeline.batch import apply_consent
-from warehouse.pseudonym import patient_keys
+from warehouse.pipeline.batch import BatchPatients, apply_consent
 
 # The date a row is about, per entity, for date ranges (never a birth date; a patient row is
 # dated by its last update).
@@ -64,23 +61,19 @@ def apply_batch_rules(extract: Extract, connector: Connector, extract_date: date
 class _EveryoneConsents:
     """The sync step's national ID rule with every readable patient let through: the key is
     made for this check and forgotten, so the pseudonyms it makes match nothing anywhere.
-    The allowed keys are made once for the whole extract (an entity repeats the patients of
-    another); apply_consent then keys each entity's rows as a batch does."""
+    The batch's patients are keyed once for the whole extract, as a batch does."""
 
     def __init__(self, tables: dict[str, pa.Table]) -> None:
-        self.key = secrets.token_bytes(32)
-        distinct = [pc.unique(t.column("cid")) for t in tables.values() if t.num_rows]
-        ids = (
-            pc.unique(pa.chunked_array(distinct, pa.string()))
-            if distinct
-            else pa.array([], pa.string())
-        )
-        readable = ids.filter(valid_national_id_mask(ids))
-        self.allowed = patient_keys(readable, self.key)
+        self.patients = BatchPatients.of(tables.values(), secrets.token_bytes(32))
 
     def apply(self, entity: str, table: pa.Table, connector: Connector) -> Any:
         return apply_consent(
-            entity, table, self.allowed, self.key, connector.source_field, connector.row_location
+            entity,
+            table,
+            self.patients.keys,
+            self.patients,
+            connector.source_field,
+            connector.row_location,
         )
 
 

@@ -12,7 +12,7 @@ Accounting, per entity and per batch: rows read = loaded + rejected + filtered b
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -86,22 +86,49 @@ class Checked:
     critical: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class BatchPatients:
+    """The readable national IDs of a batch, every entity's, and their patient keys: the
+    keys are made once per patient (an entity repeats the patients of another), and they are
+    all the consent state a batch needs to ask about."""
+
+    national_ids: pa.Array = field(repr=False)  # distinct; never in a log or an error
+    keys: pa.Array  # the patient key of each of national_ids, in the same order
+
+    @classmethod
+    def of(cls, tables: Iterable[pa.Table], pseudonym_key: bytes) -> BatchPatients:
+        distinct = [pc.unique(t.column("cid")) for t in tables if t.num_rows]
+        ids = (
+            pc.unique(pa.chunked_array(distinct, pa.string()))
+            if distinct
+            else pa.array([], pa.string())
+        )
+        readable = ids.filter(valid_national_id_mask(ids))
+        return cls(readable, patient_keys(readable, pseudonym_key))
+
+    def keys_of(self, national_ids: pa.ChunkedArray) -> pa.Array:
+        """The patient keys of readable national IDs of the batch's tables."""
+        positions = pc.index_in(national_ids, value_set=self.national_ids)
+        keys = pc.take(self.keys, positions)
+        return keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
+
+
 def apply_consent(
     entity: str,
     table: pa.Table,
     allowed_keys: pa.Array,
-    pseudonym_key: bytes,
+    patients: BatchPatients,
     source_field: Callable[[str, str], str],
     row_location: RowLocation = line_location,
 ) -> ConsentFiltered:
     """Reject rows whose national ID cannot be read; drop rows of non-consenting patients.
 
     Replaces the national ID by the pseudonymous patient key (the patient entity keeps
-    the ID, which search needs).
+    the ID, which search needs). `patients` are those of the batch `table` belongs to.
     """
     readable = valid_national_id_mask(table.column("cid"))
     readable_rows = table.filter(readable)
-    keys = patient_keys(readable_rows.column("cid"), pseudonym_key)
+    keys = patients.keys_of(readable_rows.column("cid"))
     consenting = pc.is_in(keys, value_set=allowed_keys)
     kept = readable_rows.filter(consenting).append_column("patient_key", keys.filter(consenting))
     if entity != "patient":
@@ -214,17 +241,17 @@ def effective_reject_threshold(
 
 @dataclass(frozen=True)
 class HospitalState:
-    """What a batch's checks read from the warehouse, in one connection: the patients whose
-    consent lets this hospital send, and the source schema of its last loaded batch."""
+    """What a batch's checks read from the warehouse, in one connection: which of the batch's
+    patients consent to this hospital sending, and the source schema of its last loaded batch."""
 
     allowed: pa.Array
     last_schema: dict[str, tuple[str, ...]]
 
     @classmethod
-    def read(cls, settings: Settings, hospital_code: str) -> HospitalState:
+    def read(cls, settings: Settings, hospital_code: str, patients: BatchPatients) -> HospitalState:
         with connect(settings) as conn:
             return cls(
-                sender_choice.allowed_patient_keys(conn, hospital_code),
+                sender_choice.allowed_patient_keys(conn, hospital_code, patients.keys),
                 schema_drift.last_loaded(conn, hospital_code),
             )
 
@@ -233,11 +260,10 @@ def _check(
     extract: Extract,
     connector: Connector,
     summary: BatchSummary,
-    settings: Settings,
+    patients: BatchPatients,
     allowed: pa.Array,
 ) -> Checked:
     """Consent filter and validation, entity by entity, with the accounting checked."""
-    pseudonym_key = settings.pseudonym_key.get_secret_value().encode("utf-8")
     unreadable_lines: dict[str, list[Reject]] = {}
     for line in extract.rejected:
         unreadable_lines.setdefault(line.entity, []).append(line)
@@ -254,7 +280,7 @@ def _check(
                 entity,
                 table,
                 allowed,
-                pseudonym_key,
+                patients,
                 connector.source_field,
                 connector.row_location,
             )
@@ -412,8 +438,13 @@ def sync_batch(
         return _quarantine(settings, summary, run_id, error.reason_code, str(error), files)
     summary.batch_id = extract.batch_id
 
-    state = HospitalState.read(settings, hospital.hospital_code)
-    checked = _check(extract, connector, summary, settings, state.allowed)
+    with _stage(summary, "consent_filter"):
+        pseudonym_key = settings.pseudonym_key.get_secret_value().encode("utf-8")
+        patients = BatchPatients.of(extract.tables.values(), pseudonym_key)
+    # Read once the extract is parsed (the consent current at load time, docs/consent.md): a
+    # withdrawal recorded while the source was being read still keeps its rows out.
+    state = HospitalState.read(settings, hospital.hospital_code, patients)
+    checked = _check(extract, connector, summary, patients, state.allowed)
     drift = _drift(state.last_schema, hospital, extract)
     verdict = _judge(summary, checked, threshold) or drift.verdict()
     if verdict is not None:
