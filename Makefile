@@ -49,6 +49,8 @@ lint: venv
 
 # Ingest (DuckDB + PostgreSQL load stage), then API latency at 1 million patients, then the
 # operations ledger (a month of 1,100 hospitals), then the day cost on a month of history.
+# Each compares both sides of its ratios in rounds alternating which goes first, medians
+# (issue 11; bench.api 3 repeats and bench.ops 5 rounds by default).
 bench: venv dbt-parse
 	bash scripts/ensure_services.sh
 	$(BIN)/python -m bench.ingest
@@ -57,8 +59,11 @@ bench: venv dbt-parse
 	$(MAKE) bench-daycost
 	$(MAKE) bench-connectors
 
+# API latency against the bare SQL, DuckDB and PostgreSQL: median of 3 repeats alternating
+# which side goes first; API_ARGS="--patients 100000 --backend duckdb" scales it.
 bench-api: venv dbt-parse
-	$(BIN)/python -m bench.api
+	bash scripts/ensure_services.sh
+	$(BIN)/python -m bench.api $(API_ARGS)
 
 # A day's sync + dbt build on 30 days of history against the same day on an empty warehouse,
 # 100 hospitals, DuckDB and PostgreSQL (issue 11: at most 1.2x).

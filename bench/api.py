@@ -2,7 +2,8 @@
 
     .venv/bin/python -m bench.api [--patients 1000000] [--backend both|duckdb|postgres]
                                   [--requests 300] [--duckdb-requests 40]
-                                  [--visits-per-patient 0.3] [--repeats 1]
+                                  [--visits-per-patient 0.3] [--repeats 3]
+                                  [--home DIR] [--data-dir DIR] [--out DIR]
 
 1. A synthetic dataset (4 hospitals, two extract days, 1 year of history, few visits per
    patient so that 1M patients stays cheap), built through the real pipeline: consent
@@ -18,9 +19,12 @@
    search; the record's reads as the API makes them (warehouse.api.records.read_record,
    without HTTP, session and audit; before 2026-12-06 it was the patient row plus the nine
    published category views).
-4. bench/results/api-<UTC>.json (absolute ms and the API / SQL ratio per percentile).
-   With --repeats N, steps 2-3 run N times on the same warehouse and server; each percentile
-   reported is the median of the N runs' (every run's figures kept under "runs").
+4. bench/results/api-<UTC>.json (or --out DIR): absolute ms and the API / SQL ratio per
+   percentile. Steps 2-3 run --repeats times (default 3) on the same warehouse, server and
+   sampled patients, alternating which side goes first (repeat 1 the API, repeat 2 the bare
+   SQL, ...; "order_per_repeat"); each percentile reported is the median of the repeats' (every
+   repeat's figures kept under "runs"), and the ratio is median API / median bare SQL of that
+   percentile.
 
 At 100,000 patients on DuckDB only (the embedded default's target, record p95 <= 100 ms):
     .venv/bin/python -m bench.api --patients 100000 --backend duckdb --duckdb-requests 60 --repeats 3
@@ -184,12 +188,48 @@ def median_of_runs(runs: list[dict[str, float]]) -> dict[str, float]:
     return {**merged, "n": runs[0]["n"], "runs": len(runs)}
 
 
+SIDES = ("api", "sql")
+METHOD = (
+    "repeats on the same warehouse, server and sampled patients; each repeat measures both "
+    "sides, alternating which goes first (repeat 1 the API, repeat 2 the bare SQL, ...); each "
+    "percentile quoted is the median over the repeats of that percentile; ratio = median API "
+    "percentile / median bare SQL percentile (p95: median API p95 / median bare p95)"
+)
+
+
+def repeat_order(number: int) -> list[str]:
+    """Which side runs first in repeat `number` (from 1): the API in odd repeats, the bare SQL
+    in even ones, so neither side always runs on the other's warm caches (issue 11)."""
+    return list(SIDES) if number % 2 else list(reversed(SIDES))
+
+
+def summarise(runs: list[dict[str, dict[str, list[float]]]]) -> dict[str, Any]:
+    """Per request kind: each side's percentiles per repeat, their medians over the repeats,
+    and the ratio of the medians; each repeat's order."""
+    result: dict[str, Any] = {
+        "repeats": len(runs),
+        "method": METHOD,
+        "order_per_repeat": [list(run) for run in runs],
+    }
+    for kind in runs[0]["api"]:
+        api_runs = [percentiles(run["api"][kind]) for run in runs]
+        sql_runs = [percentiles(run["sql"][kind]) for run in runs]
+        a, s = median_of_runs(api_runs), median_of_runs(sql_runs)
+        result[kind] = {
+            "api_ms": a,
+            "sql_ms": s,
+            "ratio": {q: round(a[q] / s[q], 2) if s[q] else None for q in ("p50", "p95", "p99")},
+            "runs": {"api_ms": api_runs, "sql_ms": sql_runs},
+        }
+    return result
+
+
 def run_backend(
     backend: str,
     dataset: Path,
     work: Path,
     requests: int,
-    repeats: int = 1,
+    repeats: int = 3,
     home: Path | None = None,
 ) -> dict[str, Any]:
     from tests.support.machine import pg_url
@@ -278,35 +318,22 @@ def run_backend(
         with running_api(env, work / f"uvicorn-{backend}.log", startup_seconds=1800) as url:
             startup_seconds = time.perf_counter() - started
             runs = []
-            for _ in range(repeats):
-                api = measure_api(url, sample)
-                sql = _bare_sql(settings, sample, hospital, gate_sql)
-                runs.append((api, sql))
-        result: dict[str, Any] = {
+            for number in range(1, repeats + 1):
+                measured: dict[str, dict[str, list[float]]] = {}
+                for side in repeat_order(number):  # the same sample on both sides
+                    measured[side] = (
+                        measure_api(url, sample)
+                        if side == "api"
+                        else _bare_sql(settings, sample, hospital, gate_sql)
+                    )
+                runs.append(measured)
+        return {
             "published_patients": patients,
             "warehouse_reused": reused,
             "build_seconds": round(build_seconds, 1),
             "api_startup_seconds": round(startup_seconds, 1),
-            "repeats": repeats,
+            **summarise(runs),
         }
-        for kind in runs[0][0]:
-            api_runs = [percentiles(api[kind]) for api, _ in runs]
-            sql_runs = [percentiles(sql[kind]) for _, sql in runs]
-            a, s = (
-                (api_runs[0], sql_runs[0])
-                if repeats == 1
-                else (median_of_runs(api_runs), median_of_runs(sql_runs))
-            )
-            result[kind] = {
-                "api_ms": a,
-                "sql_ms": s,
-                "ratio": {
-                    q: round(a[q] / s[q], 2) if s[q] else None for q in ("p50", "p95", "p99")
-                },
-            }
-            if repeats > 1:
-                result[kind]["runs"] = {"api_ms": api_runs, "sql_ms": sql_runs}
-        return result
     finally:
         if database:
             import psycopg
@@ -347,20 +374,30 @@ def _commit() -> str:
     return git("rev-parse", "--short", "HEAD") + ("-dirty" if dirty else "")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--patients", type=int, default=1_000_000)
     parser.add_argument("--visits-per-patient", type=float, default=0.3)
     parser.add_argument("--requests", type=int, default=300)
     # About 2 s a request at 1M patients on DuckDB (BENCHMARKS.md): 300 would take an hour.
     parser.add_argument("--duckdb-requests", type=int, default=40)
     parser.add_argument("--backend", choices=["both", "duckdb", "postgres"], default="both")
-    # Measure N times on the same build; each percentile reported is the median of the N.
-    parser.add_argument("--repeats", type=int, default=1)
+    # Measure N times on the same build, alternating which side goes first; each percentile
+    # reported is the median of the N (issue 11: the median of three).
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--data-dir", type=Path, default=ROOT / "bench" / "data")
     # DuckDB: build the warehouse here once, reuse it on later runs (see the docstring).
     parser.add_argument("--home", type=Path, default=None)
-    args = parser.parse_args()
+    # Where the results file goes (a smoke run writes elsewhere than bench/results/).
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
     if args.home is not None and args.backend != "duckdb":
         parser.error("--home reuses a DuckDB warehouse: use it with --backend duckdb")
     os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -392,10 +429,12 @@ def main() -> None:
             )
             print(json.dumps({backend: results[backend]}, indent=1), flush=True)
     results["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
-    out = ROOT / "bench" / "results" / f"api-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
+    args.out.mkdir(parents=True, exist_ok=True)
+    out = args.out / f"api-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
     out.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
-    print(f"wrote {out.relative_to(ROOT)}")
+    print(f"wrote {out}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
