@@ -1,24 +1,8 @@
-{#- PostgreSQL: the physician API reads the published row tables by patient (the record, the
-    consent.patient_sources function) and the patient table by national ID (search). A full
-    refresh recreates these tables, so the indexes are post-hooks (dbt_project.yml, folder
-    published/rows), no-ops once they exist; on DuckDB this renders nothing (the facts carry
-    their own index there: patient_key_index below). -#}
-{% macro api_indexes() -%}
-    {{ return(adapter.dispatch('api_indexes', 'healthlink')()) }}
-{%- endmacro %}
-
-{% macro default__api_indexes() -%}{%- endmacro %}
-
-{% macro postgres__api_indexes() -%}
-    {%- if not execute or model.config.materialized not in ('table', 'incremental') -%}
-        {{ return('') }}
-    {%- endif %}
-create index if not exists {{ this.identifier }}_patient_key on {{ this }} (patient_key);
-    {%- if this.identifier == 'patient_rows' %}
-create index if not exists {{ this.identifier }}_cid on {{ this }} (cid);
-    {%- endif %}
-analyze {{ this }};
-{%- endmacro %}
+{#- PostgreSQL: the indexes the physician API reads the published row tables by (patient_key;
+    patient_rows also cid, for the search) are dbt's `indexes` config (dbt_project.yml, folder
+    published/rows, and patient_rows.sql), created with each table under a fresh name. A
+    post-hook `create index if not exists <name>` did not survive a full refresh: the old
+    table, renamed aside, still held the name when the hook ran, so the new table got none. -#}
 
 {#- DuckDB: the API's record reads each fact, dim_patient and bridge_patient_hospital by
     patient_key alone (warehouse/api/records.py); an ART index turns that full scan into a

@@ -3,9 +3,10 @@
     rpt_unmapped_codes calls this (its config). secure_internal forces RLS on every mart with
     a policy for the builder alone, so the grant needs a select policy of its own; both are
     skipped when the role does not exist (a bare test database). USAGE on schema marts is
-    migration 015. The index serves the report's window (extract_date BETWEEN): a month of
-    1,100 hospitals is ~230,000 of the table's rows, whatever history it holds. Created only
-    when missing, so an ordinary incremental build takes no lock the page's reads wait on. -#}
+    migration 015. The report's window (extract_date BETWEEN: a month of 1,100 hospitals is
+    ~230,000 of the table's rows, whatever history it holds) reads through the model's
+    extract_date index (its `indexes` config: made with the table, so an ordinary incremental
+    build takes no lock the page's reads wait on, and a full refresh keeps it). -#}
 {% macro ops_reads() -%}
     {{ return(adapter.dispatch('ops_reads', 'healthlink')()) }}
 {%- endmacro %}
@@ -30,5 +31,4 @@ begin
     end if;
 end
 $policy$;
-create index if not exists {{ this.identifier }}_extract_date on {{ this }} (extract_date);
 {%- endmacro %}

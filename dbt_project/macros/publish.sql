@@ -221,3 +221,18 @@ select
 from {{ ref('patient_rows') }} as patient
 where consent.patient_visible(patient.patient_key, patient.known_at_hospitals)
 {%- endmacro %}
+
+{#- Post-hook of the published row tables (PostgreSQL): statistics refreshed after each build,
+    so the API's plans see the new rows at once rather than at autovacuum's next pass. -#}
+{% macro analyze_published_rows() -%}
+    {{ return(adapter.dispatch('analyze_published_rows', 'healthlink')()) }}
+{%- endmacro %}
+
+{% macro default__analyze_published_rows() -%}{%- endmacro %}
+
+{% macro postgres__analyze_published_rows() -%}
+    {%- if not execute or model.config.materialized not in ('table', 'incremental') -%}
+        {{ return('') }}
+    {%- endif %}
+analyze {{ this }};
+{%- endmacro %}

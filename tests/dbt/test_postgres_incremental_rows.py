@@ -36,6 +36,17 @@ pytestmark = pytest.mark.postgres
 
 ROW_TABLES = tuple(f"published.{c}_rows" for c in (*CATEGORIES, "patient"))
 VIEWS = tuple(f"published.{c}" for c in (*CATEGORIES, "patient"))
+FACTS = tuple(f"marts.fct_{c}" for c in CATEGORIES)
+# What a table's reads need an index for (PostgreSQL): a fact's or row table's incremental
+# build deletes and inserts by (hospital_code, record_key), finds its pending pairs' rows by
+# (hospital_code, extract_date) and compares tags by patient (macros/incremental_facts.sql);
+# the purge deletes by patient; the API reads the row tables by patient (patient_rows also by
+# national ID).
+FACT_INDEXES = {
+    ("hospital_code", "record_key"),
+    ("hospital_code", "extract_date"),
+    ("patient_key",),
+}
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +114,32 @@ def _protection(database: str) -> list[Any]:
         [list(VIEWS)],
     )
     return [tables, policies, views]
+
+
+def _index_columns(database: str, tables: tuple[str, ...]) -> dict[str, set[tuple[str, ...]]]:
+    """Each table's indexes, as their column lists (names differ from one build to the next)."""
+    found: dict[str, set[tuple[str, ...]]] = {table: set() for table in tables}
+    for table, columns in _rows(
+        database,
+        "SELECT i.indrelid::regclass::text,"
+        " array(SELECT a.attname::text FROM unnest(i.indkey) WITH ORDINALITY AS k(attnum, n)"
+        "       JOIN pg_attribute AS a ON a.attrelid = i.indrelid AND a.attnum = k.attnum"
+        "       ORDER BY k.n)"
+        " FROM pg_index AS i WHERE i.indrelid = ANY(%s::regclass[])",
+        [list(tables)],
+    ):
+        found[table].add(tuple(columns))
+    return found
+
+
+def _missing_indexes(database: str) -> dict[str, set[tuple[str, ...]]]:
+    wanted = {table: FACT_INDEXES for table in ROW_TABLES}  # the row tables mirror the facts
+    wanted["published.patient_rows"] = {("patient_key",), ("cid",)}
+    wanted |= {fact: FACT_INDEXES for fact in FACTS}
+    wanted["marts.rpt_unmapped_codes"] = {("extract_date",)}  # the ops report's window
+    present = _index_columns(database, tuple(wanted))
+    missing = {table: columns - present[table] for table, columns in wanted.items()}
+    return {table: columns for table, columns in missing.items() if columns}
 
 
 def _versions(database: str, table: str, day: dt.date) -> list[Any]:
@@ -329,9 +366,13 @@ def test_equals_a_full_refresh(warehouse: Warehouse, pg_database: str) -> None:
 
     incremental = contents()
     protection = _protection(pg_database)
+    assert _missing_indexes(pg_database) == {}
     warehouse.dbt("build", "--full-refresh")
     assert contents() == incremental
     assert _protection(pg_database)[:2] == protection[:2]
+    # A full refresh swaps new tables in while the old ones still hold their index names;
+    # the new tables get their indexes all the same.
+    assert _missing_indexes(pg_database) == {}
 
 
 class _Cursor:

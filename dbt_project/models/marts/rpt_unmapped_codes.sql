@@ -19,6 +19,7 @@
     on_schema_change='append_new_columns',
     pre_hook="{% if is_incremental() %}delete from {{ this }} as built where {{ healthlink.being_built_condition('batches_being_built', 'built') }}{% endif %}",
     post_hook="{{ healthlink.ops_reads() }}",
+    indexes=([{'columns': ['extract_date']}] if target.type == 'postgres' else []),
 ) }}
 {#- (model, code column, whether the row needs a class): vaccines are never sensitive by code,
     so a vaccine is never unclassified (nor alerted on), only mapped or unmapped. -#}

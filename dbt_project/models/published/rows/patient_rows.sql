@@ -5,7 +5,12 @@
 -- (compared as jsonb, by column name), and prepare_published_rows (macros/publish.sql) first
 -- deletes the patients that are gone. The table, its RLS and grants and published.patient
 -- over it are never dropped.
-{{ config(unique_key='patient_key') }}
+-- Indexes (dbt's `indexes`, created with the table): patient_key for the record and the
+-- delete+insert, cid for the search by national ID.
+{{ config(
+    unique_key='patient_key',
+    indexes=[{'columns': ['patient_key']}, {'columns': ['cid']}],
+) }}
 {{ healthlink.consent_function_dependencies() }}
 with current_row as (
     select
