@@ -10,8 +10,8 @@ report queries of `healthlink ops report`.
    codes only: ops.batch (about 2% of hospital-days quarantined, 0.5% failed, 3% missing:
    no batch), ops.batch_entity (nine entities per batch) and ops.reject (a few per batch).
    The code coverage's mart, marts.rpt_unmapped_codes, is built by dbt itself (the model and
-   what it reads, over empty raw tables: its columns, and on PostgreSQL its post-hooks'
-   FORCE RLS, grant and policy for healthlink_ops and extract_date index), then filled with
+   what it reads, over empty raw tables: its columns, and on PostgreSQL its extract_date
+   index and its post-hooks' FORCE RLS, grant and policy for healthlink_ops), then filled with
    the month's rows as dbt's role writes them (healthlink_transformer): per loaded batch
    the systems of its coded entities (icd10, drug_24_digit, drug_tmt, moph_lab,
    icd9cm_procedure, moph_vaccine, and snomed at 5% of hospitals), coded rows from the
