@@ -13,6 +13,7 @@
     {%- set where = config.get('where', '') -%}
     {%- set scope = healthlink.being_built_condition(where, 'tested') -%}
     {%- if scope -%}
+        {%- set relation = healthlink.scoped_test_relation(relation) -%}
         {%- do return('(select tested.* from ' ~ relation ~ ' as tested where ' ~ scope ~ ') dbt_subquery') -%}
     {%- elif where -%}
         {%- do return('(select * from ' ~ relation ~ ' where ' ~ where ~ ') dbt_subquery') -%}
@@ -35,4 +36,22 @@
         {%- do return(alias ~ '.hospital_code in (select pending.hospital_code from ' ~ pending ~ ' as pending)') -%}
     {%- endif -%}
     {%- do return(none) -%}
+{%- endmacro %}
+
+{#- What a scoped test reads. PostgreSQL: a published view over a row table (published.<view>:
+    `select ... from published.<view>_rows where consent.row_allowed(...)`, macros/publish.sql)
+    is tested on that table. PostgreSQL evaluates a view's WHERE at the scan, before any join
+    to the pairs being built, so through the view every test called the consent function for
+    every row of the history (5 s for one test at 10 hospitals x 30 days, against 0.2 s on an
+    empty warehouse). The view's rows are a subset of the table's, column for column, so a
+    grain or column test that holds on the table holds on the view. -#}
+{% macro scoped_test_relation(relation) -%}
+    {%- if execute and target.type == 'postgres' and relation.schema == 'published'
+        and not relation.identifier.endswith('_rows') -%}
+        {%- set rows = adapter.get_relation(
+            database=relation.database, schema=relation.schema,
+            identifier=relation.identifier ~ '_rows') -%}
+        {%- if rows is not none -%}{{ return(rows) }}{%- endif -%}
+    {%- endif -%}
+    {{ return(relation) }}
 {%- endmacro %}

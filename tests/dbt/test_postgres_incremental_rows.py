@@ -11,6 +11,7 @@ Needs a PostgreSQL server (tests/support/machine.py); each run uses a throwaway 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -381,6 +382,23 @@ def test_vanished_rows_are_one_anti_join(warehouse: Warehouse, pg_database: str)
     plan = "\n".join(row[0] for row in _rows(pg_database, f"EXPLAIN {delete}"))
     assert "Anti Join" in plan, plan
     assert "int_vital_sign__with_bmi" not in plan  # the view is inlined, read in the join
+
+
+def test_published_view_tests_read_the_row_tables(warehouse: Warehouse) -> None:
+    """The day-scoped tests of a published view read its row table: through the view,
+    PostgreSQL called the consent function for every row of the history before joining the
+    pairs being built (macros/being_built.sql, scoped_test_relation)."""
+    compiled = {
+        path.name: path.read_text()
+        for path in (warehouse.workdir / "target" / "run").rglob("*.sql")
+        if path.parent.name in ("_published__categories.yml", "_published__patient.yml")
+    }
+    scoped = {name: sql for name, sql in compiled.items() if "transform_pending" in sql}
+    grain = [name for name in scoped if name.startswith("unique_combination_of_columns_")]
+    assert len(grain) == len(CATEGORIES), sorted(scoped)
+    for name, sql in scoped.items():
+        read = re.findall(r'"published"\."(\w+)"', sql)
+        assert read and all(table.endswith("_rows") for table in read), (name, read)
 
 
 def test_equals_a_full_refresh(warehouse: Warehouse, pg_database: str) -> None:
