@@ -12,14 +12,17 @@
       icd9cm_procedure  the procedure code itself (2-4 digits)
     Prefixes are compared with substr, not LIKE: '_' in a prefix is a character, not a wildcard. -#}
 {% macro code_class(code_system, code_column) -%}
-(
-    select class.sensitivity_category
+({{ healthlink.code_class_match(code_system, code_column) }})
+{%- endmacro %}
+
+{#- The same rule as a one-row query (column code_class), for a lateral join. -#}
+{% macro code_class_match(code_system, code_column) -%}
+    select class.sensitivity_category as code_class
     from {{ ref('sensitivity_classes') }} as class
     where class.code_system = {{ code_system }}
       and substr({{ code_column }}, 1, {{ dbt.length('class.code_prefix') }}) = class.code_prefix
     order by {{ dbt.length('class.code_prefix') }} desc
     limit 1
-)
 {%- endmacro %}
 
 {#- The sensitivity category of a code class: null for 'visible' and for unclassified codes. -#}

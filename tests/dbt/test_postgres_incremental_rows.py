@@ -401,6 +401,17 @@ def test_published_view_tests_read_the_row_tables(warehouse: Warehouse) -> None:
         assert read and all(table.endswith("_rows") for table in read), (name, read)
 
 
+@pytest.mark.parametrize("category", ["diagnosis", "medication_dispense", "lab_result"])
+def test_coded_rows_classify_once_a_row(
+    warehouse: Warehouse, pg_database: str, category: str
+) -> None:
+    """A coded view reads sensitivity_classes once per row (macros/coded_rows.sql): with the
+    class as a scalar subquery, PostgreSQL inlined it into each of its three uses."""
+    plan = _rows(pg_database, f"EXPLAIN SELECT * FROM intermediate.int_{category}__coded")
+    scans = [row[0] for row in plan if "on sensitivity_classes" in row[0]]
+    assert len(scans) == 1, scans
+
+
 def test_equals_a_full_refresh(warehouse: Warehouse, pg_database: str) -> None:
     def contents() -> dict[str, list[Any]]:
         return {t: _rows(pg_database, f"SELECT * FROM {t} ORDER BY 1, 2, 3") for t in ROW_TABLES}
