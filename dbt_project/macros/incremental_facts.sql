@@ -39,7 +39,7 @@
         + (healthlink.fact_encounter_columns() if has_encounter else [])
         + columns %}
 with latest as (
-    {{ healthlink.incoming_latest_versions(ref(coded_model), has_encounter=has_encounter) }}
+    {{ healthlink.incoming_latest_versions(coded_model, has_encounter=has_encounter) }}
 )
 
 select
@@ -105,7 +105,11 @@ where held.sensitivity_category is null
     extract_date desc, received_at desc, batch_id desc, source_file desc, source_line desc
 {%- endmacro %}
 
-{% macro incoming_latest_versions(coded_relation, has_encounter=true) -%}
+{#- The keys are found in the fact's current rows (stg_raw__<category>, one row per coded
+    row), and only the staged rows of those keys are coded (coded_relation): the coding of
+    the whole history is never read. -#}
+{% macro incoming_latest_versions(coded_model, has_encounter=true) -%}
+    {%- set category = model.name | replace('fct_', '', 1) -%}
     {%- if is_incremental() %}
 with pending as (
     select hospital_code, extract_date from {{ ref('stg_ops__transform_pending') }}
@@ -113,7 +117,7 @@ with pending as (
 
 incoming_keys as (
     select raw_row.hospital_code, raw_row.record_key
-    from {{ coded_relation }} as raw_row
+    from {{ ref(healthlink.fact_current_rows_model()) }} as raw_row
     inner join pending
         on pending.hospital_code = raw_row.hospital_code
         and pending.extract_date = raw_row.extract_date
@@ -131,14 +135,13 @@ incoming_keys as (
 
 candidates as (
     select raw_row.*
-    from {{ coded_relation }} as raw_row
-    inner join incoming_keys
-        on incoming_keys.hospital_code = raw_row.hospital_code
-        and incoming_keys.record_key = raw_row.record_key
+    from {{ healthlink.coded_relation(category, coded_model, 'exists (select 1 from incoming_keys'
+        ~ ' where incoming_keys.hospital_code = staged.hospital_code'
+        ~ ' and incoming_keys.record_key = staged.record_key)') }} as raw_row
 ),
     {%- else %}
 with candidates as (
-    select * from {{ coded_relation }}
+    select * from {{ healthlink.coded_relation(category, coded_model) }} as raw_row
 ),
     {%- endif %}
 

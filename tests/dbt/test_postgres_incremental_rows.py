@@ -412,6 +412,49 @@ def test_coded_rows_classify_once_a_row(
     assert len(scans) == 1, scans
 
 
+def _classified_rows(database: str, compiled: Path) -> int:
+    """How many rows the compiled select looks up in sensitivity_classes (EXPLAIN ANALYZE:
+    the loops of that scan, summed over the plan)."""
+    plan = _rows(database, f"EXPLAIN (ANALYZE, COSTS OFF) {compiled.read_text()}")
+    lines = [row[0] for row in plan if "on sensitivity_classes" in row[0]]
+    assert lines, plan
+    return sum(int(re.search(r"loops=(\d+)", line).group(1)) for line in lines)  # type: ignore[union-attr]
+
+
+def test_a_day_codes_only_its_own_rows(warehouse: Warehouse, pg_database: str) -> None:
+    """An incremental fact and rpt_unmapped_codes classify only the staged rows of the day
+    being built (macros/coded_rows.sql, coded_relation): read through a coded view,
+    PostgreSQL classified every raw row of the history before joining the day's keys
+    (0.6 s of each coded fact at 10 hospitals x 30 days, against 0.04 s)."""
+    day_four = RawRows(extract_date=DAY2 + dt.timedelta(days=2))
+    day_four.visit(H1, P_ALL, "S-DAY4", "F200")
+    _load(pg_database, day_four)
+    warehouse.dbt("run", "--select", "fct_diagnosis", "rpt_unmapped_codes")
+    compiled = warehouse.workdir / "target" / "compiled" / "healthlink" / "models" / "marts"
+    (history,) = _rows(pg_database, "SELECT count(*) FROM raw.diagnosis")[0]
+    (today,) = _rows(
+        pg_database,
+        "SELECT count(*) FROM raw.diagnosis WHERE extract_date = %s",
+        [day_four.extract_date],
+    )[0]
+    assert 0 < today < history
+    assert _classified_rows(pg_database, compiled / "facts" / "fct_diagnosis.sql") == today
+    classified_today = sum(
+        _rows(
+            pg_database,
+            f"SELECT count(*) FROM raw.{table} WHERE extract_date = %s",
+            [day_four.extract_date],
+        )[0][0]
+        for table in ("diagnosis", "medication_dispense", "lab_result", "procedure")
+    )
+    assert _classified_rows(pg_database, compiled / "rpt_unmapped_codes.sql") == classified_today
+    assert _rows(
+        pg_database,
+        "SELECT sensitivity_category FROM marts.fct_diagnosis WHERE encounter_id = 'S-DAY4'",
+    ) == [("mental_health",)]
+    warehouse.dbt("build")  # the day's other categories, for the tests that follow
+
+
 def test_equals_a_full_refresh(warehouse: Warehouse, pg_database: str) -> None:
     def contents() -> dict[str, list[Any]]:
         return {t: _rows(pg_database, f"SELECT * FROM {t} ORDER BY 1, 2, 3") for t in ROW_TABLES}

@@ -3,8 +3,8 @@ system (the contract's `code_system`: null for the entity's native Thai system).
 
 The seeds themselves (dbt_project/reference_codes, or an operator's fuller lists) are the
 reference sets; this module only reads their code columns. Which contract column is looked up
-in which seed follows the coded intermediate models (models/intermediate/int_*__coded.sql),
-which join the same pairs: a native code in its Thai list, a code of another system (SNOMED
+in which seed follows the categories' coding (dbt_project/macros/coded_categories.sql, and
+models/intermediate/int_immunization__coded.sql), which joins the same pairs: a native code in its Thai list, a code of another system (SNOMED
 CT, RxNorm, LOINC...) in code_crosswalk by (source_system, source_code), a CVX vaccine in
 vaccine_codes.cvx_code. A hospital's `local` codes mean nothing elsewhere: not looked up.
 Codes of code systems are not personal data, so the unknown ones are named with counts;

@@ -40,11 +40,12 @@ with coded as (
         coded_row.{{ code_column }} as code,
         coded_row.is_code_mapped,
         {{ 'coded_row.code_class is not null' if needs_class else 'true' }} as is_classified
-    from {{ ref(coded_model) }} as coded_row
+    {#- Only the staged rows being built are coded (macros/coded_rows.sql, coded_relation). #}
+    from {{ healthlink.coded_relation(
+        coded_model | replace('int_', '', 1) | replace('__coded', ''), coded_model,
+        healthlink.being_built_condition('batches_being_built', 'staged') if is_incremental() else none
+    ) }} as coded_row
     where coded_row.{{ code_column }} is not null
-    {%- if is_incremental() %}
-        and {{ healthlink.being_built_condition('batches_being_built', 'coded_row') }}
-    {%- endif %}
     {{- "\n    union all" if not loop.last }}
     {%- endfor %}
 )
