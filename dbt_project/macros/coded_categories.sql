@@ -26,18 +26,25 @@
     addiction treatment, HIV antiretrovirals are sensitive); an RxNorm drug is classified
     through its ATC code in code_crosswalk. -#}
 {% macro medication_dispense_coded_rows(staged_rows) -%}
+{{ healthlink.drug_coded_rows(staged_rows, 'dispense') }}
+{%- endmacro %}
+
+{#- A drug code (a dispense's, an allergy's, alias `source_alias`) against drug_codes: its name,
+    its ATC code and the class of that ATC code. -#}
+{% macro drug_coded_rows(staged_rows, source_alias, sensitive=true) -%}
     {%- set reference_columns %}
         drug.drug_name as reference_drug_name,
         drug.atc_code,
         (drug.drug_code is not null or crosswalk.source_code is not null) as is_code_mapped
     {%- endset %}
 {{ healthlink.coded_rows(
-    staged_rows, 'dispense', 'drug_codes', 'drug',
-    'drug.drug_code = dispense.drug_code', reference_columns,
+    staged_rows, source_alias, 'drug_codes', 'drug',
+    'drug.drug_code = ' ~ source_alias ~ '.drug_code', reference_columns,
     {'column': 'drug_code',
-     'native_system': healthlink.drug_code_system('dispense.drug_code'),
+     'native_system': healthlink.drug_code_system(source_alias ~ '.drug_code'),
      'class_system': "'atc'",
-     'class_key': 'drug.atc_code'}) }}
+     'class_key': 'drug.atc_code'},
+    sensitive=sensitive) }}
 {%- endmacro %}
 
 {#- Name, LOINC, unit and normal range from the MOPH lab list, and the class of what the test
@@ -91,17 +98,5 @@
     allergy before prescribing (DESIGN §6, docs/consent.md). They have no encounter either,
     so nothing can tag them. -#}
 {% macro allergy_coded_rows(staged_rows) -%}
-    {%- set reference_columns %}
-        drug.drug_name as reference_drug_name,
-        drug.atc_code,
-        (drug.drug_code is not null or crosswalk.source_code is not null) as is_code_mapped
-    {%- endset %}
-{{ healthlink.coded_rows(
-    staged_rows, 'allergy', 'drug_codes', 'drug',
-    'drug.drug_code = allergy.drug_code', reference_columns,
-    {'column': 'drug_code',
-     'native_system': healthlink.drug_code_system('allergy.drug_code'),
-     'class_system': "'atc'",
-     'class_key': 'drug.atc_code'},
-    sensitive=false) }}
+{{ healthlink.drug_coded_rows(staged_rows, 'allergy', sensitive=false) }}
 {%- endmacro %}
