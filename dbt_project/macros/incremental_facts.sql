@@ -105,9 +105,9 @@ where held.sensitivity_category is null
     extract_date desc, received_at desc, batch_id desc, source_file desc, source_line desc
 {%- endmacro %}
 
-{#- The keys are found in the fact's current rows (stg_raw__<category>, one row per coded
-    row), and only the staged rows of those keys are coded (coded_relation): the coding of
-    the whole history is never read. -#}
+{#- The keys are found in the fact's current rows (fact_current_rows_model: stg_raw__<category>,
+    one row per coded row), and only the staged rows of those keys are coded (coded_relation,
+    macros/coded_rows.sql): the coding of the whole history is never read. -#}
 {% macro incoming_latest_versions(coded_model, has_encounter=true) -%}
     {%- set category = model.name | replace('fct_', '', 1) -%}
     {%- if is_incremental() %}
